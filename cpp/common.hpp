@@ -1,0 +1,86 @@
+// Shared helpers for the fastpoison kernels: RNG, prefetch, dot products, threading.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#ifdef FASTPOISON_OPENMP
+#include <omp.h>
+#endif
+
+// Portable baseline build plus an AVX2 clone picked at load time on x86-64 (GCC ifunc).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__AVX2__)
+#define FP_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define FP_HOT
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FP_PREFETCH(addr) __builtin_prefetch((addr), 1, 3)
+#else
+#define FP_PREFETCH(addr) ((void)0)
+#endif
+
+namespace fp {
+
+// SplitMix64: a small, fast, well-mixed generator; one stream per (seed, thread/epoch).
+struct Rng {
+    uint64_t state;
+    explicit Rng(uint64_t seed) : state(seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) {}
+    uint64_t next() {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+    // Uniform integer in [0, n).
+    uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+    // Uniform float in [0, 1).
+    float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }
+};
+
+// Seeded Fisher-Yates permutation of 0..n-1.
+inline std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
+    std::vector<int64_t> p(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+    Rng rng(seed);
+    for (int64_t i = n - 1; i > 0; --i) {
+        int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i + 1)));
+        std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
+    }
+    return p;
+}
+
+// Prefetch every cache line of a parameter row of `d` floats.
+inline void prefetch_row(const float* row, int d) {
+    for (int f = 0; f < d; f += 16) FP_PREFETCH(row + f);
+}
+
+inline float dot(const float* __restrict a, const float* __restrict b, int d) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int f = 0; f < d; ++f) s += a[f] * b[f];
+    return s;
+}
+
+inline int clamp_threads(int n_threads) {
+#ifdef FASTPOISON_OPENMP
+    if (n_threads <= 0) return omp_get_max_threads();
+    return n_threads;
+#else
+    (void)n_threads;
+    return 1;
+#endif
+}
+
+inline int thread_id() {
+#ifdef FASTPOISON_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+}  // namespace fp

@@ -1,0 +1,256 @@
+// Python bindings: every buffer is checked (dtype, C order, shape, writability, index range)
+// here, before the GIL is released; invalid input raises ValueError, never crashes.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "factor_models.hpp"
+#include "topk.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+template <class T>
+const char* type_name();
+template <>
+const char* type_name<float>() { return "float32"; }
+template <>
+const char* type_name<int32_t>() { return "int32"; }
+template <>
+const char* type_name<int64_t>() { return "int64"; }
+
+// Check `a` is a C-contiguous T array with `ndim` dims; shape entries >= 0 must match.
+template <class T>
+T* checked(const py::array& a, const char* name, std::initializer_list<int64_t> shape, bool writable) {
+    if (!a.dtype().is(py::dtype::of<T>()))
+        throw py::value_error(std::string(name) + " must have dtype " + type_name<T>());
+    if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
+    if (a.ndim() != static_cast<py::ssize_t>(shape.size()))
+        throw py::value_error(std::string(name) + " must be " + std::to_string(shape.size()) + "-dimensional");
+    int axis = 0;
+    for (int64_t want : shape) {
+        if (want >= 0 && a.shape(axis) != want)
+            throw py::value_error(std::string(name) + " has shape[" + std::to_string(axis) + "] = " +
+                                  std::to_string(a.shape(axis)) + ", expected " + std::to_string(want));
+        ++axis;
+    }
+    if (writable && !a.writeable()) throw py::value_error(std::string(name) + " must be writable");
+    return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+template <class T>
+void check_range(const T* ids, int64_t n, int64_t limit, const char* name) {
+    for (int64_t k = 0; k < n; ++k)
+        if (ids[k] < 0 || ids[k] >= limit)
+            throw py::value_error(std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(ids[k]) +
+                                  " is outside [0, " + std::to_string(limit) + ")");
+}
+
+// Factor matrices A (rows_a x d) and B (n_items x d) plus biases, as the kernels see them.
+struct Factors {
+    float *A, *B, *bu, *bi;
+    int64_t rows_a, n_items;
+    int d;
+};
+
+Factors checked_factors(const py::array& A, const py::array& B, const py::array& bu, const py::array& bi,
+                        const char* a_name, int64_t n_users, bool bias) {
+    if (A.ndim() != 2 || B.ndim() != 2) throw py::value_error("factor matrices must be 2-dimensional");
+    Factors f{};
+    f.rows_a = A.shape(0);
+    f.n_items = B.shape(0);
+    f.d = static_cast<int>(A.shape(1));
+    if (f.d < 1) throw py::value_error("factor dimension must be at least 1");
+    f.A = checked<float>(A, a_name, {-1, f.d}, true);
+    f.B = checked<float>(B, "Q", {-1, f.d}, true);
+    f.bu = checked<float>(bu, "bu", {bias ? n_users : -1}, true);
+    f.bi = checked<float>(bi, "bi", {bias ? f.n_items : -1}, true);
+    return f;
+}
+
+fp::RatingsView checked_coo(const py::array& users, const py::array& items, const py::array& ratings,
+                            int64_t n_users, int64_t n_items) {
+    const int64_t n = users.ndim() == 1 ? users.shape(0) : -1;
+    fp::RatingsView r{checked<int32_t>(users, "users", {-1}, false), checked<int32_t>(items, "items", {n}, false),
+                      checked<float>(ratings, "ratings", {n}, false), n};
+    check_range(r.users, n, n_users, "users");
+    check_range(r.items, n, n_items, "items");
+    return r;
+}
+
+fp::CsrView checked_csr(const py::array& indptr, const py::array& indices, const py::array* values,
+                        int64_t n_items) {
+    if (indptr.ndim() != 1 || indptr.shape(0) < 1) throw py::value_error("indptr must be 1-d and non-empty");
+    fp::CsrView c{checked<int64_t>(indptr, "indptr", {-1}, false), nullptr, nullptr, indptr.shape(0) - 1};
+    const int64_t nnz = indices.ndim() == 1 ? indices.shape(0) : -1;
+    c.indices = checked<int32_t>(indices, "indices", {-1}, false);
+    if (values != nullptr) c.values = checked<float>(*values, "values", {nnz}, false);
+    if (c.indptr[0] != 0 || c.indptr[c.n_users] != nnz) throw py::value_error("indptr must run from 0 to nnz");
+    for (int64_t u = 0; u < c.n_users; ++u)
+        if (c.indptr[u + 1] < c.indptr[u]) throw py::value_error("indptr must be non-decreasing");
+    check_range(c.indices, nnz, n_items, "indices");
+    return c;
+}
+
+fp::Moments checked_moments(const py::tuple& m, const Factors& f, int64_t n_users, bool bias) {
+    if (m.size() != 8) throw py::value_error("moments must be a tuple of 8 arrays");
+    auto get = [&](int k, const char* name, std::initializer_list<int64_t> shape) {
+        return checked<float>(m[k].cast<py::array>(), name, shape, true);
+    };
+    return fp::Moments{get(0, "m_A", {f.rows_a, f.d}), get(1, "v_A", {f.rows_a, f.d}),
+                       get(2, "m_Q", {f.n_items, f.d}), get(3, "v_Q", {f.n_items, f.d}),
+                       get(4, "m_bu", {bias ? n_users : -1}), get(5, "v_bu", {bias ? n_users : -1}),
+                       get(6, "m_bi", {bias ? f.n_items : -1}), get(7, "v_bi", {bias ? f.n_items : -1})};
+}
+
+void check_hyper(float lr, float reg) {
+    if (!(lr > 0.0f) || !(reg >= 0.0f)) throw py::value_error("lr must be > 0 and reg >= 0");
+}
+
+fp::AdamConfig adam_config(float lr, float beta1, float beta2, float eps, float reg, int64_t batch) {
+    check_hyper(lr, reg);
+    if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f && eps > 0.0f))
+        throw py::value_error("Adam needs 0 <= beta1, beta2 < 1 and eps > 0");
+    if (batch < 1) throw py::value_error("batch size must be >= 1");
+    return fp::AdamConfig{lr, beta1, beta2, eps};
+}
+
+double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array users, py::array items,
+              py::array ratings, float lr, float reg, bool bias, int n_threads, uint64_t seed) {
+    Factors f = checked_factors(P, Q, bu, bi, "P", P.ndim() == 2 ? P.shape(0) : -1, bias);
+    fp::RatingsView r = checked_coo(users, items, ratings, f.rows_a, f.n_items);
+    check_hyper(lr, reg);
+    fp::MFParams p{f.A, f.B, f.bu, f.bi, mu, f.rows_a, f.n_items, f.d, bias};
+    py::gil_scoped_release nogil;
+    return fp::mf_sgd_epoch(p, r, lr, reg, n_threads, seed);
+}
+
+py::tuple mf_adam(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
+                  py::array users, py::array items, py::array ratings, int64_t batch, float reg, float lr,
+                  float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed) {
+    Factors f = checked_factors(P, Q, bu, bi, "P", P.ndim() == 2 ? P.shape(0) : -1, bias);
+    fp::RatingsView r = checked_coo(users, items, ratings, f.rows_a, f.n_items);
+    fp::Moments mo = checked_moments(moments, f, f.rows_a, bias);
+    fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
+    fp::MFParams p{f.A, f.B, f.bu, f.bi, mu, f.rows_a, f.n_items, f.d, bias};
+    double loss;
+    {
+        py::gil_scoped_release nogil;
+        loss = fp::mf_adam_epoch(p, mo, r, batch, reg, cfg, step, n_threads, seed);
+    }
+    return py::make_tuple(loss, step);
+}
+
+double nsvd_sgd(py::array Y, py::array Q, py::array bu, py::array bi, float mu, py::array indptr, py::array indices,
+                py::array values, float lr, float reg, bool bias, int n_threads, uint64_t seed) {
+    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
+    if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");
+    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+    check_hyper(lr, reg);
+    fp::NSVDParams p{f.A, f.B, f.bu, f.bi, mu, c.n_users, f.n_items, f.d, bias};
+    py::gil_scoped_release nogil;
+    return fp::nsvd_sgd_epoch(p, c, lr, reg, n_threads, seed);
+}
+
+py::tuple nsvd_adam(py::array Y, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
+                    py::array indptr, py::array indices, py::array values, int64_t batch, float reg, float lr,
+                    float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed) {
+    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
+    if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");
+    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+    fp::Moments mo = checked_moments(moments, f, c.n_users, bias);
+    fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
+    fp::NSVDParams p{f.A, f.B, f.bu, f.bi, mu, c.n_users, f.n_items, f.d, bias};
+    double loss;
+    {
+        py::gil_scoped_release nogil;
+        loss = fp::nsvd_adam_epoch(p, mo, c, batch, reg, cfg, step, n_threads, seed);
+    }
+    return py::make_tuple(loss, step);
+}
+
+void mask_seen(py::array scores, py::array users, py::array indptr, py::array indices, int n_threads) {
+    if (scores.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
+    const int64_t rows = scores.shape(0), m = scores.shape(1);
+    float* s = checked<float>(scores, "scores", {rows, m}, true);
+    const int32_t* u = checked<int32_t>(users, "users", {rows}, false);
+    fp::CsrView c = checked_csr(indptr, indices, nullptr, m);
+    for (int64_t r = 0; r < rows; ++r)
+        if (u[r] >= c.n_users) throw py::value_error("users must be < the seen matrix's row count");
+    py::gil_scoped_release nogil;
+    fp::mask_seen(s, rows, m, u, c.indptr, c.indices, fp::clamp_threads(n_threads));
+}
+
+py::tuple topk_rows(py::array scores, int k, int n_threads) {
+    if (scores.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
+    if (k < 1) throw py::value_error("k must be >= 1");
+    const int64_t rows = scores.shape(0), m = scores.shape(1);
+    const float* s = checked<float>(scores, "scores", {rows, m}, false);
+    py::array_t<int32_t> items({rows, static_cast<int64_t>(k)});
+    py::array_t<float> top({rows, static_cast<int64_t>(k)});
+    int32_t* oi = items.mutable_data();
+    float* os = top.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        fp::topk_rows(s, rows, m, k, oi, os, fp::clamp_threads(n_threads));
+    }
+    return py::make_tuple(items, top);
+}
+
+py::array_t<int32_t> rank_items(py::array scores, py::array query, int n_threads) {
+    if (scores.ndim() != 2 || query.ndim() != 2) throw py::value_error("scores and query must be 2-dimensional");
+    const int64_t rows = scores.shape(0), m = scores.shape(1), t = query.shape(1);
+    const float* s = checked<float>(scores, "scores", {rows, m}, false);
+    const int32_t* q = checked<int32_t>(query, "query", {rows, t}, false);
+    check_range(q, rows * t, m, "query");
+    py::array_t<int32_t> ranks({rows, t});
+    int32_t* out = ranks.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        fp::rank_items(s, rows, m, q, static_cast<int>(t), out, fp::clamp_threads(n_threads));
+    }
+    return ranks;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "fastpoison compiled kernels (float32 parameters, int32 ids, GIL released)";
+    m.def("openmp_enabled", [] {
+#ifdef FASTPOISON_OPENMP
+        return true;
+#else
+        return false;
+#endif
+    });
+    m.def("max_threads", [] { return fp::clamp_threads(0); });
+    m.def("mf_sgd_epoch", &mf_sgd, "One SGD epoch of MF over shuffled rating blocks; returns the SSE.",
+          py::arg("P"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("users"),
+          py::arg("items"), py::arg("ratings"), py::arg("lr"), py::arg("reg"), py::arg("bias"),
+          py::arg("n_threads"), py::arg("seed"));
+    m.def("mf_adam_epoch", &mf_adam, "One lazy-Adam epoch of MF; returns (SSE, step).", py::arg("P"),
+          py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("moments"), py::arg("users"),
+          py::arg("items"), py::arg("ratings"), py::arg("batch"), py::arg("reg"), py::arg("lr"), py::arg("beta1"),
+          py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"), py::arg("n_threads"),
+          py::arg("seed"));
+    m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
+          py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
+          py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),
+          py::arg("seed"));
+    m.def("nsvd_adam_epoch", &nsvd_adam, "One lazy-Adam epoch of NSVD over user batches; returns (SSE, step).",
+          py::arg("Y"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("moments"),
+          py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("batch"), py::arg("reg"),
+          py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"),
+          py::arg("n_threads"), py::arg("seed"));
+    m.def("mask_seen", &mask_seen, "Set each row's seen items (CSR rows users[r]) to -inf, in place.",
+          py::arg("scores"), py::arg("users"), py::arg("indptr"), py::arg("indices"), py::arg("n_threads"));
+    m.def("topk_rows", &topk_rows, "(items, scores) of the k best entries of each row.", py::arg("scores"),
+          py::arg("k"), py::arg("n_threads"));
+    m.def("rank_items", &rank_items, "1-based rank of queried items per row (-1 when masked).",
+          py::arg("scores"), py::arg("query"), py::arg("n_threads"));
+}

@@ -1,0 +1,187 @@
+"""Evaluation metrics: pure functions of top-K lists, rating matrices and ranks.
+
+``top_items`` is always an integer array ``[n_users, K]``: row ``u`` holds user ``u``'s
+recommended item ids, best first, with the user's rated items already excluded; ``-1``
+pads rows of users with fewer than ``K`` unseen items. ``rated`` is a scipy sparse
+matrix ``[n_users, n_items]`` whose stored entries (whatever their value) mark rated items.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "per_target_hit_ratio",
+    "rank_shift",
+    "rank_shift_summary",
+    "robustness_improvement",
+    "target_hit_ratio",
+    "test_hit_ratio",
+]
+
+
+def _int_array(a: ArrayLike, name: str, ndim: int) -> np.ndarray:
+    """``a`` as an integer array of ``ndim`` dimensions, or ValueError."""
+    try:
+        arr = np.asarray(a)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular {ndim}-d integer array") from exc
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-d, got shape {arr.shape}")
+    if arr.size == 0 and arr.dtype == np.float64:  # np.asarray([]) is float
+        arr = arr.astype(np.int64)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
+
+
+def _check_top(top_items: ArrayLike, n_items: int | None = None) -> np.ndarray:
+    top = _int_array(top_items, "top_items", 2)
+    if top.size and top.min() < -1:
+        raise ValueError("top_items may hold item ids and -1 padding only")
+    if n_items is not None and top.size and top.max() >= n_items:
+        raise ValueError(f"top_items holds item id {top.max()} >= n_items={n_items}")
+    return top
+
+
+def _check_ids(ids: np.ndarray, name: str, upper: int) -> None:
+    if ids.size and (ids.min() < 0 or ids.max() >= upper):
+        raise ValueError(f"{name} must lie in [0, {upper}), got range [{ids.min()}, {ids.max()}]")
+
+
+def per_target_hit_ratio(
+    top_items: ArrayLike,
+    targets: ArrayLike,
+    rated: sp.spmatrix | sp.sparray,
+    *,
+    users: ArrayLike | None = None,
+    exclude_raters: bool = True,
+) -> np.ndarray:
+    """Target HR@K of each entry of ``targets`` (float64, same length as ``targets``).
+
+    With ``exclude_raters`` (RVD paper, appendix D) the value for target ``t`` is the share
+    of ``users`` (distinct row ids; default every row) who have not rated ``t`` and have
+    ``t`` in their top-K; it is nan when every one of them rated ``t``. Without it (the TCD
+    code) the denominator is all of ``users``, raters included, so the mean over targets is
+    the share of (user, target) pairs that hit. Empty ``users`` gives nan everywhere.
+    """
+    if not sp.issparse(rated) or rated.ndim != 2:
+        raise ValueError("rated must be a 2-d scipy sparse matrix")
+    csr = sp.csr_matrix(rated)
+    n_rows, n_items = csr.shape
+    top = _check_top(top_items, n_items)
+    if top.shape[0] != n_rows:
+        raise ValueError(f"top_items has {top.shape[0]} rows but rated has {n_rows}")
+    tgt = _int_array(targets, "targets", 1)
+    _check_ids(tgt, "targets", n_items)
+    rows = np.arange(n_rows) if users is None else _int_array(users, "users", 1)
+    _check_ids(rows, "users", n_rows)
+    if np.unique(rows).size != rows.size:
+        raise ValueError("users must not repeat")
+
+    top = top[rows]
+    row_of_entry = np.repeat(np.arange(n_rows), np.diff(csr.indptr))
+    out = np.full(tgt.size, np.nan)
+    for j, t in enumerate(tgt):
+        counted = np.ones(rows.size, dtype=bool)
+        if exclude_raters:
+            is_rater = np.zeros(n_rows, dtype=bool)
+            is_rater[row_of_entry[csr.indices == t]] = True
+            counted = ~is_rater[rows]
+        n_counted = int(counted.sum())
+        if n_counted:
+            out[j] = np.count_nonzero(np.any(top[counted] == t, axis=1)) / n_counted
+    return out
+
+
+def target_hit_ratio(
+    top_items: ArrayLike,
+    targets: ArrayLike,
+    rated: sp.spmatrix | sp.sparray,
+    *,
+    users: ArrayLike | None = None,
+    exclude_raters: bool = True,
+) -> float:
+    """Mean of `per_target_hit_ratio` over the targets whose value is defined (not nan).
+
+    Returns nan when no target has a defined value (or ``targets`` is empty).
+    """
+    per_target = per_target_hit_ratio(
+        top_items, targets, rated, users=users, exclude_raters=exclude_raters
+    )
+    defined = per_target[~np.isnan(per_target)]
+    return float(defined.mean()) if defined.size else float("nan")
+
+
+def test_hit_ratio(top_items: ArrayLike, test_users: ArrayLike, test_items: ArrayLike) -> float:
+    """Share of test users whose held-out item is in their top-K row (nan if none).
+
+    ``test_users[i]`` (a row of ``top_items``) holds out ``test_items[i]`` (an item id >= 0).
+    """
+    top = _check_top(top_items)
+    u = _int_array(test_users, "test_users", 1)
+    i = _int_array(test_items, "test_items", 1)
+    if u.shape != i.shape:
+        raise ValueError(f"test_users ({u.size}) and test_items ({i.size}) differ in length")
+    _check_ids(u, "test_users", top.shape[0])
+    if i.size and i.min() < 0:
+        raise ValueError("test_items must be item ids >= 0")
+    if not u.size:
+        return float("nan")
+    return float(np.mean(np.any(top[u] == i[:, None], axis=1)))
+
+
+test_hit_ratio.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+def robustness_improvement(
+    hr_origin: ArrayLike, hr_attack: ArrayLike, hr_defense: ArrayLike
+) -> float | np.ndarray:
+    """RI = 1 - (hr_defense - hr_origin) / (hr_attack - hr_origin), elementwise.
+
+    1 means the defense undid the attack, 0 that it did nothing; nan where
+    ``hr_attack == hr_origin``. Scalars in, float out; arrays broadcast.
+    """
+    origin, attack, defense = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (hr_origin, hr_attack, hr_defense))
+    )
+    gain = attack - origin
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ri = np.where(gain == 0, np.nan, 1.0 - (defense - origin) / gain)
+    return float(ri) if ri.ndim == 0 else ri
+
+
+def rank_shift(rank_before: ArrayLike, rank_after: ArrayLike) -> np.ndarray:
+    """``rank_after - rank_before`` per (user, target), as int64 of the inputs' shape.
+
+    Ranks are 1-based positions of the target among the user's unseen items (1 = best),
+    so a NEGATIVE shift means the attack PROMOTED the target; 0 means no change.
+    """
+    before = np.asarray(rank_before)
+    after = np.asarray(rank_after)
+    if before.shape != after.shape:
+        raise ValueError(f"rank shapes differ: {before.shape} vs {after.shape}")
+    for name, r in (("rank_before", before), ("rank_after", after)):
+        if r.size and not np.issubdtype(r.dtype, np.integer):
+            raise ValueError(f"{name} must hold integers, got dtype {r.dtype}")
+        if r.size and r.min() < 1:
+            raise ValueError(f"{name} must be 1-based ranks (>= 1)")
+    return after.astype(np.int64) - before.astype(np.int64)
+
+
+def rank_shift_summary(shift: ArrayLike) -> dict[str, float]:
+    """``{"mean", "median", "share_negative"}`` of the shifts (all nan if empty).
+
+    ``share_negative`` is the share of pairs whose target moved up (see `rank_shift`).
+    """
+    s = np.asarray(shift, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(s)):
+        raise ValueError("shift must be finite")
+    if not s.size:
+        return {"mean": float("nan"), "median": float("nan"), "share_negative": float("nan")}
+    return {
+        "mean": float(s.mean()),
+        "median": float(np.median(s)),
+        "share_negative": float(np.mean(s < 0)),
+    }

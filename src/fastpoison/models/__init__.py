@@ -1,0 +1,41 @@
+"""Victim recommenders behind one `Recommender` protocol, and the name registry the CLI uses."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from .base import FactorConfig, FactorModel, Recommender
+from .mf import MF
+from .nsvd import NSVD
+from .scoring import TopK, score_top_k
+
+MODELS: dict[str, type[FactorModel]] = {"mf": MF, "nsvd": NSVD}
+
+#: Per-dataset settings of the TCD authors' code (batch 4096 on FilmTrust, 2048 elsewhere).
+PAPER_OVERRIDES: dict[str, dict[str, Any]] = {"filmtrust": {"batch_size": 4096}}
+
+
+def make_model(name: str, dataset: str | None = None, **overrides: Any) -> FactorModel:
+    """A fresh model by registry name, with the papers' per-dataset settings, then ``overrides``."""
+    try:
+        cls = MODELS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}") from None
+    base = (dataset or "").removeprefix("synthetic:")
+    return cls(**{**PAPER_OVERRIDES.get(base, {}), **overrides})
+
+
+def load_model(path: str | os.PathLike[str]) -> FactorModel:
+    """Read any registered model saved with ``save`` (npz, ``allow_pickle=False``)."""
+    with np.load(path, allow_pickle=False) as z:
+        state = {k: z[k] for k in z.files}
+    if "meta" not in state:
+        raise ValueError(f"{os.fspath(path)} is not a fastpoison model file")
+    return make_model(json.loads(str(state["meta"]))["model"]).load_state(state)
+
+
+__all__ = ["MODELS", "MF", "NSVD", "FactorConfig", "FactorModel", "Recommender", "TopK", "load_model",
+           "make_model", "score_top_k"]

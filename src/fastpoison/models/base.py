@@ -1,0 +1,269 @@
+"""The `Recommender` protocol and the shared machinery of the factor models (MF, NSVD)."""
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, ClassVar, Iterable, Protocol, runtime_checkable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data.ratings import RatingData
+from ..data.scale import RatingScale
+from ..data.split import validation_split
+from .buffers import aligned_copy
+from .scoring import SeenItems, TopK, score_top_k
+
+#: Called after every epoch with (epoch index, that epoch's record).
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """What every victim model offers (DESIGN §1)."""
+
+    def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
+            callbacks: Iterable[EpochCallback] = ()) -> "Recommender": ...
+
+    def predict(self, users: np.ndarray) -> np.ndarray: ...
+
+    def user_embeddings(self, users: np.ndarray | None = None) -> np.ndarray: ...
+
+    def top_k(self, users: np.ndarray | None = None, k: int = 50, *, exclude_seen: bool = True,
+              query_items: np.ndarray | None = None) -> TopK: ...
+
+    def state(self) -> dict[str, np.ndarray]: ...
+
+    def load_state(self, state: dict[str, np.ndarray]) -> "Recommender": ...
+
+
+@dataclass
+class FactorConfig:
+    """Hyper-parameters of a factor model; the defaults are the TCD paper's MF (§6.1.5)."""
+
+    factors: int = 128
+    epochs: int = 40
+    optimizer: str = "adam"
+    lr: float | None = None
+    reg: float = 0.005
+    batch_size: int = 2048
+    bias: bool = False
+    valid_fraction: float = 0.1
+    threads: int = 1
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+
+    DEFAULT_LR: ClassVar[dict[str, float]] = {"adam": 0.001, "sgd": 0.01}
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in self.DEFAULT_LR:
+            raise ValueError(f"optimizer must be one of {sorted(self.DEFAULT_LR)}, not {self.optimizer!r}")
+        if self.lr is None:
+            self.lr = self.DEFAULT_LR[self.optimizer]
+        self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]
+        checks = [(self.factors >= 1, "factors must be >= 1"), (self.epochs >= 1, "epochs must be >= 1"),
+                  (self.lr > 0, "lr must be > 0"), (self.reg >= 0, "reg must be >= 0"),
+                  (self.batch_size >= 1, "batch_size must be >= 1"),
+                  (0 <= self.valid_fraction < 1, "valid_fraction must lie in [0, 1)"),
+                  (self.threads >= 0, "threads must be >= 0 (0 = all cores)")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The kernel seed of one epoch, derived from the run seed."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0])
+
+
+class FactorModel(ABC):
+    """A latent-factor recommender trained by a C++ epoch kernel on ratings scaled to [0, 1].
+
+    Subclasses define their parameter arrays and kernels. ``threads=1`` (the default) is
+    bitwise deterministic for a seed; ``threads>1`` runs Hogwild SGD (races between
+    threads make results vary slightly run to run) or parallel Adam row updates
+    (deterministic). The epoch with the lowest validation MSE is kept.
+    """
+
+    name: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, **config: Any) -> None:
+        self.config = FactorConfig(**config)
+        self.params: dict[str, np.ndarray] = {}
+        self.mu = 0.0
+        self.scale = RatingScale(1, 5, 1)
+        self.seen_indptr = np.zeros(1, dtype=np.int64)
+        self.seen_indices = np.zeros(0, dtype=np.int32)
+        self.n_items = 0
+        self.history: list[dict[str, float]] = []
+        self.best_epoch = -1
+
+    # ----------------------------------------------------------------- subclass hooks
+    @abstractmethod
+    def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
+        """Fill ``self.params`` (aligned float32 arrays) for a fresh fit."""
+
+    @abstractmethod
+    def _prepare(self, train: RatingData, seed: int) -> None:
+        """Lay out the (normalised) training ratings the way the epoch kernel reads them."""
+
+    @abstractmethod
+    def _run_epoch(self, seed: int) -> float:
+        """One epoch over the prepared ratings; returns the sum of squared errors."""
+
+    @abstractmethod
+    def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(user factors [n_users, d], item factors [n_items, d], user bias, item bias)``."""
+
+    # ----------------------------------------------------------------- training
+    @property
+    def n_users(self) -> int:
+        return len(self.seen_indptr) - 1
+
+    def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
+            callbacks: Iterable[EpochCallback] = (), progress: bool = False) -> "FactorModel":
+        """Train from scratch on ``train``; keeps the epoch with the best validation MSE."""
+        if train.n_ratings == 0:
+            raise ValueError("cannot fit on an empty rating set")
+        cfg = self.config
+        n_epochs = cfg.epochs if epochs is None else int(epochs)
+        if n_epochs < 1:
+            raise ValueError("epochs must be >= 1")
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
+        self.scale = train.scale
+        self.seen_indptr, self.seen_indices = train.indptr, train.indices
+        self.n_items = train.n_items
+        fit_part, valid = train, None
+        if cfg.valid_fraction > 0:
+            fit_part, valid = validation_split(train, fraction=cfg.valid_fraction, seed=seed)
+        normalized = fit_part.normalized()
+        self.mu = float(normalized.values.mean()) if cfg.bias else 0.0
+        self._init_params(rng, train.n_users, train.n_items)
+        self._prepare(normalized, seed)
+        self.history, self.best_epoch = [], -1
+        best_mse, best = np.inf, None
+        callbacks = tuple(callbacks)
+        bar = tqdm(range(n_epochs), desc=f"{self.name} fit", unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            sse = self._run_epoch(epoch_seed(seed, epoch))
+            record = {"epoch": float(epoch), "train_mse": sse / normalized.n_ratings}
+            if valid is not None:
+                vu, vi, vr = valid
+                record["valid_mse"] = float(np.mean((self._predict_normalized(vu, vi) - vr / self.scale.high) ** 2))
+                if record["valid_mse"] < best_mse:
+                    best_mse, self.best_epoch = record["valid_mse"], epoch
+                    best = {k: v.copy() for k, v in self.params.items()}
+            self.history.append(record)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+            for cb in callbacks:
+                cb(epoch, record)
+        if best is not None:
+            for k, v in best.items():
+                self.params[k][...] = v
+        else:
+            self.best_epoch = n_epochs - 1
+        self._after_fit()
+        return self
+
+    def _after_fit(self) -> None:
+        """Hook run once the final parameters are in place (e.g. caching derived factors)."""
+
+    # ----------------------------------------------------------------- inference
+    def _require_fitted(self) -> None:
+        if not self.params:
+            raise RuntimeError(f"{self.name} is not fitted: call fit() or load_state() first")
+
+    def _users(self, users: np.ndarray | None) -> np.ndarray:
+        if users is None:
+            return np.arange(self.n_users, dtype=np.int32)
+        u = np.asarray(users)
+        if u.ndim != 1 or not np.issubdtype(u.dtype, np.integer):
+            raise ValueError("users must be a 1-d integer array")
+        if u.size and (u.min() < 0 or u.max() >= self.n_users):
+            raise ValueError(f"user ids must lie in [0, {self.n_users})")
+        return u.astype(np.int32)
+
+    def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        U, V, bu, bi = self._factors()
+        s = np.einsum("ij,ij->i", U[users], V[items]).astype(np.float32)
+        if bu is not None:
+            s += self.mu + bu[users] + bi[items]
+        return s
+
+    def predict_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings (dataset scale) of the given (user, item) pairs."""
+        self._require_fitted()
+        u = self._users(users)
+        i = np.asarray(items, dtype=np.int64)
+        if i.shape != u.shape or (i.size and (i.min() < 0 or i.max() >= self.n_items)):
+            raise ValueError("items must match users in length and lie in the item range")
+        return self.scale.denormalize(self._predict_normalized(u, i))
+
+    def predict(self, users: np.ndarray) -> np.ndarray:
+        """Predicted ratings [len(users), n_items] on the dataset's scale (dense: keep batches small)."""
+        self._require_fitted()
+        u = self._users(users)
+        U, V, bu, bi = self._factors()
+        s = U[u] @ V.T
+        if bu is not None:
+            s += (self.mu + bu[u])[:, None] + bi[None, :]
+        return self.scale.denormalize(s)
+
+    def user_embeddings(self, users: np.ndarray | None = None) -> np.ndarray:
+        """The latent user vectors (float32 [n, d]) used for neighbour search."""
+        self._require_fitted()
+        return self._factors()[0][self._users(users)]
+
+    def top_k(self, users: np.ndarray | None = None, k: int = 50, *, exclude_seen: bool = True,
+              query_items: np.ndarray | None = None) -> TopK:
+        """Each user's ``k`` best items (training items excluded), blocked over users."""
+        self._require_fitted()
+        u = self._users(users)
+        U, V, bu, bi = self._factors()
+        seen = SeenItems(self.seen_indptr, self.seen_indices, self.n_items) if exclude_seen else None
+        return score_top_k(U[u], V, k, user_bias=None if bu is None else bu[u], item_bias=bi, seen=seen,
+                           seen_rows=u, query_items=query_items, threads=self.config.threads)
+
+    # ----------------------------------------------------------------- persistence
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to restore the model, as plain arrays (npz, no pickle)."""
+        self._require_fitted()
+        cfg = asdict(self.config)
+        meta = {"model": self.name, "config": cfg, "mu": self.mu, "n_items": self.n_items,
+                "scale": [self.scale.low, self.scale.high, self.scale.step], "best_epoch": self.best_epoch}
+        out = {f"param_{k}": np.asarray(v) for k, v in self.params.items()}
+        out.update(meta=np.array(json.dumps(meta)), seen_indptr=self.seen_indptr, seen_indices=self.seen_indices)
+        return out
+
+    def load_state(self, state: dict[str, np.ndarray]) -> "FactorModel":
+        """Restore from :meth:`state`'s output; raises ValueError on a mismatched or partial state."""
+        try:
+            meta = json.loads(str(state["meta"]))
+            if meta["model"] != self.name:
+                raise ValueError(f"state holds a {meta['model']} model, not {self.name}")
+            params = {k: np.asarray(state[f"param_{k}"], dtype=np.float32) for k in self.param_names}
+            indptr = np.asarray(state["seen_indptr"], dtype=np.int64)
+            indices = np.asarray(state["seen_indices"], dtype=np.int32)
+        except KeyError as e:
+            raise ValueError(f"model state is missing {e}") from None
+        self.config = FactorConfig(**meta["config"])
+        self.mu, self.n_items, self.best_epoch = float(meta["mu"]), int(meta["n_items"]), int(meta["best_epoch"])
+        self.scale = RatingScale(*meta["scale"])
+        self.seen_indptr, self.seen_indices = indptr, indices
+        self.params = {k: aligned_copy(v) for k, v in params.items()}
+        self._after_fit()
+        return self
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`state` as an uncompressed ``.npz``."""
+        np.savez(path, **self.state())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "FactorModel":
+        """Read a model written by :meth:`save` (``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as z:
+            return cls().load_state({k: z[k] for k in z.files})
+

@@ -1,0 +1,58 @@
+"""NSVD (Paterek 2007): users are represented by the items they rated,
+``p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j``, ``r_hat = p_u . q_i`` (``+ mu + b_u + b_i`` with biases)."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _core
+from ..data.ratings import RatingData
+from .base import FactorModel
+from .buffers import aligned_zeros
+from .mf import adam_moments, xavier
+
+
+class NSVD(FactorModel):
+    """NSVD trained user by user (each user's implicit vector built once per epoch) in C++."""
+
+    name = "nsvd"
+    param_names = ("Y", "Q", "bu", "bi")
+
+    def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
+        d = self.config.factors
+        self.params = {"Y": xavier(rng, n_items, d), "Q": xavier(rng, n_items, d),
+                       "bu": aligned_zeros((n_users,)), "bi": aligned_zeros((n_items,))}
+        self._moments = adam_moments(self.params, self.param_names)
+        self._step = 0
+        self._user_factors = None
+
+    def _prepare(self, train: RatingData, seed: int) -> None:
+        self._csr = (train.indptr, train.indices, train.values)
+        self._pattern = (train.indptr, train.indices)  # N(u) while fitting: validation items stay out
+
+    def _run_epoch(self, seed: int) -> float:
+        c, p = self.config, self.params
+        self._user_factors = None
+        if c.optimizer == "sgd":
+            return _core.nsvd_sgd_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, *self._csr, c.lr, c.reg,
+                                        c.bias, c.threads, seed)
+        loss, self._step = _core.nsvd_adam_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
+                                                 *self._csr, c.batch_size, c.reg, c.lr, *c.adam_betas,
+                                                 c.adam_eps, self._step, c.bias, c.threads, seed)
+        return loss
+
+    def _after_fit(self) -> None:
+        self._pattern = (self.seen_indptr, self.seen_indices)  # N(u) at inference: all training items
+        self._user_factors = None
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        p = self.params
+        if self._user_factors is None:
+            indptr, indices = self._pattern
+            counts = np.diff(indptr)
+            pattern = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
+                                    shape=(self.n_users, self.n_items))
+            norm = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0).astype(np.float32)
+            self._user_factors = np.asarray((pattern @ p["Y"]) * norm[:, None], dtype=np.float32)
+        return (self._user_factors, p["Q"], (p["bu"] if self.config.bias else None),
+                (p["bi"] if self.config.bias else None))
