@@ -1,0 +1,241 @@
+"""The ``fastpoison`` command (DESIGN §6). It only parses and prints; the work is the API's.
+
+Exit status: 0 success, 2 bad usage or bad input (one line on stderr), 1 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .data.datasets import dataset_info, load_dataset
+from .data.fetch import fetch
+from .data.loaders import write_ncf
+from .errors import FastPoisonError
+from .eval.experiment import ExperimentSpec, run_experiment
+from .models import MODELS, make_model
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit itself
+        raise UsageError(message)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+def _write_json(path: str | None, obj: Any) -> None:
+    if path:
+        text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+        if path == "-":
+            sys.stdout.write(text)
+        else:
+            Path(path).write_text(text)
+
+
+def _load(args: argparse.Namespace, name: str):
+    return load_dataset(name, args.data_dir, require_real=args.require_real)
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {"threads": args.threads}
+    for key in ("epochs", "factors", "lr", "reg", "optimizer"):
+        value = getattr(args, key, None)
+        if value is not None:
+            opts[key] = value
+    if getattr(args, "bias", False):
+        opts["bias"] = True
+    return opts
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_data_info(args: argparse.Namespace) -> int:
+    info = dataset_info(_load(args, args.dataset))
+    _write_json(args.json, info)
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        if isinstance(value, float):
+            value = f"{value:.6g}"
+        _say(args, f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    name = args.dataset.removeprefix("synthetic:")
+    ds = load_dataset(f"synthetic:{name}", seed=args.seed)
+    files = write_ncf(ds.split, args.out, name, seed=args.seed)
+    for f in files:
+        _say(args, str(f))
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    folder = fetch(args.dataset, args.cache_dir or args.data_dir, url=args.url, sha256=args.sha256,
+                   progress=not args.quiet, force=args.force)
+    _say(args, str(folder))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    ds = _load(args, args.dataset)
+    model = make_model(args.model, ds.name, **_model_options(args))
+    start = time.perf_counter()
+    model.fit(ds.split.train, seed=args.seed, progress=not args.quiet)
+    elapsed = time.perf_counter() - start
+    model.save(args.out)
+    result = {"dataset": args.dataset, "model": args.model, "data_source": ds.data_source, "files": ds.files,
+              "seed": args.seed, "best_epoch": model.best_epoch, "history": model.history, "fit_s": elapsed,
+              "out": args.out}
+    _write_json(args.json, result)
+    _say(args, f"trained {args.model} on {ds.name} ({ds.data_source}) in {elapsed:.2f}s, "
+               f"best epoch {model.best_epoch}; saved {args.out}")
+    return 0
+
+
+def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
+    return ExperimentSpec(dataset=args.dataset, model=model, attack=getattr(args, "attack", None),
+                          defense=getattr(args, "defense", None), targets=args.targets, n_targets=args.n_targets,
+                          hr_k=args.hr_k, seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
+                          require_real=args.require_real, model_options=_model_options(args))
+
+
+def _fmt(summary: dict[str, Any] | None) -> str:
+    return "-" if summary is None else f"{summary['mean']:.4f} ± {summary['std']:.4f}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = _spec(args, args.model)
+    ds = _load(args, args.dataset)
+    result = run_experiment(spec, dataset=ds, progress=not args.quiet)
+    _write_json(args.json, result)
+    _say(args, f"{ds.name} ({ds.data_source}) {args.model}, {args.seeds} seed(s), HR@{args.hr_k}")
+    for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense"):
+        _say(args, f"  {key:<16} {_fmt(result[key])}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    ds = _load(args, args.dataset)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    results = [run_experiment(_spec(args, m), dataset=ds, progress=not args.quiet) for m in models]
+    _write_json(args.json, results)
+    _say(args, f"{ds.name} ({ds.data_source}), {args.seeds} seed(s), HR@{args.hr_k}")
+    _say(args, f"  {'model':<8} {'test_hr_origin':>22} {'hr_origin':>22} {'fit_s':>8}")
+    for m, r in zip(models, results):
+        _say(args, f"  {m:<8} {_fmt(r['test_hr_origin']):>22} {_fmt(r['hr_origin']):>22} {r['timings']['fit']:>8.2f}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder holding datasets (else $FASTPOISON_DATA, else the user cache)")
+    p.add_argument("--require-real", action="store_true", help="fail instead of using a synthetic twin")
+    p.add_argument("--threads", type=int, default=1, help="kernel threads (1 = deterministic; 0 = all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+    p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-' for stdout)")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, help="training epochs (default: the model's, 40)")
+    p.add_argument("--factors", type=int, help="latent dimension (default 128)")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--reg", type=float, help="L2 regularisation")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam (the papers')")
+    p.add_argument("--bias", action="store_true", help="add user/item bias terms")
+
+
+def _experiment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="ml-100k, ml-1m, filmtrust, yelp, synthetic:NAME or a path")
+    p.add_argument("--targets", default="random", help="random, unpopular or comma-separated item ids")
+    p.add_argument("--n-targets", type=int, default=5, help="number of target items (default 5)")
+    p.add_argument("--hr-k", type=int, default=50, help="cut-off K of HR@K (default 50)")
+    p.add_argument("--seeds", type=int, default=1, help="number of repeated runs")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    _model_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fastpoison", description="Poisoning attacks and defenses for recommender systems.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    data = sub.add_parser("data", help="inspect, synthesise or fetch datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    p = dsub.add_parser("info", help="users, items, ratings, sparsity, scale, popularity tail")
+    p.add_argument("dataset")
+    _common(p)
+    p.set_defaults(func=cmd_data_info)
+    p = dsub.add_parser("synth", help="write a synthetic twin in the NCF layout")
+    p.add_argument("dataset")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_synth)
+    p = dsub.add_parser("fetch", help="download a public dataset into the cache (checksummed)")
+    p.add_argument("dataset")
+    p.add_argument("--cache-dir", help="where to put it (default: the user cache)")
+    p.add_argument("--data-dir", help=argparse.SUPPRESS)
+    p.add_argument("--url", help="mirror URL of the same archive")
+    p.add_argument("--sha256", help="expected SHA-256 (overrides the built-in one)")
+    p.add_argument("--force", action="store_true", help="download again even if present")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_fetch)
+
+    p = sub.add_parser("train", help="train a model and save it as .npz")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="model file (.npz)")
+    _model_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", help="one experiment cell over seeds")
+    p.add_argument("--model", default="mf", choices=sorted(MODELS))
+    p.add_argument("--attack", help="attack name (none are available in this version)")
+    p.add_argument("--defense", help="defense name (none are available in this version)")
+    _experiment_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="run several models on one dataset and tabulate")
+    p.add_argument("--models", default="mf,nsvd", help="comma-separated models (default mf,nsvd)")
+    _experiment_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _one_line_warnings(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    print(f"fastpoison: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fastpoison`` command; returns the exit status."""
+    warnings.showwarning = _one_line_warnings  # type: ignore[assignment]
+    try:
+        args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except UsageError as e:
+        print(f"fastpoison: usage error: {e}", file=sys.stderr)
+        return 2
+    except (FastPoisonError, ValueError, OSError) as e:
+        print(f"fastpoison: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fastpoison: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
