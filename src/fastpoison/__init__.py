@@ -1,2 +1,15 @@
-"""fastpoison: poisoning attacks and defenses for recommender systems."""
+"""fastpoison: poisoning attacks and defenses for recommender systems.
+
+The public API: datasets (`load_dataset`, `RatingData`), victim models (`MF`, `NSVD`,
+`make_model`), and experiments (`ExperimentSpec`, `run_experiment`).
+"""
+from .data import RatingData, RatingScale
+from .data.datasets import load_dataset
+from .errors import DataError, FastPoisonError
+from .eval.experiment import ExperimentSpec, run_experiment
+from .models import MF, NSVD, load_model, make_model
+
 __version__ = "0.1.0"
+
+__all__ = ["DataError", "ExperimentSpec", "FastPoisonError", "MF", "NSVD", "RatingData", "RatingScale",
+           "load_dataset", "load_model", "make_model", "run_experiment"]
