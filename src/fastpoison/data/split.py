@@ -124,32 +124,29 @@ def validation_split(train: RatingData, fraction: float = 0.1, seed: int = 0) ->
 
 
 @njit(cache=True)
-def _sample_kernel(counts, weights, cdf, ex_ptr, ex_idx, seed, out_ptr, out):  # pragma: no cover
+def _rejection_kernel(counts, cdf, ex_ptr, ex_idx, seed, out_ptr, out):  # pragma: no cover - compiled
+    """Fill ``out[out_ptr[u]:out_ptr[u] + counts[u]]`` by weighted draws (inverse ``cdf``),
+    rejecting items already taken or excluded for row ``u``."""
     np.random.seed(seed)
     n_items = cdf.shape[0]
-    total = cdf[-1]
     mark = np.full(n_items, -1, np.int64)
-    keys = np.empty(n_items, np.float64)
     for u in range(counts.shape[0]):
         for p in range(ex_ptr[u], ex_ptr[u + 1]):
             mark[ex_idx[p]] = u
-        k = counts[u]
-        base = out_ptr[u]
-        if 4 * k <= n_items - (ex_ptr[u + 1] - ex_ptr[u]):
-            got = 0  # rejection sampling: cheap while few items are taken
-            while got < k:
-                j = np.searchsorted(cdf, np.random.random() * total, side="right")
-                if j < n_items and mark[j] != u:
-                    mark[j] = u
-                    out[base + got] = j
-                    got += 1
-        else:  # Efraimidis-Spirakis keys: exact weighted sampling without replacement
-            for j in range(n_items):
-                keys[j] = np.inf if mark[j] == u else -np.log(1.0 - np.random.random()) / weights[j]
-            best = np.argsort(keys)[:k]
-            for t in range(k):
-                out[base + t] = best[t]
-    return out
+        got = 0
+        while got < counts[u]:
+            x = np.random.random() * cdf[-1]
+            lo, hi = 0, n_items - 1  # first j with cdf[j] > x
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if cdf[mid] > x:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if mark[lo] != u:
+                mark[lo] = u
+                out[out_ptr[u] + got] = lo
+                got += 1
 
 
 def sample_distinct(counts: np.ndarray, weights: np.ndarray, exclude: tuple[np.ndarray, np.ndarray],
@@ -167,10 +164,17 @@ def sample_distinct(counts: np.ndarray, weights: np.ndarray, exclude: tuple[np.n
     if np.any(counts < 0) or np.any(counts > room):
         u = int(np.argmax((counts < 0) | (counts > room)))
         raise ValueError(f"row {u} asks for {counts[u]} items but only {room[u]} are available")
+    rng = np.random.default_rng(seed)
     out_ptr = np.concatenate([[0], np.cumsum(counts)])
     out = np.empty(int(out_ptr[-1]), dtype=np.int32)
-    numba_seed = int(np.random.default_rng(seed).integers(2**32 - 1))
-    return _sample_kernel(counts, weights, np.cumsum(weights), ex_ptr, ex_idx, numba_seed, out_ptr, out)
+    heavy = 4 * counts > room  # rejection would stall: use exact Efraimidis-Spirakis keys
+    _rejection_kernel(np.where(heavy, 0, counts), np.cumsum(weights), ex_ptr, ex_idx,
+                      int(rng.integers(2**32 - 1)), out_ptr, out)
+    for u in np.flatnonzero(heavy):
+        keys = rng.exponential(size=len(weights)) / weights
+        keys[ex_idx[ex_ptr[u]:ex_ptr[u + 1]]] = np.inf
+        out[out_ptr[u]:out_ptr[u + 1]] = np.argpartition(keys, counts[u] - 1)[:counts[u]]
+    return out
 
 
 def sample_negatives(full: RatingData, users: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

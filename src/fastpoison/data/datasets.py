@@ -1,0 +1,107 @@
+"""Dataset names and their resolution: real files when found, else the synthetic twin."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import DataError
+from .loaders import PathLike, detect_and_read, read_filmtrust, read_ml100k, read_ml1m, read_ncf
+from .paths import ENV_VAR, data_roots
+from .ratings import RatingData
+from .split import Split, default_threshold, leave_one_out
+from .synthetic import synthetic_twin
+
+KNOWN = ("ml-100k", "ml-1m", "filmtrust", "yelp")
+SYNTHETIC_PREFIX = "synthetic:"
+
+# raw files per dataset, relative to ROOT/NAME, and their readers (tried after the NCF layout)
+_RAW: dict[str, tuple[tuple[str, Callable[[Path], RatingData]], ...]] = {
+    "ml-100k": (("u.data", read_ml100k),),
+    "ml-1m": (("ratings.dat", read_ml1m), ("ml-1m/ratings.dat", read_ml1m)),
+    "filmtrust": (("ratings.txt", read_filmtrust),),
+    "yelp": (),
+}
+
+
+class SyntheticFallbackWarning(UserWarning):
+    """A known dataset was not found locally, so its synthetic twin is used instead."""
+
+
+@dataclass
+class Dataset:
+    """A resolved dataset: its split, where it came from (``"real"`` or ``"synthetic"``),
+    the files read, and a one-line notice when a synthetic twin stands in for real data."""
+
+    name: str
+    split: Split
+    data_source: str
+    files: list[str] = field(default_factory=list)
+    notice: str | None = None
+
+
+def _expected_files(name: str) -> str:
+    return " or ".join([f"{name}.train.rating + {name}.test.rating"] + [rel for rel, _ in _RAW[name]])
+
+
+def _find_real(name: str, roots: list[Path], seed: int) -> Split | None:
+    """The first real copy of ``name`` under ``roots``: the NCF split as is, else a raw
+    file split by a seeded leave-one-out at `default_threshold`."""
+    for root in roots:
+        folder = root / name
+        if (folder / f"{name}.train.rating").is_file():
+            return read_ncf(folder, name)
+        for rel, reader in _RAW[name]:
+            if (folder / rel).is_file():
+                data = reader(folder / rel)
+                return leave_one_out(data, seed=seed, threshold=default_threshold(data.scale))
+    return None
+
+
+def load_dataset(name: str, data_dir: PathLike | None = None, *,
+                 require_real: bool = False, seed: int = 0) -> Dataset:
+    """Resolve ``name``: one of `KNOWN`, ``synthetic:NAME``, or a path to a ratings file/folder.
+
+    A known name is looked up as ``ROOT/NAME/`` under each of `paths.data_roots`. When no
+    copy is found, raises `DataError` if ``require_real``; otherwise returns the synthetic
+    twin (seeded by ``seed``) with a ``notice`` and a `SyntheticFallbackWarning`.
+    """
+    if name.startswith(SYNTHETIC_PREFIX):
+        twin = name[len(SYNTHETIC_PREFIX):]
+        if twin not in KNOWN:
+            raise DataError(f"unknown synthetic twin {twin!r}; choose one of "
+                            f"{', '.join(SYNTHETIC_PREFIX + k for k in KNOWN)}")
+        return Dataset(twin, synthetic_twin(twin, seed), "synthetic")
+    if name in KNOWN:
+        roots = data_roots(data_dir)
+        split = _find_real(name, roots, seed)
+        if split is not None:
+            return Dataset(name, split, "real", list(split.train.meta["files"]))
+        looked = ", ".join(str(root / name) for root in roots)
+        if require_real:
+            raise DataError(f"no real copy of {name} found (looked in {looked}); put {_expected_files(name)} in "
+                            f"DIR/{name}/ and pass --data-dir DIR or set {ENV_VAR}=DIR")
+        notice = (f"{name}: no real data found in {looked}; using the synthetic twin (seed {seed}); "
+                  f"pass --data-dir or set {ENV_VAR} to use real data")
+        warnings.warn(notice, SyntheticFallbackWarning, stacklevel=2)
+        return Dataset(name, synthetic_twin(name, seed), "synthetic", notice=notice)
+    path = Path(name)
+    if path.exists():
+        split = detect_and_read(path, seed=seed)
+        return Dataset(split.train.name, split, "real", list(split.train.meta["files"]))
+    raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN)}, "
+                    f"{SYNTHETIC_PREFIX}NAME, or a path to a ratings file or folder")
+
+
+def dataset_info(ds: Dataset) -> dict[str, Any]:
+    """The ``data info`` figures over train + validation + test, plus files and popularity tail."""
+    stats = ds.split.full().stats()
+    info: dict[str, Any] = {"name": ds.name, "data_source": ds.data_source}
+    for key in ("n_users", "n_items", "n_ratings", "density", "grid", "min_rating", "max_rating",
+                "mean_ratings_per_user"):
+        info[key] = stats[key]
+    info["files"] = list(ds.files)
+    for key in ("top10pct_items_share", "items_with_lt5_ratings", "max_item_ratings"):
+        info[key] = stats[key]
+    return info

@@ -1,0 +1,121 @@
+"""Synthetic twins: seeded random datasets with the shape of the real benchmarks.
+
+A twin has the real dataset's user, item and rating counts and rating grid, long-tailed
+item popularity and user activity, and ratings from a low-rank latent model (user and
+item factors, biases and noise) mapped onto the grid so that the rating histogram
+matches the real one. It stands in for data that is not available locally.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+from .ratings import RatingData
+from .scale import RatingScale
+from .split import Split, default_threshold, leave_one_out, sample_distinct
+
+TWINS: dict[str, tuple[int, int, int, RatingScale]] = {
+    "ml-100k": (943, 1682, 100000, RatingScale(1, 5, 1)),
+    "ml-1m": (6040, 3706, 1000209, RatingScale(1, 5, 1)),
+    "filmtrust": (796, 2011, 30880, RatingScale(1, 8, 1)),
+    "yelp": (14575, 25602, 555374, RatingScale(1, 5, 1)),
+}
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """How a twin's data looks: minimum ratings per user, spread (lognormal sigma) of user
+    activity and of item popularity, and the rating histogram over the grid."""
+
+    min_per_user: int
+    activity_sigma: float
+    popularity_sigma: float
+    histogram: tuple[float, ...]
+
+
+_ML_HISTOGRAM = (0.06, 0.11, 0.27, 0.34, 0.22)
+_PROFILES = {
+    "ml-100k": _Profile(20, 0.95, 1.8, _ML_HISTOGRAM),
+    "ml-1m": _Profile(20, 0.95, 1.8, _ML_HISTOGRAM),
+    # the NCF FilmTrust version: users with >= 15 ratings, a few items hold most ratings
+    "filmtrust": _Profile(15, 0.9, 3.4, (0.031, 0.033, 0.046, 0.091, 0.127, 0.223, 0.2, 0.249)),
+    "yelp": _Profile(15, 1.0, 1.5, (0.1, 0.09, 0.14, 0.29, 0.38)),
+}
+_RANK = 8
+_HEAD_QUANTILE = 0.995  # popularity weights are capped here: no item is rated by nearly everyone
+
+
+def _check_name(name: str) -> None:
+    if name not in TWINS:
+        raise DataError(f"no synthetic twin named {name!r}; choose one of {', '.join(TWINS)}")
+
+
+def _user_counts(rng: np.random.Generator, n_users: int, n_items: int, total: int, p: _Profile) -> np.ndarray:
+    """Ratings per user: ``min_per_user`` plus a lognormal share of the rest, capped at n_items."""
+    weights = rng.lognormal(0.0, p.activity_sigma, n_users)
+    counts = np.full(n_users, p.min_per_user, dtype=np.int64)
+    spare = total - counts.sum()
+    while spare > 0:
+        open_ = counts < n_items
+        counts[open_] += rng.multinomial(spare, weights[open_] / weights[open_].sum())
+        spare = int(np.maximum(counts - n_items, 0).sum())
+        np.minimum(counts, n_items, out=counts)
+    return counts
+
+
+def _pairs(rng: np.random.Generator, counts: np.ndarray, popularity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (user, item) pairs, ``counts[u]`` per user, every item at least once.
+
+    Each item first goes to one random rating slot (so to a user in proportion to their
+    activity); the users' remaining slots are filled by popularity-weighted sampling.
+    """
+    n_users, n_items = len(counts), len(popularity)
+    slots = rng.choice(int(counts.sum()), n_items, replace=False)
+    owner = np.searchsorted(np.cumsum(counts), slots, side="right")
+    order = np.argsort(owner, kind="stable")
+    seeded_items = order.astype(np.int32)
+    seeded_ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_users))])
+    rest = counts - np.diff(seeded_ptr)
+    sampled = sample_distinct(rest, popularity, (seeded_ptr, seeded_items), int(rng.integers(2**63 - 1)))
+    users = np.concatenate([owner[order], np.repeat(np.arange(n_users), rest)])
+    return users, np.concatenate([seeded_items, sampled])
+
+
+def _ratings(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, popularity: np.ndarray,
+             n_users: int, scale: RatingScale, histogram: tuple[float, ...]) -> np.ndarray:
+    """Low-rank scores (popular items score a little higher) cut at quantiles onto the grid."""
+    n_items = len(popularity)
+    p_factors = rng.normal(size=(n_users, _RANK))
+    q_factors = rng.normal(size=(n_items, _RANK))
+    user_bias = rng.normal(size=n_users)
+    log_pop = np.log(popularity)
+    item_bias = rng.normal(size=n_items) + 0.4 * (log_pop - log_pop.mean()) / log_pop.std()
+    interaction = np.einsum("ij,ij->i", p_factors[users], q_factors[items]) / np.sqrt(_RANK)
+    score = (0.5 * user_bias[users] + 0.6 * item_bias[items] + 0.8 * interaction
+             + 0.6 * rng.normal(size=len(users)))
+    cuts = np.quantile(score, np.cumsum(histogram)[:-1] / np.sum(histogram))
+    return scale.grid[np.searchsorted(cuts, score)]
+
+
+def synthetic_ratings(name: str, seed: int = 0) -> RatingData:
+    """All ratings of the twin of ``name`` (one of `TWINS`); same seed, same arrays."""
+    _check_name(name)
+    n_users, n_items, total, scale = TWINS[name]
+    profile = _PROFILES[name]
+    rng = np.random.default_rng(seed)
+    counts = _user_counts(rng, n_users, n_items, total, profile)
+    popularity = rng.lognormal(0.0, profile.popularity_sigma, n_items)
+    popularity = np.minimum(popularity, np.quantile(popularity, _HEAD_QUANTILE))
+    users, items = _pairs(rng, counts, popularity)
+    ratings = _ratings(rng, users, items, popularity, n_users, scale, profile.histogram)
+    meta = {"data_source": "synthetic", "twin_of": name, "seed": seed}
+    return RatingData.from_coo(users, items, ratings, n_users, n_items, scale, name=name, meta=meta)
+
+
+def synthetic_twin(name: str, seed: int = 0) -> Split:
+    """The twin of ``name`` split leave-one-out (seeded; the held-out rating is a liked one,
+    >= `default_threshold`, whenever the user has one)."""
+    data = synthetic_ratings(name, seed)
+    return leave_one_out(data, seed=seed, threshold=default_threshold(data.scale))

@@ -1,0 +1,123 @@
+"""Dataset resolution: real files under the data roots, else the synthetic twin (with a notice)."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastpoison.data import (KNOWN, Dataset, SyntheticFallbackWarning, dataset_info, load_dataset,
+                             synthetic_twin, write_ncf)
+from fastpoison.errors import DataError
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data not present at {SHARED}")
+INFO_KEYS = {"name", "data_source", "n_users", "n_items", "n_ratings", "density", "grid", "min_rating",
+             "max_rating", "mean_ratings_per_user"}
+TAIL_KEYS = {"top10pct_items_share", "items_with_lt5_ratings", "max_item_ratings"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No $FASTPOISON_DATA and an empty user cache, so only what a test sets up is found."""
+    monkeypatch.delenv("FASTPOISON_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_known_names() -> None:
+    assert KNOWN == ("ml-100k", "ml-1m", "filmtrust", "yelp")
+
+
+def test_fallback_to_the_twin_says_so(tmp_path: Path) -> None:
+    with pytest.warns(SyntheticFallbackWarning) as caught:
+        ds = load_dataset("filmtrust", tmp_path / "data", seed=4)
+    assert isinstance(ds, Dataset) and ds.data_source == "synthetic" and ds.files == []
+    notice = ds.notice
+    assert notice is not None and "\n" not in notice and str(caught[0].message) == notice
+    for part in ("synthetic twin", str(tmp_path / "data" / "filmtrust"), str(tmp_path / "cache"),
+                 "--data-dir", "FASTPOISON_DATA"):
+        assert part in notice
+    assert np.array_equal(ds.split.train.indices, synthetic_twin("filmtrust", 4).train.indices)
+
+
+def test_require_real_raises_with_directions(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        load_dataset("ml-1m", tmp_path, require_real=True)
+    message = str(err.value)
+    for part in (str(tmp_path / "ml-1m"), "ratings.dat", "ml-1m.train.rating", "--data-dir", "FASTPOISON_DATA"):
+        assert part in message
+
+
+def test_explicit_synthetic_and_unknown_names() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = load_dataset("synthetic:ml-100k", require_real=True)
+    assert (ds.name, ds.data_source, ds.notice) == ("ml-100k", "synthetic", None)
+    with pytest.raises(DataError, match="synthetic:ml-100k"):
+        load_dataset("synthetic:netflix")
+    with pytest.raises(DataError) as err:
+        load_dataset("netflix")
+    assert all(name in str(err.value) for name in KNOWN)
+
+
+def test_ncf_layout_under_data_dir_is_used_as_is(tmp_path: Path) -> None:
+    twin = synthetic_twin("filmtrust", 1)
+    write_ncf(twin, tmp_path / "filmtrust", "filmtrust")
+    ds = load_dataset("filmtrust", tmp_path, require_real=True)
+    assert ds.data_source == "real" and ds.notice is None and len(ds.files) == 3
+    assert np.array_equal(ds.split.test_items, twin.test_items)
+    assert ds.split.negatives.shape == (twin.n_test, 99)
+
+
+def test_env_var_and_cache_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "env" / "ml-100k").mkdir(parents=True)
+    (tmp_path / "env" / "ml-100k" / "u.data").write_text("1\t1\t5\t0\n1\t2\t3\t0\n2\t1\t4\t0\n")
+    monkeypatch.setenv("FASTPOISON_DATA", str(tmp_path / "env"))
+    ds = load_dataset("ml-100k", require_real=True, seed=3)
+    assert ds.files == [str(tmp_path / "env" / "ml-100k" / "u.data")]
+    assert ds.split.test_items.tolist() == [0]  # user 1's only rating >= 4 is held out
+    assert ds.split.train.meta["split"] == {"method": "leave_one_out", "seed": 3, "threshold": 4.0}
+    monkeypatch.delenv("FASTPOISON_DATA")
+    nested = tmp_path / "cache" / "fastpoison" / "ml-1m" / "ml-1m"
+    nested.mkdir(parents=True)
+    (nested / "ratings.dat").write_text("1::10::5::0\n1::20::4::0\n")
+    assert load_dataset("ml-1m", require_real=True).files == [str(nested / "ratings.dat")]
+
+
+def test_broken_real_file_is_an_error_not_a_fallback(tmp_path: Path) -> None:
+    (tmp_path / "filmtrust").mkdir()
+    (tmp_path / "filmtrust" / "ratings.txt").write_text("1 1 2\n1 2 9\n")
+    with pytest.raises(DataError, match=r"ratings.txt:2: rating 9"):
+        load_dataset("filmtrust", tmp_path)
+
+
+def test_paths_are_detected(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("user,item,rating\n0,0,5\n0,1,2\n1,1,3\n")
+    ds = load_dataset(str(path))
+    assert (ds.name, ds.data_source, ds.files) == ("mine", "real", [str(path)])
+    assert ds.split.full().n_ratings == 3 and ds.split.test_items.tolist() == [0]
+
+
+def test_dataset_info_counts_train_and_test() -> None:
+    ds = load_dataset("synthetic:yelp")
+    info = dataset_info(ds)
+    assert set(info) == INFO_KEYS | TAIL_KEYS | {"files"}
+    assert (info["n_users"], info["n_items"], info["n_ratings"]) == (14575, 25602, 555374)
+    assert info["grid"] == [1.0, 2.0, 3.0, 4.0, 5.0] and info["data_source"] == "synthetic"
+    assert info["density"] == pytest.approx(555374 / (14575 * 25602))
+    assert info["mean_ratings_per_user"] == pytest.approx(555374 / 14575)
+    assert (info["min_rating"], info["max_rating"]) == (1.0, 5.0)
+    json.dumps(info)
+
+
+@needs_shared
+def test_real_shared_data_is_found() -> None:
+    ml = dataset_info(load_dataset("ml-100k", SHARED, require_real=True))
+    assert (ml["n_users"], ml["n_items"], ml["n_ratings"], ml["data_source"]) == (943, 1682, 100000, "real")
+    assert len(ml["files"]) == 3 and ml["files"][0].endswith("ml-100k.train.rating")
+    ft = load_dataset("filmtrust", SHARED, require_real=True)
+    assert (ft.split.train.n_ratings, ft.split.n_test) == (30084, 796)
+    assert dataset_info(ft)["grid"] == [float(g) for g in range(1, 9)]

@@ -1,0 +1,93 @@
+"""Synthetic twins: exact shapes, determinism, long tails, realistic histograms, learnable structure."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as sla
+
+from fastpoison.data import (TWINS, RatingData, Split, default_threshold, leave_one_out, synthetic_ratings,
+                             synthetic_twin)
+from fastpoison.data.synthetic import _PROFILES
+from fastpoison.errors import DataError
+
+
+@pytest.fixture(scope="module", params=list(TWINS))
+def twin(request: pytest.FixtureRequest) -> tuple[str, Split]:
+    return request.param, synthetic_twin(request.param, seed=0)
+
+
+def test_exact_shape_and_grid(twin: tuple[str, Split]) -> None:
+    name, split = twin
+    n_users, n_items, n_ratings, scale = TWINS[name]
+    full = split.full()  # from_coo has rejected duplicate pairs and off-grid ratings
+    assert (full.n_users, full.n_items, full.n_ratings) == (n_users, n_items, n_ratings)
+    assert full.scale == scale and split.train.scale == scale
+    assert np.array_equal(np.unique(full.values), scale.grid)
+    assert full.meta["data_source"] == "synthetic" and split.train.meta["data_source"] == "synthetic"
+
+
+def test_activity_and_popularity_are_long_tailed(twin: tuple[str, Split]) -> None:
+    name, split = twin
+    full = split.full()
+    users, items = full.user_counts(), full.item_counts()
+    assert users.min() >= _PROFILES[name].min_per_user and users.max() <= full.n_items
+    assert users.max() > 5 * np.median(users)
+    assert items.min() >= 1  # every item is rated, so the grid is the data's own
+    stats = full.stats()
+    assert stats["top10pct_items_share"] > 0.4
+    assert stats["items_with_lt5_ratings"] > 0.02 * full.n_items
+    assert stats["max_item_ratings"] > 100
+
+
+def test_histogram_matches_the_profile(twin: tuple[str, Split]) -> None:
+    name, split = twin
+    full = split.full()
+    share = np.bincount(np.searchsorted(full.scale.grid, full.values), minlength=len(full.scale.grid))
+    assert np.allclose(share / full.n_ratings, _PROFILES[name].histogram, atol=0.005)
+
+
+def test_test_ratings_are_liked_ones(twin: tuple[str, Split]) -> None:
+    name, split = twin
+    assert split.n_test == TWINS[name][0]  # every user has >= 2 ratings
+    threshold = {"filmtrust": 6.0}.get(name, 4.0)
+    assert np.all(split.test_ratings >= threshold)  # every twin user has a liked rating here
+
+
+def test_same_seed_same_data() -> None:
+    a, b, c = synthetic_ratings("ml-100k", 5), synthetic_ratings("ml-100k", 5), synthetic_ratings("ml-100k", 6)
+    for x, y in ((a.indptr, b.indptr), (a.indices, b.indices), (a.values, b.values)):
+        assert np.array_equal(x, y)
+    assert not np.array_equal(a.indices, c.indices)
+    s, t = synthetic_twin("filmtrust", 2), synthetic_twin("filmtrust", 2)
+    assert np.array_equal(s.test_items, t.test_items) and np.array_equal(s.train.indices, t.train.indices)
+
+
+def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred - truth) ** 2)))
+
+
+def svd_rmse(split: Split, rank: int = 10) -> tuple[float, float]:
+    """RMSE on the test ratings of a rank-k SVD of the mean-centred train matrix, and of the mean."""
+    centred = split.train.csr.astype(np.float64)
+    mean = centred.data.mean()
+    centred.data -= mean
+    u, s, vt = sla.svds(centred, k=rank, random_state=0)
+    pred = mean + np.einsum("ij,j,ji->i", u[split.test_users], s, vt[:, split.test_items])
+    return rmse(pred, split.test_ratings), rmse(np.full(split.n_test, mean), split.test_ratings)
+
+
+def test_twin_has_learnable_structure() -> None:
+    split = synthetic_twin("ml-100k", seed=0)
+    model, baseline = svd_rmse(split)
+    assert model < 0.93 * baseline
+    # the same check fails on the same cells with shuffled ratings: it does detect structure
+    data = synthetic_ratings("ml-100k", seed=0)
+    shuffled = RatingData.from_coo(*data.coo()[:2], np.random.default_rng(0).permutation(data.values),
+                                   data.n_users, data.n_items, data.scale)
+    model, baseline = svd_rmse(leave_one_out(shuffled, seed=0, threshold=default_threshold(shuffled.scale)))
+    assert model > 0.97 * baseline
+
+
+def test_unknown_twin() -> None:
+    with pytest.raises(DataError, match="ml-100k, ml-1m, filmtrust, yelp"):
+        synthetic_ratings("netflix")
