@@ -12,8 +12,6 @@ from fastpoison.data import (KNOWN, Dataset, SyntheticFallbackWarning, dataset_i
                              synthetic_twin, write_ncf)
 from fastpoison.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data not present at {SHARED}")
 INFO_KEYS = {"name", "data_source", "n_users", "n_items", "n_ratings", "density", "grid", "min_rating",
              "max_rating", "mean_ratings_per_user"}
 TAIL_KEYS = {"top10pct_items_share", "items_with_lt5_ratings", "max_item_ratings"}
@@ -113,11 +111,10 @@ def test_dataset_info_counts_train_and_test() -> None:
     json.dumps(info)
 
 
-@needs_shared
-def test_real_shared_data_is_found() -> None:
-    ml = dataset_info(load_dataset("ml-100k", SHARED, require_real=True))
+def test_real_shared_data_is_found(shared_data: Path) -> None:
+    ml = dataset_info(load_dataset("ml-100k", shared_data, require_real=True))
     assert (ml["n_users"], ml["n_items"], ml["n_ratings"], ml["data_source"]) == (943, 1682, 100000, "real")
     assert len(ml["files"]) == 3 and ml["files"][0].endswith("ml-100k.train.rating")
-    ft = load_dataset("filmtrust", SHARED, require_real=True)
+    ft = load_dataset("filmtrust", shared_data, require_real=True)
     assert (ft.split.train.n_ratings, ft.split.n_test) == (30084, 796)
     assert dataset_info(ft)["grid"] == [float(g) for g in range(1, 9)]

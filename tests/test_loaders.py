@@ -12,8 +12,6 @@ from fastpoison.data import (RatingScale, Split, detect_and_read, leave_one_out,
                              read_ml1m, read_ml100k, read_ncf, synthetic_twin, write_ncf)
 from fastpoison.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data not present at {SHARED}")
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -300,11 +298,10 @@ def test_detect_and_read(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- real data
-@needs_shared
-def test_real_ml100k() -> None:
-    raw = read_ml100k(SHARED / "ml-100k" / "u.data")
+def test_real_ml100k(shared_data: Path) -> None:
+    raw = read_ml100k(shared_data / "ml-100k" / "u.data")
     assert (raw.n_users, raw.n_items, raw.n_ratings) == (943, 1682, 100000)
-    split = read_ncf(SHARED / "ml-100k", "ml-100k")
+    split = read_ncf(shared_data / "ml-100k", "ml-100k")
     assert (split.train.n_users, split.train.n_items) == (943, 1682)
     assert (split.train.n_ratings, split.n_test) == (99057, 943)
     assert split.negatives.shape == (943, 99)
@@ -312,14 +309,13 @@ def test_real_ml100k() -> None:
     assert np.bincount(split.test_ratings.astype(int))[1:].tolist() == [48, 117, 225, 330, 223]
 
 
-@needs_shared
-def test_real_filmtrust() -> None:
-    split = read_ncf(SHARED / "filmtrust", "filmtrust")
+def test_real_filmtrust(shared_data: Path) -> None:
+    split = read_ncf(shared_data / "filmtrust", "filmtrust")
     assert (split.train.n_users, split.train.n_items) == (796, 2011)
     assert (split.train.n_ratings, split.n_test) == (30084, 796)
     assert split.train.scale.to_list() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
-    raw = read_filmtrust(SHARED / "filmtrust" / "ratings.txt")
-    lines = (SHARED / "filmtrust" / "ratings.txt").read_text().count("\n")
+    raw = read_filmtrust(shared_data / "filmtrust" / "ratings.txt")
+    lines = (shared_data / "filmtrust" / "ratings.txt").read_text().count("\n")
     assert lines == 35497  # the README's count is of lines: 3 (user, item) pairs repeat
     assert (raw.n_users, raw.n_items) == (1508, 2071)
     assert raw.n_ratings + raw.meta["duplicates_dropped"] == 35497

@@ -146,7 +146,7 @@ class FactorModel(ABC):
         self.history, self.best_epoch = [], -1
         best_mse, best = np.inf, None
         callbacks = tuple(callbacks)
-        bar = tqdm(range(n_epochs), desc=f"{self.name} fit", unit="epoch", disable=not progress, leave=False)
+        bar = tqdm(range(n_epochs), desc=f"{self.name} fit", unit="epoch", disable=None if progress else True, leave=False)
         for epoch in bar:
             sse = self._run_epoch(epoch_seed(seed, epoch))
             record = {"epoch": float(epoch), "train_mse": sse / normalized.n_ratings}
