@@ -138,3 +138,20 @@ def test_bench_reports_every_model(tmp_path):
     results = run_json(tmp_path, "bench", "--dataset", "synthetic:ml-100k", "--models", "mf,nsvd", "--epochs", "2",
                        "--factors", "8")
     assert [r["model"] for r in results] == ["mf", "nsvd"]
+
+
+def test_fetch_installs_a_checksummed_archive_where_data_info_finds_it(tmp_path):
+    import hashlib
+    import zipfile
+
+    archive = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ml-100k/u.data", "".join(f"{u}\t{i}\t{1 + (u + i) % 5}\t0\n" for u in (1, 2, 3) for i in (1, 2, 4)))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    root = tmp_path / "data"
+    argv = ["data", "fetch", "ml-100k", "--data-dir", str(root), "--url", archive.as_uri(), "--quiet"]
+    assert main([*argv, "--sha256", "0" * 64]) == 2  # tampered: the hash does not match
+    assert not (root / "ml-100k").exists()
+    assert main([*argv, "--sha256", digest]) == 0
+    info = run_json(tmp_path, "data", "info", "ml-100k", "--data-dir", str(root), "--require-real")
+    assert (info["n_users"], info["n_items"], info["n_ratings"]) == (3, 4, 9)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from .data.datasets import dataset_info, load_dataset
 from .data.fetch import fetch
 from .data.loaders import write_ncf
+from .data.paths import data_roots
 from .errors import FastPoisonError
 from .eval.experiment import ExperimentSpec, run_experiment
 from .models import MODELS, make_model
@@ -80,7 +81,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    folder = fetch(args.dataset, args.cache_dir or args.data_dir, url=args.url, sha256=args.sha256,
+    folder = fetch(args.dataset, data_roots(args.data_dir)[0], url=args.url, sha256=args.sha256,
                    progress=not args.quiet, force=args.force)
     _say(args, str(folder))
     return 0
@@ -182,8 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_synth)
     p = dsub.add_parser("fetch", help="download a public dataset into the cache (checksummed)")
     p.add_argument("dataset")
-    p.add_argument("--cache-dir", help="where to put it (default: the user cache)")
-    p.add_argument("--data-dir", help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", help="where to put it (else $FASTPOISON_DATA, else the user cache)")
     p.add_argument("--url", help="mirror URL of the same archive")
     p.add_argument("--sha256", help="expected SHA-256 (overrides the built-in one)")
     p.add_argument("--force", action="store_true", help="download again even if present")
