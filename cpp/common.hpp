@@ -1,4 +1,4 @@
-// Shared helpers for the fastpoison kernels: RNG, prefetch, dot products, threading.
+// Shared helpers for the fastpoison kernels: RNG, prefetch, threading.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +17,6 @@
 #define FP_HOT
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
-#define FP_PREFETCH(addr) __builtin_prefetch((addr), 1, 3)
-#else
-#define FP_PREFETCH(addr) ((void)0)
-#endif
 
 namespace fp {
 
@@ -55,14 +50,8 @@ inline std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
 
 // Prefetch every cache line of a parameter row of `d` floats.
 inline void prefetch_row(const float* row, int d) {
-    for (int f = 0; f < d; f += 16) FP_PREFETCH(row + f);
-}
-
-inline float dot(const float* __restrict a, const float* __restrict b, int d) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int f = 0; f < d; ++f) s += a[f] * b[f];
-    return s;
+#pragma GCC unroll 16
+    for (int f = 0; f < d; f += 16) __builtin_prefetch(row + f, 1, 3);
 }
 
 inline int clamp_threads(int n_threads) {
@@ -80,6 +69,15 @@ inline int thread_id() {
     return omp_get_thread_num();
 #else
     return 0;
+#endif
+}
+
+// Threads in the current parallel region (1 outside one).
+inline int team_size() {
+#ifdef FASTPOISON_OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
 #endif
 }
 

@@ -95,15 +95,15 @@ fp::CsrView checked_csr(const py::array& indptr, const py::array& indices, const
     return c;
 }
 
-fp::Moments checked_moments(const py::tuple& m, const Factors& f, int64_t n_users, bool bias) {
+fp::Moments checked_moments(const py::tuple& m, const fp::FactorParams& p) {
     if (m.size() != 8) throw py::value_error("moments must be a tuple of 8 arrays");
     auto get = [&](int k, const char* name, std::initializer_list<int64_t> shape) {
         return checked<float>(m[k].cast<py::array>(), name, shape, true);
     };
-    return fp::Moments{get(0, "m_A", {f.rows_a, f.d}), get(1, "v_A", {f.rows_a, f.d}),
-                       get(2, "m_Q", {f.n_items, f.d}), get(3, "v_Q", {f.n_items, f.d}),
-                       get(4, "m_bu", {bias ? n_users : -1}), get(5, "v_bu", {bias ? n_users : -1}),
-                       get(6, "m_bi", {bias ? f.n_items : -1}), get(7, "v_bi", {bias ? f.n_items : -1})};
+    const int64_t n_bu = p.bias ? p.n_users : -1, n_bi = p.bias ? p.n_items : -1;
+    return fp::Moments{get(0, "m_A", {p.a_rows, p.d}), get(1, "v_A", {p.a_rows, p.d}),
+                       get(2, "m_Q", {p.n_items, p.d}), get(3, "v_Q", {p.n_items, p.d}),
+                       get(4, "m_bu", {n_bu}), get(5, "v_bu", {n_bu}), get(6, "m_bi", {n_bi}), get(7, "v_bi", {n_bi})};
 }
 
 void check_hyper(float lr, float reg) {
@@ -118,60 +118,86 @@ fp::AdamConfig adam_config(float lr, float beta1, float beta2, float eps, float 
     return fp::AdamConfig{lr, beta1, beta2, eps};
 }
 
-double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array users, py::array items,
-              py::array ratings, float lr, float reg, bool bias, int n_threads, uint64_t seed) {
+fp::FactorParams factor_params(const Factors& f, float mu, int64_t n_users, bool bias, float item_reg) {
+    return fp::FactorParams{f.A, f.B, f.bu, f.bi, mu, f.rows_a, n_users, f.n_items, f.d, bias, item_reg};
+}
+
+struct MFInput {
+    fp::FactorParams p;
+    fp::RatingsView r;
+};
+
+struct NSVDInput {
+    fp::FactorParams p;
+    fp::CsrView c;
+};
+
+// MF's factors and its COO ratings, checked against each other.
+MFInput checked_mf(py::array P, py::array Q, py::array bu, py::array bi,
+                   float mu, py::array users, py::array items, py::array ratings, bool bias) {
     Factors f = checked_factors(P, Q, bu, bi, "P", P.ndim() == 2 ? P.shape(0) : -1, bias);
     fp::RatingsView r = checked_coo(users, items, ratings, f.rows_a, f.n_items);
+    return {factor_params(f, mu, f.rows_a, bias, 0.0f), r};
+}
+
+// NSVD's factors and its user-major CSR ratings, checked against each other.
+NSVDInput checked_nsvd(py::array Y, py::array Q, py::array bu, py::array bi,
+                       float mu, py::array indptr, py::array indices, py::array values, bool bias,
+                       float item_reg) {
+    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
+    if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");
+    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+    if (!(item_reg >= 0.0f)) throw py::value_error("item_reg must be >= 0");
+    return {factor_params(f, mu, c.n_users, bias, item_reg), c};
+}
+
+// Runs `epoch(step)` without the GIL; returns (SSE, step after the epoch).
+template <class Epoch>
+py::tuple adam_run(Epoch&& epoch, int64_t step) {
+    double loss;
+    {
+        py::gil_scoped_release nogil;
+        loss = epoch(step);
+    }
+    return py::make_tuple(loss, step);
+}
+
+double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array users, py::array items,
+              py::array ratings, float lr, float reg, bool bias, int n_threads, uint64_t seed) {
+    const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     check_hyper(lr, reg);
-    fp::MFParams p{f.A, f.B, f.bu, f.bi, mu, f.rows_a, f.n_items, f.d, bias};
     py::gil_scoped_release nogil;
-    return fp::mf_sgd_epoch(p, r, lr, reg, n_threads, seed);
+    return fp::mf_sgd_epoch(in.p, in.r, lr, reg, n_threads, seed);
 }
 
 py::tuple mf_adam(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
                   py::array users, py::array items, py::array ratings, int64_t batch, float reg, float lr,
                   float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed) {
-    Factors f = checked_factors(P, Q, bu, bi, "P", P.ndim() == 2 ? P.shape(0) : -1, bias);
-    fp::RatingsView r = checked_coo(users, items, ratings, f.rows_a, f.n_items);
-    fp::Moments mo = checked_moments(moments, f, f.rows_a, bias);
-    fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
-    fp::MFParams p{f.A, f.B, f.bu, f.bi, mu, f.rows_a, f.n_items, f.d, bias};
-    double loss;
-    {
-        py::gil_scoped_release nogil;
-        loss = fp::mf_adam_epoch(p, mo, r, batch, reg, cfg, step, n_threads, seed);
-    }
-    return py::make_tuple(loss, step);
+    const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
+    const fp::Moments mo = checked_moments(moments, in.p);
+    const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
+    return adam_run([&](int64_t& t) { return fp::mf_adam_epoch(in.p, mo, in.r, batch, reg, cfg, t, n_threads, seed); },
+                    step);
 }
 
 double nsvd_sgd(py::array Y, py::array Q, py::array bu, py::array bi, float mu, py::array indptr, py::array indices,
-                py::array values, float lr, float reg, bool bias, int n_threads, uint64_t seed) {
-    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
-    Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
-    if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");
-    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+                py::array values, float lr, float reg, bool bias, int n_threads, uint64_t seed, float item_reg) {
+    const NSVDInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
     check_hyper(lr, reg);
-    fp::NSVDParams p{f.A, f.B, f.bu, f.bi, mu, c.n_users, f.n_items, f.d, bias};
     py::gil_scoped_release nogil;
-    return fp::nsvd_sgd_epoch(p, c, lr, reg, n_threads, seed);
+    return fp::nsvd_sgd_epoch(in.p, in.c, lr, reg, n_threads, seed);
 }
 
 py::tuple nsvd_adam(py::array Y, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
                     py::array indptr, py::array indices, py::array values, int64_t batch, float reg, float lr,
-                    float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed) {
-    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
-    Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
-    if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");
-    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
-    fp::Moments mo = checked_moments(moments, f, c.n_users, bias);
-    fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
-    fp::NSVDParams p{f.A, f.B, f.bu, f.bi, mu, c.n_users, f.n_items, f.d, bias};
-    double loss;
-    {
-        py::gil_scoped_release nogil;
-        loss = fp::nsvd_adam_epoch(p, mo, c, batch, reg, cfg, step, n_threads, seed);
-    }
-    return py::make_tuple(loss, step);
+                    float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed,
+                    float item_reg) {
+    const NSVDInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
+    const fp::Moments mo = checked_moments(moments, in.p);
+    const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
+    return adam_run([&](int64_t& t) { return fp::nsvd_adam_epoch(in.p, mo, in.c, batch, reg, cfg, t, n_threads, seed); },
+                    step);
 }
 
 void mask_seen(py::array scores, py::array users, py::array indptr, py::array indices, int n_threads) {
@@ -241,12 +267,12 @@ PYBIND11_MODULE(_core, m) {
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
           py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),
-          py::arg("seed"));
+          py::arg("seed"), py::arg("item_reg") = 0.0f);
     m.def("nsvd_adam_epoch", &nsvd_adam, "One lazy-Adam epoch of NSVD over user batches; returns (SSE, step).",
           py::arg("Y"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("moments"),
           py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("batch"), py::arg("reg"),
           py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"),
-          py::arg("n_threads"), py::arg("seed"));
+          py::arg("n_threads"), py::arg("seed"), py::arg("item_reg") = 0.0f);
     m.def("mask_seen", &mask_seen, "Set each row's seen items (CSR rows users[r]) to -inf, in place.",
           py::arg("scores"), py::arg("users"), py::arg("indptr"), py::arg("indices"), py::arg("n_threads"));
     m.def("topk_rows", &topk_rows, "(items, scores) of the k best entries of each row.", py::arg("scores"),

@@ -1,113 +1,132 @@
 // NSVD (Paterek 2007) epochs, user by user: the implicit user vector is built once per
 // user and its gradient is scattered once per user onto the user's rated items.
+//
+// Objective (ratings scaled to [0, 1]): sum_{(u,i)} (r_ui - r_hat_ui)^2 + per-rating L2 (`reg`)
+// + item_reg * sum_i |q_i|^2, the last a per-item prior counted once per item (lambda / n_i on
+// each of its n_i ratings). Per-rating L2 alone shrinks every q_i by the same factor, so an item
+// rated once is fitted to that one rating; as the implicit user vectors share a large common
+// component, such an item then scores high for every user. The per-item prior shrinks q_i by
+// about n_i |p|^2 / (n_i |p|^2 + lambda) instead: items earn their scores with evidence.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "factor_models.hpp"
+#include "simd.hpp"
 
 namespace fp {
 namespace {
 
-// p = |N(u)|^-1/2 * sum_{j in N(u)} y_j
-inline void implicit_user(const NSVDParams& p, const CsrView& r, int64_t u, float norm, float* out) {
-    const int d = p.d;
-    std::fill(out, out + d, 0.0f);
-    for (int64_t k = r.indptr[u]; k < r.indptr[u + 1]; ++k) {
-        const float* y = p.Y + static_cast<size_t>(r.indices[k]) * d;
-#pragma omp simd
-        for (int f = 0; f < d; ++f) out[f] += y[f];
-    }
-#pragma omp simd
-    for (int f = 0; f < d; ++f) out[f] *= norm;
+// lambda / n_i for every item (0 for items without ratings in `r`, which get no updates).
+std::vector<float> item_prior(const CsrView& r, int64_t n_items, float lambda) {
+    std::vector<float> w(static_cast<size_t>(n_items), 0.0f);
+    if (lambda <= 0.0f) return w;
+    for (int64_t k = 0; k < r.indptr[r.n_users]; ++k) w[static_cast<size_t>(r.indices[k])] += 1.0f;
+    for (float& x : w) x = x > 0.0f ? lambda / x : 0.0f;
+    return w;
 }
 
-template <bool Bias>
-FP_HOT double sgd_users(const NSVDParams& p, const CsrView& r, const int64_t* users, int64_t n, float lr,
-                        float reg, float* pu, float* g) {
-    const int d = p.d;
+// p = |N(u)|^-1/2 * sum_{j in N(u)} y_j
+FP_INLINE void implicit_user(const FactorParams& p, const CsrView& r, int64_t u, int d, float norm, float* out) {
+    std::fill(out, out + d, 0.0f);
+    for (int64_t k = r.indptr[u]; k < r.indptr[u + 1]; ++k)
+        scale_add(out, p.A + static_cast<size_t>(r.indices[k]) * d, d, 1.0f, 1.0f);
+    scale_add(out, out, d, norm, 0.0f);
+}
+
+template <class S>
+FP_HOT double sgd_users(S, const FactorParams& p, const CsrView& r, const int64_t* users, int64_t n, float lr,
+                        float reg, const float* prior, float* pu, float* g) {
+    const int d = S::dim(p.d);
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
         if (a == b) continue;
         const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
-        implicit_user(p, r, u, norm, pu);
+        implicit_user(p, r, u, d, norm, pu);
         std::fill(g, g + d, 0.0f);
         for (int64_t x = a; x < b; ++x) {
             const int32_t i = r.indices[x];
-            float* __restrict qi = p.Q + static_cast<size_t>(i) * d;
+            float* qi = p.Q + static_cast<size_t>(i) * d;
             float pred = dot(pu, qi, d);
-            if (Bias) pred += p.mu + p.bu[u] + p.bi[i];
+            if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
             const float e = r.values[x] - pred;
             loss += static_cast<double>(e) * e;
-            if (Bias) {
+            if constexpr (S::bias) {
                 p.bu[u] += lr * (e - reg * p.bu[u]);
                 p.bi[i] += lr * (e - reg * p.bi[i]);
             }
-#pragma omp simd
-            for (int f = 0; f < d; ++f) {
-                g[f] += e * qi[f];
-                qi[f] += lr * (e * pu[f] - reg * qi[f]);
-            }
+            scale_add(g, qi, d, 1.0f, e);                                // g += e q_i (before its step)
+            scale_add(qi, pu, d, 1.0f - lr * (reg + prior[i]), lr * e);  // q_i += lr (e p_u - rq q_i)
         }
-        for (int64_t x = a; x < b; ++x) {
-            float* __restrict y = p.Y + static_cast<size_t>(r.indices[x]) * d;
-#pragma omp simd
-            for (int f = 0; f < d; ++f) y[f] += lr * (norm * g[f] - reg * y[f]);
-        }
+        for (int64_t x = a; x < b; ++x)  // y_j += lr (norm g - reg y_j)
+            scale_add(p.A + static_cast<size_t>(r.indices[x]) * d, g, d, 1.0f - lr * reg, lr * norm);
     }
     return loss;
 }
 
-// Mini-batch gradient over whole users; loss (1/B) sum_b [e_b^2 + (reg/d)(|p_u|^2 + |q_i|^2)].
-template <bool Bias>
-FP_HOT double adam_users_grad(const NSVDParams& p, const CsrView& r, const int64_t* users, int64_t n, float reg,
-                              float inv_batch, float* pu, float* gp, RowGrad& gY, RowGrad& gQ, RowGrad& gbu,
-                              RowGrad& gbi) {
-    const int d = p.d;
-    const float rs = 2.0f * reg * inv_batch / static_cast<float>(p.d);  // reg * mean over entries (TCD code)
+// Mini-batch gradient over whole users;
+// loss (1/B) sum_b [e_b^2 + (reg/d)(|p_u|^2 + |q_i|^2) + (item_reg/n_i)|q_i|^2].
+template <class S>
+FP_HOT double adam_users_grad(S, const FactorParams& p, const CsrView& r, const int64_t* users, int64_t n,
+                              float reg, float inv_batch, const float* prior, float* pu, float* gp, FactorGrads& g) {
+    const int d = S::dim(p.d);
+    const float rs = 2.0f * reg * inv_batch / static_cast<float>(d);  // reg * mean over entries (TCD code)
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
         if (a == b) continue;
         const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
-        implicit_user(p, r, u, norm, pu);
+        implicit_user(p, r, u, d, norm, pu);
         std::fill(gp, gp + d, 0.0f);
         for (int64_t x = a; x < b; ++x) {
             const int32_t i = r.indices[x];
             const float* qi = p.Q + static_cast<size_t>(i) * d;
             float pred = dot(pu, qi, d);
-            if (Bias) pred += p.mu + p.bu[u] + p.bi[i];
+            if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
             const float e = pred - r.values[x];
             loss += static_cast<double>(e) * e;
             const float c = 2.0f * e * inv_batch;
-            float* __restrict gi = gQ.row(i);
-#pragma omp simd
-            for (int f = 0; f < d; ++f) {
-                gi[f] += c * pu[f] + rs * qi[f];
-                gp[f] += c * qi[f] + rs * pu[f];
-            }
-            if (Bias) {
-                gbu.row(static_cast<int32_t>(u))[0] += c;
-                gbi.row(i)[0] += c;
+            add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs + 2.0f * inv_batch * prior[i]);
+            add_scaled_pair(gp, qi, pu, d, c, rs);
+            if constexpr (S::bias) {
+                g.bu.row(static_cast<int32_t>(u))[0] += c;
+                g.bi.row(i)[0] += c;
             }
         }
-        for (int64_t x = a; x < b; ++x) {
-            float* __restrict gy = gY.row(r.indices[x]);
-#pragma omp simd
-            for (int f = 0; f < d; ++f) gy[f] += norm * gp[f];
-        }
+        for (int64_t x = a; x < b; ++x) scale_add(g.A.row(r.indices[x]), gp, d, 1.0f, norm);
     }
     return loss;
 }
 
-template <bool Bias>
-double adam_epoch(const NSVDParams& p, const Moments& mo, const CsrView& r, int64_t batch, float reg,
-                  const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed) {
+}  // namespace
+
+double nsvd_sgd_epoch(const FactorParams& p, const CsrView& r, float lr, float reg, int n_threads, uint64_t seed) {
     const std::vector<int64_t> order = permutation(r.n_users, seed);
-    RowGrad gY(p.n_items, p.d), gQ(p.n_items, p.d), gbu(Bias ? p.n_users : 0, 1), gbi(Bias ? p.n_items : 0, 1);
+    const int threads = static_cast<int>(std::min<int64_t>(clamp_threads(n_threads), std::max<int64_t>(1, r.n_users)));
+    const std::vector<float> prior = item_prior(r, p.n_items, p.item_reg);
+    double loss = 0.0;
+#pragma omp parallel num_threads(threads) reduction(+ : loss)
+    {
+        const int t = thread_id();
+        const int64_t lo = r.n_users * t / threads, hi = r.n_users * (t + 1) / threads;
+        std::vector<float> pu(static_cast<size_t>(p.d)), g(static_cast<size_t>(p.d));
+        loss += dispatch_shape(p, [&](auto s) {
+            return sgd_users(s, p, r, order.data() + lo, hi - lo, lr, reg, prior.data(), pu.data(), g.data());
+        });
+    }
+    return loss;
+}
+
+double nsvd_adam_epoch(const FactorParams& p, const Moments& mo, const CsrView& r, int64_t batch, float reg,
+                       const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed) {
+    const int threads = clamp_threads(n_threads);
+    const std::vector<int64_t> order = permutation(r.n_users, seed);
+    FactorGrads grads(p);
     std::vector<float> pu(static_cast<size_t>(p.d)), gp(static_cast<size_t>(p.d));
+    const std::vector<float> prior = item_prior(r, p.n_items, p.item_reg);
     double loss = 0.0;
     int64_t k0 = 0;
     while (k0 < r.n_users) {
@@ -117,43 +136,16 @@ double adam_epoch(const NSVDParams& p, const Moments& mo, const CsrView& r, int6
             count += r.indptr[u + 1] - r.indptr[u];
         }
         if (count > 0) {
-            loss += adam_users_grad<Bias>(p, r, order.data() + k0, k1 - k0, reg, 1.0f / static_cast<float>(count),
-                                          pu.data(), gp.data(), gY, gQ, gbu, gbi);
-            ++step;
-            adam_apply(gY, p.Y, mo.mA, mo.vA, step, cfg, n_threads);
-            adam_apply(gQ, p.Q, mo.mB, mo.vB, step, cfg, n_threads);
-            if (Bias) {
-                adam_apply(gbu, p.bu, mo.mbu, mo.vbu, step, cfg, 1);
-                adam_apply(gbi, p.bi, mo.mbi, mo.vbi, step, cfg, 1);
-            }
+            const float inv_batch = 1.0f / static_cast<float>(count);
+            loss += dispatch_shape(p, [&](auto s) {
+                return adam_users_grad(s, p, r, order.data() + k0, k1 - k0, reg, inv_batch, prior.data(), pu.data(),
+                                       gp.data(), grads);
+            });
+            grads.apply(p, mo, ++step, cfg, threads);
         }
         k0 = k1;
     }
     return loss;
-}
-
-}  // namespace
-
-double nsvd_sgd_epoch(const NSVDParams& p, const CsrView& r, float lr, float reg, int n_threads, uint64_t seed) {
-    const std::vector<int64_t> order = permutation(r.n_users, seed);
-    const int threads = static_cast<int>(std::min<int64_t>(clamp_threads(n_threads), std::max<int64_t>(1, r.n_users)));
-    double loss = 0.0;
-#pragma omp parallel num_threads(threads) reduction(+ : loss)
-    {
-        const int t = thread_id();
-        const int64_t lo = r.n_users * t / threads, hi = r.n_users * (t + 1) / threads;
-        std::vector<float> pu(static_cast<size_t>(p.d)), g(static_cast<size_t>(p.d));
-        loss += p.bias ? sgd_users<true>(p, r, order.data() + lo, hi - lo, lr, reg, pu.data(), g.data())
-                       : sgd_users<false>(p, r, order.data() + lo, hi - lo, lr, reg, pu.data(), g.data());
-    }
-    return loss;
-}
-
-double nsvd_adam_epoch(const NSVDParams& p, const Moments& mo, const CsrView& r, int64_t batch, float reg,
-                       const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed) {
-    const int threads = clamp_threads(n_threads);
-    return p.bias ? adam_epoch<true>(p, mo, r, batch, reg, cfg, step, threads, seed)
-                  : adam_epoch<false>(p, mo, r, batch, reg, cfg, step, threads, seed);
 }
 
 }  // namespace fp

@@ -30,10 +30,16 @@ def _sgd_reference(users, items, ratings, P, Q, bu, bi, mu, lr, reg, bias):
     return P, Q, bu, bi
 
 
+# the kernels are specialised (fully unrolled) for d in {32, 64, 128}; other sizes take the
+# generic path, with scalar tails when d is not a multiple of 8
+FACTOR_SIZES = [4, 13, 32, 64, 128]
+
+
+@pytest.mark.parametrize("d", FACTOR_SIZES)
 @pytest.mark.parametrize("bias", [False, True])
-def test_mf_sgd_matches_sequential_reference(bias):
+def test_mf_sgd_matches_sequential_reference(bias, d):
     # fewer ratings than one shuffled block (256): the kernel visits them in order
-    users, items, ratings, P, Q, bu, bi = _mf_problem()
+    users, items, ratings, P, Q, bu, bi = _mf_problem(d=d)
     want = _sgd_reference(users, items, ratings, P, Q, bu, bi, 0.6, 0.05, 0.02, bias)
     sse = _core.mf_sgd_epoch(P, Q, bu, bi, 0.6, users, items, ratings, 0.05, 0.02, bias, 1, 3)
     for got, ref in zip((P, Q, bu, bi), want):
@@ -66,8 +72,17 @@ def test_mf_sgd_single_thread_is_deterministic_and_learns():
     assert l1[-1] < 0.5 * l1[0]
 
 
-def test_mf_adam_one_batch_matches_reference():
-    users, items, ratings, P, Q, bu, bi = _mf_problem(n=40)
+def _adam_reference(param, g, lr, b1, b2, eps):
+    """One Adam step from zero moments on the rows with a non-zero gradient."""
+    m, v = (1 - b1) * g, (1 - b2) * g * g
+    step = param - lr * (m / (1 - b1)) / (np.sqrt(v / (1 - b2)) + eps)
+    touched = np.any(g != 0, axis=1)
+    return np.where(touched[:, None], step, param)
+
+
+@pytest.mark.parametrize("d", FACTOR_SIZES)
+def test_mf_adam_one_batch_matches_reference(d):
+    users, items, ratings, P, Q, bu, bi = _mf_problem(n=40, d=d)
     d, reg, lr, b1, b2, eps = P.shape[1], 0.01, 0.01, 0.9, 0.999, 1e-8
     # reference: loss = mean(e^2) + reg * (mean over entries of P[u]^2 + of Q[i]^2)
     P64, Q64 = P.astype(np.float64), Q.astype(np.float64)
@@ -76,14 +91,7 @@ def test_mf_adam_one_batch_matches_reference():
     gP, gQ = np.zeros_like(P64), np.zeros_like(Q64)
     np.add.at(gP, users, 2 * e[:, None] * Q64[items] / B + 2 * reg * P64[users] / (B * d))
     np.add.at(gQ, items, 2 * e[:, None] * P64[users] / B + 2 * reg * Q64[items] / (B * d))
-
-    def adam(param, g):
-        m, v = (1 - b1) * g, (1 - b2) * g * g
-        step = param - lr * (m / (1 - b1)) / (np.sqrt(v / (1 - b2)) + eps)
-        touched = np.any(g != 0, axis=1)
-        return np.where(touched[:, None], step, param)
-
-    want_P, want_Q = adam(P64, gP), adam(Q64, gQ)
+    want_P, want_Q = (_adam_reference(a, g, lr, b1, b2, eps) for a, g in ((P64, gP), (Q64, gQ)))
     moments = tuple(np.zeros_like(a) for a in (P, P, Q, Q, bu, bu, bi, bi))
     sse, step = _core.mf_adam_epoch(P, Q, bu, bi, 0.0, moments, users, items, ratings, 2048, reg, lr, b1, b2, eps,
                                     0, False, 1, 0)
@@ -93,14 +101,22 @@ def test_mf_adam_one_batch_matches_reference():
     np.testing.assert_allclose(Q, want_Q, rtol=1e-4, atol=1e-6)
 
 
-def test_nsvd_sgd_matches_reference_for_one_user():
+def _nsvd_one_user(d):
+    """One user rating items 1, 3, 4 of 6 (so each rated item has n_i = 1): (items, vals, indptr, Y, Q)."""
     rng = np.random.default_rng(2)
-    n_items, d = 6, 4
     items = np.array([1, 3, 4], np.int32)
     vals = np.array([0.8, 0.4, 1.0], np.float32)
     indptr = np.array([0, 3], np.int64)
-    Y = rng.normal(0, 0.3, (n_items, d)).astype(np.float32)
-    Q = rng.normal(0, 0.3, (n_items, d)).astype(np.float32)
+    Y = rng.normal(0, 0.3, (6, d)).astype(np.float32)
+    Q = rng.normal(0, 0.3, (6, d)).astype(np.float32)
+    return items, vals, indptr, Y, Q
+
+
+@pytest.mark.parametrize("d", FACTOR_SIZES)
+@pytest.mark.parametrize("item_reg", [0.0, 0.5])
+def test_nsvd_sgd_matches_reference_for_one_user(item_reg, d):
+    # n_i = 1, so each rated item's prior weight is item_reg / n_i = item_reg
+    items, vals, indptr, Y, Q = _nsvd_one_user(d)
     z = np.zeros(0, np.float32)
     lr, reg = 0.1, 0.01
     Yr, Qr = Y.astype(np.float64), Q.astype(np.float64)
@@ -110,11 +126,34 @@ def test_nsvd_sgd_matches_reference_for_one_user():
     for i, r in zip(items, vals):
         e = r - p @ Qr[i]
         g += e * Qr[i]
-        Qr[i] += lr * (e * p - reg * Qr[i])
+        Qr[i] += lr * (e * p - (reg + item_reg) * Qr[i])
     Yr[items] += lr * (norm * g - reg * Yr[items])
-    _core.nsvd_sgd_epoch(Y, Q, z, z, 0.0, indptr, items, vals, lr, reg, False, 1, 0)
+    _core.nsvd_sgd_epoch(Y, Q, z, z, 0.0, indptr, items, vals, lr, reg, False, 1, 0, item_reg)
     np.testing.assert_allclose(Q, Qr, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(Y, Yr, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("d", FACTOR_SIZES)
+def test_nsvd_adam_one_batch_matches_reference(d):
+    # loss (1/B) sum_i [e_i^2 + (reg/d)(|p|^2 + |q_i|^2) + item_reg |q_i|^2], p = |N|^-1/2 sum_j y_j
+    items, vals, indptr, Y, Q = _nsvd_one_user(d)
+    reg, item_reg, lr, b1, b2, eps = 0.01, 0.5, 0.01, 0.9, 0.999, 1e-8
+    Yr, Qr = Y.astype(np.float64), Q.astype(np.float64)
+    B, norm = len(items), 1 / np.sqrt(len(items))
+    p = norm * Yr[items].sum(0)
+    e = Qr[items] @ p - vals
+    gQ, gY = np.zeros_like(Qr), np.zeros_like(Yr)
+    gQ[items] = 2 * e[:, None] * p / B + (2 * reg / (B * d) + 2 * item_reg / B) * Qr[items]
+    gp = (2 * e[:, None] * Qr[items]).sum(0) / B + B * 2 * reg * p / (B * d)
+    gY[items] = norm * gp
+    z = np.zeros(0, np.float32)
+    moments = tuple(np.zeros_like(a) for a in (Y, Y, Q, Q)) + (z, z, z, z)
+    sse, step = _core.nsvd_adam_epoch(Y, Q, z, z, 0.0, moments, indptr, items, vals, 2048, reg, lr, b1, b2, eps, 0,
+                                      False, 1, 0, item_reg)
+    assert step == 1
+    np.testing.assert_allclose(sse, np.sum(e**2), rtol=1e-5)
+    np.testing.assert_allclose(Q, _adam_reference(Qr, gQ, lr, b1, b2, eps), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(Y, _adam_reference(Yr, gY, lr, b1, b2, eps), rtol=1e-4, atol=1e-6)
 
 
 def test_topk_masks_seen_and_breaks_ties_by_item_id():
@@ -177,3 +216,11 @@ def test_scoring_kernels_reject_bad_input():
         _core.rank_items(s, np.array([[5], [0]], np.int32), 1)
     with pytest.raises(ValueError, match="users must be <"):
         _core.mask_seen(s, np.array([0, 3], np.int32), np.array([0, 0, 0], np.int64), np.zeros(0, np.int32), 1)
+
+
+def test_nsvd_kernel_rejects_negative_item_reg():
+    Y = np.zeros((4, 2), np.float32)
+    z = np.zeros(0, np.float32)
+    with pytest.raises(ValueError, match="item_reg"):
+        _core.nsvd_sgd_epoch(Y, Y.copy(), z, z, 0.0, np.array([0, 2], np.int64), np.array([0, 1], np.int32),
+                             np.ones(2, np.float32), 0.1, 0.0, False, 1, 0, -1.0)

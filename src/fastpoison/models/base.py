@@ -89,9 +89,10 @@ class FactorModel(ABC):
 
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    config_class: ClassVar[type[FactorConfig]] = FactorConfig
 
     def __init__(self, **config: Any) -> None:
-        self.config = FactorConfig(**config)
+        self.config = self.config_class(**config)
         self.params: dict[str, np.ndarray] = {}
         self.mu = 0.0
         self.scale = RatingScale(1, 5, 1)
@@ -249,7 +250,7 @@ class FactorModel(ABC):
             indices = np.asarray(state["seen_indices"], dtype=np.int32)
         except KeyError as e:
             raise ValueError(f"model state is missing {e}") from None
-        self.config = FactorConfig(**meta["config"])
+        self.config = self.config_class(**meta["config"])
         self.mu, self.n_items, self.best_epoch = float(meta["mu"]), int(meta["n_items"]), int(meta["best_epoch"])
         self.scale = RatingScale(*meta["scale"])
         self.seen_indptr, self.seen_indices = indptr, indices

@@ -1,22 +1,53 @@
 """NSVD (Paterek 2007): users are represented by the items they rated,
-``p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j``, ``r_hat = p_u . q_i`` (``+ mu + b_u + b_i`` with biases)."""
+``p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j``, ``r_hat = p_u . q_i`` (``+ mu + b_u + b_i`` with biases).
+
+Trained on ``sum_(u,i) (r_ui - r_hat_ui)^2 + item_reg * sum_i |q_i|^2`` (plus the shared per-rating
+``reg`` term): the item factors carry a Gaussian prior counted once per item, not once per rating.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from .. import _core
 from ..data.ratings import RatingData
-from .base import FactorModel
+from .base import FactorConfig, FactorModel
 from .buffers import aligned_zeros
 from .mf import adam_moments, xavier
 
 
+@dataclass
+class NSVDConfig(FactorConfig):
+    """`FactorConfig` plus ``item_reg``, the strength lambda of NSVD's per-item prior on ``q_i``.
+
+    The prior adds ``lambda * |q_i|^2`` once per item (``lambda / n_i`` on each of item i's
+    ``n_i`` training ratings), so q_i is shrunk by about ``n_i |p|^2 / (n_i |p|^2 + lambda)``.
+    Per-rating L2 alone shrinks all items alike; then, as NSVD's implicit user vectors are
+    much alike, an item rated once or twice is fitted to those ratings for *every* user and
+    floods the top-K lists. ``item_reg=0`` gives the plain per-rating-L2 model.
+    """
+
+    item_reg: float = 16.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.item_reg >= 0:
+            raise ValueError("item_reg must be >= 0")
+
+
 class NSVD(FactorModel):
-    """NSVD trained user by user (each user's implicit vector built once per epoch) in C++."""
+    """NSVD trained user by user (each user's implicit vector built once per epoch) in C++.
+
+    ``r_hat_ui = p_u . q_i`` (``+ mu + b_u + b_i`` with ``bias``), ``p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j``
+    over the items u rated (which items, not the rating values); see `NSVDConfig` for ``item_reg``.
+    """
 
     name = "nsvd"
     param_names = ("Y", "Q", "bu", "bi")
+    config_class = NSVDConfig
+    config: NSVDConfig
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
         d = self.config.factors
@@ -35,10 +66,10 @@ class NSVD(FactorModel):
         self._user_factors = None
         if c.optimizer == "sgd":
             return _core.nsvd_sgd_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, *self._csr, c.lr, c.reg,
-                                        c.bias, c.threads, seed)
+                                        c.bias, c.threads, seed, c.item_reg)
         loss, self._step = _core.nsvd_adam_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
                                                  *self._csr, c.batch_size, c.reg, c.lr, *c.adam_betas,
-                                                 c.adam_eps, self._step, c.bias, c.threads, seed)
+                                                 c.adam_eps, self._step, c.bias, c.threads, seed, c.item_reg)
         return loss
 
     def _after_fit(self) -> None:

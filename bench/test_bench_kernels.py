@@ -1,0 +1,82 @@
+"""pytest-benchmark cases for the C++ kernels, one thread each:
+
+* one MF SGD epoch, one MF lazy-Adam epoch (batch 2048) and one NSVD SGD epoch over the
+  ML-1M-shaped training ratings (``synthetic:ml-1m``, ratings / 5), 64 factors, biases on;
+* ``score_top_k``: scores + seen-item masking + top-50 for a block of 2048 users against all
+  25,602 items of a Yelp-shaped catalogue (random factors, d=64, ~38 seen items per user).
+  Masking and top-K run on one thread; the score product is numpy's BLAS with its default
+  thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure).
+
+Kernels update their parameters in place, so rounds after the first continue training;
+the timing of an epoch does not depend on the parameter values.
+
+    PYTHONPATH=src python3 -m pytest bench/ --benchmark-only
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _data under --import-mode=importlib
+from _data import load_ratings  # noqa: E402
+
+from fastpoison import _core  # noqa: E402
+from fastpoison.models.buffers import aligned_zeros  # noqa: E402
+from fastpoison.models.mf import xavier  # noqa: E402
+from fastpoison.models.scoring import SeenItems, score_top_k  # noqa: E402
+
+D, THREADS, ROUNDS = 64, 1, 5
+
+
+@pytest.fixture(scope="module")
+def ml1m():
+    """Normalised ML-1M-shaped ratings: (RatingData, shuffled coo triplet, mu)."""
+    train = load_ratings("synthetic:ml-1m").normalized()
+    users, items, ratings = train.coo()
+    order = np.random.default_rng(0).permutation(len(users))
+    coo = tuple(np.ascontiguousarray(a[order]) for a in (users, items, ratings))
+    return train, coo, float(train.values.mean())
+
+
+def factors(rows_a: int, n_items: int, n_users: int):
+    rng = np.random.default_rng(0)
+    return xavier(rng, rows_a, D), xavier(rng, n_items, D), aligned_zeros((n_users,)), aligned_zeros((n_items,))
+
+
+def test_mf_sgd_epoch(benchmark, ml1m):
+    train, coo, mu = ml1m
+    P, Q, bu, bi = factors(train.n_users, train.n_items, train.n_users)
+    benchmark.pedantic(_core.mf_sgd_epoch, args=(P, Q, bu, bi, mu, *coo, 0.01, 0.02, True, THREADS, 1),
+                       rounds=ROUNDS, warmup_rounds=1)
+
+
+def test_mf_adam_epoch(benchmark, ml1m):
+    train, coo, mu = ml1m
+    params = factors(train.n_users, train.n_items, train.n_users)
+    moments = tuple(aligned_zeros(p.shape) for p in params for _ in range(2))
+    benchmark.pedantic(_core.mf_adam_epoch, args=(*params, mu, moments, *coo, 2048, 0.005, 0.001, 0.9, 0.999,
+                                                  1e-8, 0, True, THREADS, 1), rounds=ROUNDS, warmup_rounds=1)
+
+
+def test_nsvd_sgd_epoch(benchmark, ml1m):
+    train, _, mu = ml1m
+    Y, Q, bu, bi = factors(train.n_items, train.n_items, train.n_users)
+    benchmark.pedantic(_core.nsvd_sgd_epoch, args=(Y, Q, bu, bi, mu, train.indptr, train.indices, train.values,
+                                                   0.01, 0.02, True, THREADS, 1), rounds=ROUNDS, warmup_rounds=1)
+
+
+def test_score_top50_yelp_block(benchmark):
+    n_users, n_items, k = 2048, 25602, 50
+    rng = np.random.default_rng(0)
+    U = rng.normal(0, 0.1, (n_users, D)).astype(np.float32)
+    V = rng.normal(0, 0.1, (n_items, D)).astype(np.float32)
+    counts = rng.integers(15, 62, n_users)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = np.concatenate([np.sort(rng.choice(n_items, c, replace=False)) for c in counts]).astype(np.int32)
+    seen = SeenItems(indptr, indices, n_items)
+    top = benchmark.pedantic(score_top_k, args=(U, V, k), kwargs={"seen": seen, "threads": THREADS},
+                             rounds=ROUNDS, warmup_rounds=1)
+    assert top.items.shape == (n_users, k)

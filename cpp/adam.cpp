@@ -1,0 +1,49 @@
+// Lazy Adam step over the touched rows of one parameter matrix.
+#include "adam.hpp"
+
+#include <cmath>
+
+namespace fp {
+namespace {
+
+FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1, float beta2, float step, float eps,
+                      int64_t lo, int64_t hi) {
+    const int d = g.dim;
+    for (int64_t k = lo; k < hi; ++k) {
+        const size_t off = static_cast<size_t>(g.rows[static_cast<size_t>(k)]) * d;
+        float* __restrict gr = g.grad.data() + off;
+        float* __restrict pr = param + off;
+        float* __restrict mr = m + off;
+        float* __restrict vr = v + off;
+#pragma omp simd
+        for (int f = 0; f < d; ++f) {
+            const float gf = gr[f];
+            const float mf = beta1 * mr[f] + (1.0f - beta1) * gf;
+            const float vf = beta2 * vr[f] + (1.0f - beta2) * gf * gf;
+            mr[f] = mf;
+            vr[f] = vf;
+            pr[f] -= step * mf / (std::sqrt(vf) + eps);
+            gr[f] = 0.0f;
+        }
+    }
+}
+
+}  // namespace
+
+void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const AdamConfig& c, int n_threads) {
+    const float bc1 = 1.0f - static_cast<float>(std::pow(c.beta1, static_cast<double>(t)));
+    const float bc2 = 1.0f - static_cast<float>(std::pow(c.beta2, static_cast<double>(t)));
+    const float step = c.lr * std::sqrt(bc2) / bc1;
+    const float eps = c.eps * std::sqrt(bc2);
+    const int64_t n = static_cast<int64_t>(g.rows.size());
+    const int threads = n > 256 ? n_threads : 1;
+#pragma omp parallel num_threads(threads)
+    {
+        const int id = thread_id(), count = team_size();
+        adam_rows(g, param, m, v, c.beta1, c.beta2, step, eps, n * id / count, n * (id + 1) / count);
+    }
+    for (const int32_t r : g.rows) g.touched[static_cast<size_t>(r)] = 0;
+    g.rows.clear();
+}
+
+}  // namespace fp
