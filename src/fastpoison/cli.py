@@ -50,7 +50,7 @@ def _load(args: argparse.Namespace, name: str):
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {"threads": args.threads}
-    for key in ("epochs", "factors", "lr", "reg", "optimizer"):
+    for key in ("epochs", "factors", "lr", "reg", "optimizer", "item_reg"):
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = value
@@ -153,6 +153,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reg", type=float, help="L2 regularisation")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam (the papers')")
     p.add_argument("--bias", action="store_true", help="add user/item bias terms")
+    p.add_argument("--item-reg", type=float, help="NSVD only: strength of the per-item prior on q_i (default 16)")
 
 
 def _experiment_args(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,7 @@
 """Victim recommenders behind one `Recommender` protocol, and the name registry the CLI uses."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -24,6 +25,10 @@ def make_model(name: str, dataset: str | None = None, **overrides: Any) -> Facto
         cls = MODELS[name.lower()]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}") from None
+    known = {f.name for f in dataclasses.fields(cls.config_class)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"option {', '.join(unknown)} does not apply to model {cls.name}")
     base = (dataset or "").removeprefix("synthetic:")
     return cls(**{**PAPER_OVERRIDES.get(base, {}), **overrides})
 
