@@ -29,14 +29,9 @@ FP_HOT double sgd_blocks(S, const FactorParams& p, const RatingsView& r, const i
             const int32_t u = r.users[k], i = r.items[k];
             float* pu = p.A + static_cast<size_t>(u) * d;
             float* qi = p.Q + static_cast<size_t>(i) * d;
-            float pred = dot(pu, qi, d);
-            if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
-            const float e = r.ratings[k] - pred;
+            const float e = r.ratings[k] - predict(S{}, p, pu, qi, u, i, d);
             loss += static_cast<double>(e) * e;
-            if constexpr (S::bias) {
-                p.bu[u] += lr * (e - reg * p.bu[u]);
-                p.bi[i] += lr * (e - reg * p.bi[i]);
-            }
+            sgd_bias_step(S{}, p, u, i, lr, reg, e);
             coupled_step(pu, qi, d, keep, lr * e);
         }
     }
@@ -56,17 +51,12 @@ FP_HOT double adam_batch_grad(S, const FactorParams& p, const RatingsView& r, co
             const int32_t u = r.users[k], i = r.items[k];
             const float* pu = p.A + static_cast<size_t>(u) * d;
             const float* qi = p.Q + static_cast<size_t>(i) * d;
-            float pred = dot(pu, qi, d);
-            if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
-            const float e = pred - r.ratings[k];
+            const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
             loss += static_cast<double>(e) * e;
             const float c = 2.0f * e * inv_batch;
             add_scaled_pair(g.A.row(u), qi, pu, d, c, rs);
             add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs);
-            if constexpr (S::bias) {
-                g.bu.row(u)[0] += c;
-                g.bi.row(i)[0] += c;
-            }
+            add_bias_grad(S{}, g, u, i, c);
         }
     }
     return loss;

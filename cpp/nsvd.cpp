@@ -26,12 +26,15 @@ std::vector<float> item_prior(const CsrView& r, int64_t n_items, float lambda) {
     return w;
 }
 
-// p = |N(u)|^-1/2 * sum_{j in N(u)} y_j
-FP_INLINE void implicit_user(const FactorParams& p, const CsrView& r, int64_t u, int d, float norm, float* out) {
+// p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j into `out`; returns |N(u)|^-1/2, or 0 for a user without ratings.
+FP_INLINE float implicit_user(const FactorParams& p, const CsrView& r, int64_t u, int d, float* out) {
+    const int64_t a = r.indptr[u], b = r.indptr[u + 1];
+    if (a == b) return 0.0f;
     std::fill(out, out + d, 0.0f);
-    for (int64_t k = r.indptr[u]; k < r.indptr[u + 1]; ++k)
-        scale_add(out, p.A + static_cast<size_t>(r.indices[k]) * d, d, 1.0f, 1.0f);
+    for (int64_t k = a; k < b; ++k) scale_add(out, p.A + static_cast<size_t>(r.indices[k]) * d, d, 1.0f, 1.0f);
+    const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
     scale_add(out, out, d, norm, 0.0f);
+    return norm;
 }
 
 template <class S>
@@ -41,22 +44,16 @@ FP_HOT double sgd_users(S, const FactorParams& p, const CsrView& r, const int64_
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
+        const float norm = implicit_user(p, r, u, d, pu);
+        if (norm == 0.0f) continue;
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
-        if (a == b) continue;
-        const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
-        implicit_user(p, r, u, d, norm, pu);
         std::fill(g, g + d, 0.0f);
         for (int64_t x = a; x < b; ++x) {
             const int32_t i = r.indices[x];
             float* qi = p.Q + static_cast<size_t>(i) * d;
-            float pred = dot(pu, qi, d);
-            if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
-            const float e = r.values[x] - pred;
+            const float e = r.values[x] - predict(S{}, p, pu, qi, u, i, d);
             loss += static_cast<double>(e) * e;
-            if constexpr (S::bias) {
-                p.bu[u] += lr * (e - reg * p.bu[u]);
-                p.bi[i] += lr * (e - reg * p.bi[i]);
-            }
+            sgd_bias_step(S{}, p, u, i, lr, reg, e);
             scale_add(g, qi, d, 1.0f, e);                                // g += e q_i (before its step)
             scale_add(qi, pu, d, 1.0f - lr * (reg + prior[i]), lr * e);  // q_i += lr (e p_u - rq q_i)
         }
@@ -76,25 +73,19 @@ FP_HOT double adam_users_grad(S, const FactorParams& p, const CsrView& r, const 
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
+        const float norm = implicit_user(p, r, u, d, pu);
+        if (norm == 0.0f) continue;
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
-        if (a == b) continue;
-        const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
-        implicit_user(p, r, u, d, norm, pu);
         std::fill(gp, gp + d, 0.0f);
         for (int64_t x = a; x < b; ++x) {
             const int32_t i = r.indices[x];
             const float* qi = p.Q + static_cast<size_t>(i) * d;
-            float pred = dot(pu, qi, d);
-            if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
-            const float e = pred - r.values[x];
+            const float e = predict(S{}, p, pu, qi, u, i, d) - r.values[x];
             loss += static_cast<double>(e) * e;
             const float c = 2.0f * e * inv_batch;
             add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs + 2.0f * inv_batch * prior[i]);
             add_scaled_pair(gp, qi, pu, d, c, rs);
-            if constexpr (S::bias) {
-                g.bu.row(static_cast<int32_t>(u))[0] += c;
-                g.bi.row(i)[0] += c;
-            }
+            add_bias_grad(S{}, g, u, i, c);
         }
         for (int64_t x = a; x < b; ++x) scale_add(g.A.row(r.indices[x]), gp, d, 1.0f, norm);
     }
