@@ -1,8 +1,9 @@
 """fastpoison: poisoning attacks and defenses for recommender systems.
 
 The public API: datasets (`load_dataset`, `RatingData`), victim models (`MF`, `NSVD`,
-`make_model`), and experiments (`ExperimentSpec`, `run_experiment`).
+`make_model`), attacks (`get_attack`, `FakeProfiles`), and experiments (`ExperimentSpec`, `run_experiment`).
 """
+from .attacks import ATTACKS, FakeProfiles, get_attack
 from .data import RatingData, RatingScale
 from .data.datasets import load_dataset
 from .errors import DataError, FastPoisonError
@@ -11,5 +12,6 @@ from .models import MF, NSVD, load_model, make_model
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "ExperimentSpec", "FastPoisonError", "MF", "NSVD", "RatingData", "RatingScale",
-           "load_dataset", "load_model", "make_model", "run_experiment"]
+__all__ = ["ATTACKS", "DataError", "FakeProfiles", "ExperimentSpec", "FastPoisonError", "MF", "NSVD", "RatingData", "RatingScale",
+           "get_attack", "load_dataset", "load_model",
+           "make_model", "run_experiment"]

@@ -12,10 +12,13 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .attacks import ATTACKS, get_attack
+from .attacks.profiles_io import describe_fakes, read_fakes, write_fakes
 from .data.datasets import dataset_info, load_dataset
 from .data.fetch import fetch
 from .data.loaders import write_ncf
 from .data.paths import data_roots
+from .data.targets import choose_targets
 from .errors import FastPoisonError
 from .eval.experiment import ExperimentSpec, run_experiment
 from .models import MODELS, make_model
@@ -61,7 +64,13 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- commands
 def cmd_data_info(args: argparse.Namespace) -> int:
-    info = dataset_info(_load(args, args.dataset))
+    ds = _load(args, args.dataset)
+    info = dataset_info(ds)
+    if args.fakes:
+        fakes = read_fakes(args.fakes, ds.split.train)
+        poisoned = ds.split.train.with_fake_users(fakes)
+        info.update(describe_fakes(fakes), fakes_file=args.fakes, poisoned_n_users=poisoned.n_users,
+                    poisoned_train_ratings=poisoned.n_ratings)
     _write_json(args.json, info)
     width = max(len(k) for k in info)
     for key, value in info.items():
@@ -103,9 +112,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attack(args: argparse.Namespace) -> int:
+    ds = _load(args, args.dataset)
+    train = ds.split.train
+    targets = choose_targets(train, args.targets, args.n_targets, seed=args.seed)
+    start = time.perf_counter()
+    fakes = get_attack(args.attack).generate(train, targets, size=args.size, n_filler=args.filler,
+                                             knowledge=args.knowledge, seed=args.seed)
+    elapsed = time.perf_counter() - start
+    write_fakes(args.out, fakes.ratings, train)
+    t = fakes.threat
+    result = {"dataset": args.dataset, "data_source": ds.data_source, "files": ds.files, "attack": args.attack,
+              "targets": train.item_labels()[t.targets].tolist(), "n_fake": t.n_fake, "n_filler": t.n_filler,
+              "knowledge": t.knowledge, "seed": args.seed, "attack_s": elapsed, "out": args.out}
+    _write_json(args.json, result)
+    _say(args, f"{args.attack} on {ds.name} ({ds.data_source}): {t.n_fake} fake users x ({t.n_filler} fillers + "
+               f"{t.targets.size} targets {result['targets']}) in {elapsed:.2f}s; wrote {args.out}")
+    return 0
+
+
 def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
     return ExperimentSpec(dataset=args.dataset, model=model, attack=getattr(args, "attack", None),
                           defense=getattr(args, "defense", None), targets=args.targets, n_targets=args.n_targets,
+                          attack_size=args.size, n_filler=args.filler, knowledge=args.knowledge,
                           hr_k=args.hr_k, seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
                           require_real=args.require_real, model_options=_model_options(args))
 
@@ -121,7 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _write_json(args.json, result)
     _say(args, f"{ds.name} ({ds.data_source}) {args.model}, {args.seeds} seed(s), HR@{args.hr_k}")
     for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense"):
-        _say(args, f"  {key:<16} {_fmt(result[key])}")
+        if result[key] is not None:
+            _say(args, f"  {key:<16} {_fmt(result[key])}")
     return 0
 
 
@@ -156,10 +186,18 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-reg", type=float, help="NSVD only: strength of the per-item prior on q_i (default 16)")
 
 
-def _experiment_args(p: argparse.ArgumentParser) -> None:
+def _threat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="ml-100k, ml-1m, filmtrust, yelp, synthetic:NAME or a path")
-    p.add_argument("--targets", default="random", help="random, unpopular or comma-separated item ids")
+    p.add_argument("--targets", default="random", help="random, unpopular or comma-separated (0-based) item ids")
     p.add_argument("--n-targets", type=int, default=5, help="number of target items (default 5)")
+    p.add_argument("--size", type=float, default=0.03, help="fake users as a share of real users (default 0.03)")
+    p.add_argument("--filler", type=int, help="filler items per fake user (default: mean ratings per real user)")
+    p.add_argument("--knowledge", type=float, default=0.4,
+                   help="share of real ratings the attacker sees, in (0, 1] (default 0.4)")
+
+
+def _experiment_args(p: argparse.ArgumentParser) -> None:
+    _threat_args(p)
     p.add_argument("--hr-k", type=int, default=50, help="cut-off K of HR@K (default 50)")
     p.add_argument("--seeds", type=int, default=1, help="number of repeated runs")
     p.add_argument("--seed", type=int, default=0, help="first seed")
@@ -174,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     p = dsub.add_parser("info", help="users, items, ratings, sparsity, scale, popularity tail")
     p.add_argument("dataset")
+    p.add_argument("--fakes", metavar="FILE", help="fake profiles (TSV from `fastpoison attack`) to describe")
     _common(p)
     p.set_defaults(func=cmd_data_info)
     p = dsub.add_parser("synth", help="write a synthetic twin in the NCF layout")
@@ -200,9 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("attack", help="generate fake profiles and write them as TSV")
+    p.add_argument("--attack", required=True, help=f"one of {', '.join(sorted(ATTACKS))}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output TSV: user, item, rating in the dataset's ids and scale")
+    _threat_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_attack)
+
     p = sub.add_parser("run", help="one experiment cell over seeds")
     p.add_argument("--model", default="mf", choices=sorted(MODELS))
-    p.add_argument("--attack", help="attack name (none are available in this version)")
+    p.add_argument("--attack", help=f"attack name: {', '.join(sorted(ATTACKS))}")
     p.add_argument("--defense", help="defense name (none are available in this version)")
     _experiment_args(p)
     _common(p)

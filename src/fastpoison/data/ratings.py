@@ -127,6 +127,24 @@ class RatingData:
         users = np.repeat(np.arange(self.n_users, dtype=np.int32), np.diff(self.indptr))
         return users, self.indices.copy(), self.values.copy()
 
+    def item_labels(self) -> np.ndarray:
+        """Each item's id in the source files (int64): the loader's map, else the 0-based
+        id plus ``meta["id_base"]`` (1 for 1-based files kept as they are)."""
+        return self._labels("item_ids", self.n_items)
+
+    def user_labels(self) -> np.ndarray:
+        """Each user's id in the source files (int64); rows beyond the map (fake users)
+        continue after the largest mapped id."""
+        return self._labels("user_ids", self.n_users)
+
+    def _labels(self, key: str, n: int) -> np.ndarray:
+        known = self.meta.get(key)
+        if known is None:
+            return np.arange(n, dtype=np.int64) + int(self.meta.get("id_base", 0))
+        known = np.asarray(known, dtype=np.int64)[:n]
+        extra = np.arange(n - len(known), dtype=np.int64) + (int(known.max()) + 1 if len(known) else 0)
+        return np.concatenate([known, extra])
+
     def user_counts(self) -> np.ndarray:
         return np.diff(self.indptr)
 
