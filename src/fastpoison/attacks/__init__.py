@@ -1,16 +1,21 @@
 """Poisoning attacks behind one `Attack` protocol, and the name registry the CLI uses."""
 from __future__ import annotations
 
+from .aush import AUSHAttack
 from .average import AverageAttack
 from .bandwagon import BandwagonAttack
 from .base import Attack, FakeProfiles, ThreatModel
 from .knowledge import AttackerView
+from .dl import DLAttack
+from .mixinf import MixInfAttack
 from .mixrand import MixRandAttack
+from .pga import PGAAttack
 from .projection import project_profiles
 from .random_attack import RandomAttack
+from .tna import TNAAttack
 
 ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (
-    RandomAttack, AverageAttack, BandwagonAttack, MixRandAttack)}
+    RandomAttack, AverageAttack, BandwagonAttack, MixRandAttack, PGAAttack, TNAAttack, DLAttack, MixInfAttack, AUSHAttack)}
 
 
 def get_attack(name: str) -> Attack:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..data.ratings import RatingData
 from ..models.mf import MF
@@ -65,11 +66,10 @@ class AttackerView:
         """The attacker's MF (`SURROGATE_OPTIONS`) trained on the observed ratings."""
         return MF(**SURROGATE_OPTIONS).fit(self.observed, seed=self.seed)
 
+    @cached_property
+    def _normalized_csr(self) -> sp.csr_matrix:
+        return self.observed.normalized().csr
+
     def normalized_rows(self, users: np.ndarray) -> np.ndarray:
         """Dense observed rating rows of ``users`` divided by the maximum rating (0 = unrated)."""
-        out = np.zeros((len(users), self.n_items), dtype=np.float32)
-        ob = self.observed
-        for k, u in enumerate(users):
-            items, ratings = ob.user_items(int(u))
-            out[k, items] = ratings / self.scale.high
-        return out
+        return self._normalized_csr[np.asarray(users)].toarray()
