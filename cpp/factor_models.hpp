@@ -1,7 +1,10 @@
 // Epoch kernels of the factor models (MF and NSVD): plain views over numpy buffers.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "adam.hpp"
 #include "simd.hpp"
@@ -113,6 +116,28 @@ FP_INLINE void add_bias_grad(S, FactorGrads& g, int64_t u, int32_t i, float c) {
         g.bu.row(static_cast<int32_t>(u))[0] += c;
         g.bi.row(i)[0] += c;
     }
+}
+
+// NSVD's per-item prior weights lambda / n_i (n_i: item i's ratings in `r`; 0 for unrated items).
+inline std::vector<float> item_prior(const CsrView& r, int64_t n_items, float lambda) {
+    std::vector<float> w(static_cast<size_t>(n_items), 0.0f);
+    if (lambda <= 0.0f) return w;
+    for (int64_t k = 0; k < r.indptr[r.n_users]; ++k) w[static_cast<size_t>(r.indices[k])] += 1.0f;
+    for (float& x : w) x = x > 0.0f ? lambda / x : 0.0f;
+    return w;
+}
+
+// NSVD's p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j into `out`, with y_j = y_row(j); returns
+// |N(u)|^-1/2, or 0 (and `out` untouched) for a user without ratings.
+template <class RowOf>
+FP_INLINE float implicit_user(const CsrView& r, int64_t u, int d, float* out, RowOf&& y_row) {
+    const int64_t a = r.indptr[u], b = r.indptr[u + 1];
+    if (a == b) return 0.0f;
+    std::fill(out, out + d, 0.0f);
+    for (int64_t k = a; k < b; ++k) scale_add(out, y_row(r.indices[k]), d, 1.0f, 1.0f);
+    const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
+    scale_add(out, out, d, norm, 0.0f);
+    return norm;
 }
 
 // All return the sum of squared errors seen during the epoch (before each update).

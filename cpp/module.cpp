@@ -7,6 +7,7 @@
 #include <string>
 
 #include "factor_models.hpp"
+#include "rvd.hpp"
 #include "topk.hpp"
 
 namespace py = pybind11;
@@ -200,6 +201,38 @@ py::tuple nsvd_adam(py::array Y, py::array Q, py::array bu, py::array bi, float 
                     step);
 }
 
+py::tuple rvd_top_k(py::array A, py::array Q, py::array bu, py::array bi, float mu, bool bias, bool nsvd,
+                    float item_reg, py::array indptr, py::array indices, py::array values, py::array users,
+                    py::array neighbours, int epochs, float lr, float reg, int top_k, int n_threads) {
+    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    Factors f = checked_factors(A, Q, bu, bi, nsvd ? "Y" : "P", n_users, bias);
+    if (nsvd ? f.rows_a != f.n_items : f.rows_a != n_users)
+        throw py::value_error(nsvd ? "Y must have one row per item" : "P must have one row per user of the ratings");
+    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+    if (neighbours.ndim() != 2 || users.ndim() != 1 || neighbours.shape(0) != users.shape(0))
+        throw py::value_error("neighbours must be [n, k] with one row per user");
+    const int64_t n = users.shape(0);
+    const int k = static_cast<int>(neighbours.shape(1));
+    if (k < 1) throw py::value_error("k must be >= 1");
+    fp::RvdQueries q{checked<int32_t>(users, "users", {n}, false), checked<int32_t>(neighbours, "neighbours", {n, k}, false),
+                     n, k};
+    check_range(q.users, n, c.n_users, "users");
+    check_range(q.neighbours, n * k, c.n_users, "neighbours");
+    check_hyper(lr, reg);
+    if (epochs < 0 || top_k < 1) throw py::value_error("epochs must be >= 0 and top_k >= 1");
+    if (!(item_reg >= 0.0f)) throw py::value_error("item_reg must be >= 0");
+    const fp::FactorParams p = factor_params(f, mu, c.n_users, bias, item_reg);
+    py::array_t<int32_t> items({n, static_cast<int64_t>(top_k)});
+    py::array_t<float> scores({n, static_cast<int64_t>(top_k)});
+    int32_t* oi = items.mutable_data();
+    float* os = scores.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        fp::rvd_top_k(p, nsvd, c, q, fp::RvdConfig{epochs, lr, reg, top_k}, oi, os, fp::clamp_threads(n_threads));
+    }
+    return py::make_tuple(items, scores);
+}
+
 void mask_seen(py::array scores, py::array users, py::array indptr, py::array indices, int n_threads) {
     if (scores.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
     const int64_t rows = scores.shape(0), m = scores.shape(1);
@@ -273,6 +306,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("batch"), py::arg("reg"),
           py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"),
           py::arg("n_threads"), py::arg("seed"), py::arg("item_reg") = 0.0f);
+    m.def("rvd_top_k", &rvd_top_k,
+          "RVD: per user, fine-tune a copy-on-write overlay of the base model (MF, or NSVD) on its neighbours' "
+          "ratings by SGD, score every item, mask rated ones; returns (items, scores) [n, top_k].",
+          py::arg("A"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("bias"), py::arg("nsvd"),
+          py::arg("item_reg"), py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("users"),
+          py::arg("neighbours"), py::arg("epochs"), py::arg("lr"), py::arg("reg"), py::arg("top_k"),
+          py::arg("n_threads"));
     m.def("mask_seen", &mask_seen, "Set each row's seen items (CSR rows users[r]) to -inf, in place.",
           py::arg("scores"), py::arg("users"), py::arg("indptr"), py::arg("indices"), py::arg("n_threads"));
     m.def("topk_rows", &topk_rows, "(items, scores) of the k best entries of each row.", py::arg("scores"),

@@ -17,25 +17,6 @@
 namespace fp {
 namespace {
 
-// lambda / n_i for every item (0 for items without ratings in `r`, which get no updates).
-std::vector<float> item_prior(const CsrView& r, int64_t n_items, float lambda) {
-    std::vector<float> w(static_cast<size_t>(n_items), 0.0f);
-    if (lambda <= 0.0f) return w;
-    for (int64_t k = 0; k < r.indptr[r.n_users]; ++k) w[static_cast<size_t>(r.indices[k])] += 1.0f;
-    for (float& x : w) x = x > 0.0f ? lambda / x : 0.0f;
-    return w;
-}
-
-// p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j into `out`; returns |N(u)|^-1/2, or 0 for a user without ratings.
-FP_INLINE float implicit_user(const FactorParams& p, const CsrView& r, int64_t u, int d, float* out) {
-    const int64_t a = r.indptr[u], b = r.indptr[u + 1];
-    if (a == b) return 0.0f;
-    std::fill(out, out + d, 0.0f);
-    for (int64_t k = a; k < b; ++k) scale_add(out, p.A + static_cast<size_t>(r.indices[k]) * d, d, 1.0f, 1.0f);
-    const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
-    scale_add(out, out, d, norm, 0.0f);
-    return norm;
-}
 
 template <class S>
 FP_HOT double sgd_users(S, const FactorParams& p, const CsrView& r, const int64_t* users, int64_t n, float lr,
@@ -44,7 +25,7 @@ FP_HOT double sgd_users(S, const FactorParams& p, const CsrView& r, const int64_
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
-        const float norm = implicit_user(p, r, u, d, pu);
+        const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return p.A + static_cast<size_t>(j) * d; });
         if (norm == 0.0f) continue;
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
         std::fill(g, g + d, 0.0f);
@@ -73,7 +54,7 @@ FP_HOT double adam_users_grad(S, const FactorParams& p, const CsrView& r, const 
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
-        const float norm = implicit_user(p, r, u, d, pu);
+        const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return p.A + static_cast<size_t>(j) * d; });
         if (norm == 0.0f) continue;
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
         std::fill(gp, gp + d, 0.0f);

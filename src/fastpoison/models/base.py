@@ -10,6 +10,7 @@ from typing import Any, Callable, ClassVar, Iterable, Protocol, runtime_checkabl
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import _core
 from ..data.ratings import RatingData
 from ..data.scale import RatingScale
 from ..data.split import validation_split
@@ -90,6 +91,8 @@ class FactorModel(ABC):
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
     config_class: ClassVar[type[FactorConfig]] = FactorConfig
+    #: True when the first parameter array holds item rows that make up user vectors (NSVD).
+    implicit_users: ClassVar[bool] = False
 
     def __init__(self, **config: Any) -> None:
         self.config = self.config_class(**config)
@@ -98,6 +101,7 @@ class FactorModel(ABC):
         self.scale = RatingScale(1, 5, 1)
         self.seen_indptr = np.zeros(1, dtype=np.int64)
         self.seen_indices = np.zeros(0, dtype=np.int32)
+        self.seen_values: np.ndarray | None = None
         self.n_items = 0
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
@@ -135,7 +139,7 @@ class FactorModel(ABC):
             raise ValueError("epochs must be >= 1")
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
         self.scale = train.scale
-        self.seen_indptr, self.seen_indices = train.indptr, train.indices
+        self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
         self.n_items = train.n_items
         fit_part, valid = train, None
         if cfg.valid_fraction > 0:
@@ -228,6 +232,30 @@ class FactorModel(ABC):
         return score_top_k(U[u], V, k, user_bias=None if bu is None else bu[u], item_bias=bi, seen=seen,
                            seen_rows=u, query_items=query_items, threads=self.config.threads)
 
+    def vicinal_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int, lr: float,
+                      reg: float = 0.0, threads: int | None = None) -> TopK:
+        """Each user's ``k`` best unrated items after fine-tuning on its ``neighbours`` (RVD).
+
+        Per user (row of ``neighbours`` ``[n, k_nb]``), ``epochs`` SGD passes of the model's
+        own per-rating step over the neighbours' training ratings run on a copy-on-write
+        overlay of the parameters (C++, parallel over users); the model is not changed.
+        """
+        self._require_fitted()
+        if self.seen_values is None:
+            raise ValueError(f"this {self.name} model does not hold its training ratings (saved by an older version); "
+                             "refit it to use vicinal fine-tuning")
+        u = self._users(users)
+        nb = np.ascontiguousarray(neighbours, dtype=np.int32)
+        if nb.ndim != 2 or nb.shape[0] != u.size:
+            raise ValueError("neighbours must be [len(users), k]")
+        a, q, bu, bi = (self.params[n] for n in self.param_names)
+        values = self.scale.normalize(self.seen_values)
+        items, scores = _core.rvd_top_k(a, q, bu, bi, self.mu, self.config.bias, self.implicit_users,
+                                        getattr(self.config, "item_reg", 0.0), self.seen_indptr, self.seen_indices,
+                                        values, u, nb, int(epochs), float(lr), float(reg), int(k),
+                                        self.config.threads if threads is None else threads)
+        return TopK(items, scores)
+
     # ----------------------------------------------------------------- persistence
     def state(self) -> dict[str, np.ndarray]:
         """Everything needed to restore the model, as plain arrays (npz, no pickle)."""
@@ -237,6 +265,8 @@ class FactorModel(ABC):
                 "scale": [self.scale.low, self.scale.high, self.scale.step], "best_epoch": self.best_epoch}
         out = {f"param_{k}": np.asarray(v) for k, v in self.params.items()}
         out.update(meta=np.array(json.dumps(meta)), seen_indptr=self.seen_indptr, seen_indices=self.seen_indices)
+        if self.seen_values is not None:
+            out["seen_values"] = self.seen_values
         return out
 
     def load_state(self, state: dict[str, np.ndarray]) -> "FactorModel":
@@ -254,6 +284,8 @@ class FactorModel(ABC):
         self.mu, self.n_items, self.best_epoch = float(meta["mu"]), int(meta["n_items"]), int(meta["best_epoch"])
         self.scale = RatingScale(*meta["scale"])
         self.seen_indptr, self.seen_indices = indptr, indices
+        values = state.get("seen_values")
+        self.seen_values = None if values is None else np.asarray(values, dtype=np.float32)
         self.params = {k: aligned_copy(v) for k, v in params.items()}
         self._after_fit()
         return self

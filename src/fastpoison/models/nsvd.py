@@ -47,6 +47,7 @@ class NSVD(FactorModel):
     name = "nsvd"
     param_names = ("Y", "Q", "bu", "bi")
     config_class = NSVDConfig
+    implicit_users = True
     config: NSVDConfig
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:

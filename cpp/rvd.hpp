@@ -1,0 +1,33 @@
+// Real-time vicinal defense (RVD): per-user fine-tuning on the user's neighbours, on an overlay.
+#pragma once
+
+#include <cstdint>
+
+#include "factor_models.hpp"
+
+namespace fp {
+
+// The users to serve and, per user, its k neighbours (row-major n x k; the user is one of them).
+struct RvdQueries {
+    const int32_t* users;
+    const int32_t* neighbours;
+    int64_t n;
+    int k;
+};
+
+struct RvdConfig {
+    int epochs;     // passes over the neighbours' ratings
+    float lr, reg;  // SGD step size; L2 on every parameter row, one decay of (1 - lr reg) per step
+    int top_k;      // items returned per user
+};
+
+// For each queried user: copy-on-write fine-tune of the base parameters on the neighbours'
+// ratings (MF, or NSVD when `nsvd`) by SGD on the squared error plus L2 over *all* parameter
+// rows (one step per rating for MF, per user for NSVD; rows no neighbour rated only decay),
+// score every item with the tuned parameters, mask the
+// user's rated items, keep the top_k (best first, ties to the lower id, -1 padded). The base
+// parameters are only read. Users run in parallel; each thread holds one overlay.
+void rvd_top_k(const FactorParams& base, bool nsvd, const CsrView& train, const RvdQueries& q,
+               const RvdConfig& cfg, int32_t* out_items, float* out_scores, int n_threads);
+
+}  // namespace fp
