@@ -17,29 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import time
 
 import numpy as np
 
 from _data import load_ratings
+from _memory import peak_rss_kib, reset_peak_rss
 from fastpoison.models import score_top_k
 from fastpoison.models.scoring import BLOCK_BYTES
-
-
-def peak_rss_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def reset_peak_rss() -> bool:
-    """Reset the peak to the current RSS (Linux ``clear_refs``), so that loading the data
-    does not mask the scoring peak; False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 * one MF SGD epoch, one MF lazy-Adam epoch (batch 2048) and one NSVD SGD epoch over the
   ML-1M-shaped training ratings (``synthetic:ml-1m``, ratings / 5), 64 factors, biases on;
 * ``score_top_k``: scores + seen-item masking + top-50 for a block of 2048 users against all
-  25,602 items of a Yelp-shaped catalogue (random factors, d=64, ~38 seen items per user).
+  25,602 items of a Yelp-shaped catalogue (random factors, d=64, ~38 seen items per user);
+* RVD serving one user of ``synthetic:yelp`` (MF d=64 trained 2 epochs, k=100 neighbours,
+  5 fine-tune epochs): hnswlib query + overlay fine-tune + scoring + top-50, per call.
   Masking and top-K run on one thread; the score product is numpy's BLAS with its default
   thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure).
 
@@ -24,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _data under --im
 from _data import load_ratings  # noqa: E402
 
 from fastpoison import _core  # noqa: E402
+from fastpoison.defenses import RVD  # noqa: E402
+from fastpoison.models import MF  # noqa: E402
 from fastpoison.models.buffers import aligned_zeros  # noqa: E402
 from fastpoison.models.mf import xavier  # noqa: E402
 from fastpoison.models.scoring import SeenItems, score_top_k  # noqa: E402
@@ -80,3 +84,15 @@ def test_score_top50_yelp_block(benchmark):
     top = benchmark.pedantic(score_top_k, args=(U, V, k), kwargs={"seen": seen, "threads": THREADS},
                              rounds=ROUNDS, warmup_rounds=1)
     assert top.items.shape == (n_users, k)
+
+
+@pytest.fixture(scope="module")
+def yelp_rvd():
+    model = MF(factors=D, epochs=2, threads=THREADS).fit(load_ratings("synthetic:yelp"), seed=0)
+    return RVD(model, k=100, epochs=5, threads=THREADS)
+
+
+def test_rvd_one_user_yelp(benchmark, yelp_rvd):
+    users = iter(np.random.default_rng(0).permutation(yelp_rvd.model.n_users).astype(np.int32))
+    benchmark.pedantic(lambda: yelp_rvd.recommend(np.array([next(users)], dtype=np.int32), 50),
+                       rounds=200, warmup_rounds=5)

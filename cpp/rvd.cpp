@@ -26,6 +26,7 @@ class Overlay {
             last_.resize(static_cast<size_t>(max_rows));
         }
         keep_ = keep;
+        memo_step_ = -1;
     }
     // Row r brought up to date at `step`; the caller applies step's own decay in its update.
     float* write(int64_t r, int64_t step) {
@@ -52,7 +53,11 @@ class Overlay {
     const float* read(int64_t r, int64_t step, float& factor) const {
         const int32_t s = slot_[r];
         if (s < 0) {
-            factor = decay(step);
+            if (step != memo_step_) {
+                memo_step_ = step;
+                memo_factor_ = decay(step);
+            }
+            factor = memo_factor_;
             return base_ + static_cast<size_t>(r) * width_;
         }
         factor = decay(step - last_[s]);
@@ -71,6 +76,8 @@ class Overlay {
     const float* base_;
     int width_;
     float keep_ = 1.0f;
+    mutable int64_t memo_step_ = -1;  // decay of untouched rows, cached per step
+    mutable float memo_factor_ = 1.0f;
     std::vector<int32_t> slot_;
     std::vector<float> rows_;
     std::vector<int64_t> last_;

@@ -64,7 +64,8 @@ def test_missing_real_data_falls_back_loudly_or_fails_when_required(tmp_path, ca
     ["run", "--dataset", "synthetic:ml-100k", "--attack", "random", "--knowledge", "1.5"],
     ["run", "--dataset", "synthetic:ml-100k", "--attack", "random", "--size", "0"],
     ["run", "--dataset", "synthetic:ml-100k", "--attack", "random", "--filler", "0"],
-    ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd"],
+    ["run", "--dataset", "synthetic:ml-100k", "--defense", "nosuch"],
+    ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd", "--rvd-k", "0"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--targets", "99999", "--out", "never.tsv"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--filler", "5000", "--out", "never.tsv"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--size", "-1", "--out", "never.tsv"],
@@ -166,3 +167,13 @@ def test_fetch_installs_a_checksummed_archive_where_data_info_finds_it(tmp_path)
     assert main([*argv, "--sha256", digest]) == 0
     info = run_json(tmp_path, "data", "info", "ml-100k", "--data-dir", str(root), "--require-real")
     assert (info["n_users"], info["n_items"], info["n_ratings"]) == (3, 4, 9)
+
+
+def test_run_with_attack_and_rvd_fills_every_field(tmp_path):
+    r = run_json(tmp_path, "run", "--dataset", "synthetic:ml-100k", "--attack", "average", "--defense", "rvd",
+                 "--targets", "unpopular", "--seeds", "2", "--epochs", "3", "--factors", "16", "--rvd-k", "8")
+    assert r["defense"] == "rvd" and r["rvd_k"] == 8
+    for key in ("hr_attack", "hr_defense", "test_hr_attack", "test_hr_defense", "ri"):
+        assert len(r[key]["values"]) == 2, key
+    assert r["p_value"] is not None
+    assert r["timings"]["defense_fit"] > 0 and r["timings"]["recommend_per_user"] > 0

@@ -20,7 +20,7 @@ from .data.loaders import write_ncf
 from .data.paths import data_roots
 from .data.targets import choose_targets
 from .errors import FastPoisonError
-from .eval.experiment import ExperimentSpec, run_experiment
+from .eval.experiment import DEFENSES, ExperimentSpec, run_experiment
 from .models import MODELS, make_model
 
 
@@ -135,6 +135,7 @@ def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
     return ExperimentSpec(dataset=args.dataset, model=model, attack=getattr(args, "attack", None),
                           defense=getattr(args, "defense", None), targets=args.targets, n_targets=args.n_targets,
                           attack_size=args.size, n_filler=args.filler, knowledge=args.knowledge,
+                          rvd_k=getattr(args, "rvd_k", None),
                           hr_k=args.hr_k, seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
                           require_real=args.require_real, model_options=_model_options(args))
 
@@ -152,6 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense"):
         if result[key] is not None:
             _say(args, f"  {key:<16} {_fmt(result[key])}")
+    if result["ri"] is not None:
+        _say(args, f"  {'ri':<16} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
     return 0
 
 
@@ -250,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="one experiment cell over seeds")
     p.add_argument("--model", default="mf", choices=sorted(MODELS))
     p.add_argument("--attack", help=f"attack name: {', '.join(sorted(ATTACKS))}")
-    p.add_argument("--defense", help="defense name (none are available in this version)")
+    p.add_argument("--defense", help=f"defense name: {', '.join(DEFENSES)}")
+    p.add_argument("--rvd-k", type=int, help="RVD: neighbours per user (default: the RVD paper's Table 2)")
     _experiment_args(p)
     _common(p)
     p.set_defaults(func=cmd_run)

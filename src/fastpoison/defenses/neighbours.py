@@ -23,7 +23,7 @@ def exact_neighbours(embeddings: np.ndarray, users: np.ndarray, k: int, block: i
     out = np.empty((users.size, k), dtype=np.int32)
     for a in range(0, users.size, block):
         u = users[a:a + block]
-        d2 = sq[u, None] + sq[None, :] - 2.0 * (e[u] @ e.T)
+        d2 = sq[u, None] + sq[None, :] - np.float32(2.0) * (e[u] @ e.T)
         d2[np.arange(u.size), u] = -np.inf
         part = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < e.shape[0] else np.tile(np.arange(e.shape[0]), (u.size, 1))
         dist = np.take_along_axis(d2, part, axis=1)

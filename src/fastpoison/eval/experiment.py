@@ -7,13 +7,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..attacks import get_attack
 from ..data.datasets import Dataset, load_dataset
 from ..data.ratings import RatingData
-from ..attacks import get_attack
 from ..data.targets import choose_targets
+from ..defenses import RVD
 from ..models import make_model
-from .metrics import target_hit_ratio, test_hit_ratio
-from .stats import aggregate
+from ..models.base import FactorModel
+from ..models.scoring import TopK
+from .metrics import robustness_improvement, target_hit_ratio, test_hit_ratio
+from .stats import aggregate, paired_ttest, summarize
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ExperimentSpec:
     attack_size: float = 0.03
     n_filler: int | None = None
     knowledge: float = 0.4
+    rvd_k: int | None = None
     hr_k: int = 50
     seeds: int = 1
     seed: int = 0
@@ -42,8 +46,10 @@ class ExperimentSpec:
             raise ValueError("seeds must be >= 1")
         if self.hr_k < 1:
             raise ValueError("hr_k must be >= 1")
-        if self.defense is not None:
-            raise ValueError("defenses are not available in this version; run without --defense")
+        if self.defense is not None and self.defense not in DEFENSES:
+            raise ValueError(f"unknown defense {self.defense!r}; choose from {', '.join(sorted(DEFENSES))}")
+        if self.rvd_k is not None and self.rvd_k < 1:
+            raise ValueError(f"rvd_k must be >= 1, got {self.rvd_k}")
         if self.attack is not None:
             get_attack(self.attack)  # unknown names fail before any work
             if not 0 < self.attack_size <= 1:
@@ -54,16 +60,22 @@ class ExperimentSpec:
                 raise ValueError(f"filler items per fake user must be >= 1, got {self.n_filler}")
 
 
+#: Defenses the experiment knows: inference-time (wrap recommendation of a trained model).
+DEFENSES = ("rvd",)
+
 #: Called after each seed with (seed index, that seed's metrics).
 SeedCallback = Callable[[int, dict[str, float]], None]
 
 
-def _evaluate(model: Any, dataset: Dataset, targets: np.ndarray, k: int) -> tuple[dict[str, float], float]:
-    """Target HR@k and test HR@k of a fitted model over the real users; returns (metrics, seconds/user)."""
+Recommend = Callable[[np.ndarray, int], TopK]
+
+
+def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int) -> tuple[dict[str, float], float]:
+    """Target HR@k and test HR@k over the real users; returns (metrics, seconds per user)."""
     split = dataset.split
     real = np.arange(split.train.n_real_users, dtype=np.int32)
     start = time.perf_counter()
-    top = model.top_k(real, k)
+    top = recommend(real, k)
     per_user = (time.perf_counter() - start) / max(1, len(real))
     rated = split.train.csr[: len(real)]
     return {
@@ -72,15 +84,32 @@ def _evaluate(model: Any, dataset: Dataset, targets: np.ndarray, k: int) -> tupl
     }, per_user
 
 
-def _fit_and_evaluate(spec: ExperimentSpec, ds: Dataset, train: RatingData, targets: np.ndarray, seed: int,
-                      progress: bool) -> tuple[dict[str, float], float, float]:
-    """Fit a fresh victim on ``train``; returns (metrics, fit seconds, recommend seconds/user)."""
+def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progress: bool) -> tuple[FactorModel, float]:
+    """A fresh victim fitted on ``train``, and the seconds it took."""
     model = make_model(spec.model, ds.name, **spec.model_options)
     start = time.perf_counter()
     model.fit(train, seed=seed, progress=progress)
-    fit_s = time.perf_counter() - start
-    metrics, per_user = _evaluate(model, ds, targets, spec.hr_k)
-    return metrics, fit_s, per_user
+    return model, time.perf_counter() - start
+
+
+def _defend(spec: ExperimentSpec, ds: Dataset, model: FactorModel, seed: int) -> tuple[Recommend, float]:
+    """The defended recommender for ``model`` and its set-up seconds (RVD: the index)."""
+    start = time.perf_counter()
+    rvd = RVD(model, k=spec.rvd_k, dataset=ds.name, seed=seed)
+    return rvd.recommend, time.perf_counter() - start
+
+
+def _robustness(per_seed: list[dict[str, float]]) -> dict[str, Any] | None:
+    if not per_seed or "hr_defense" not in per_seed[0] or "hr_attack" not in per_seed[0]:
+        return None
+    values = [robustness_improvement(m["hr"], m["hr_attack"], m["hr_defense"]) for m in per_seed]
+    return summarize(values).to_dict()
+
+
+def _p_value(per_seed: list[dict[str, float]]) -> float | None:
+    if not per_seed or "hr_defense" not in per_seed[0] or "hr_attack" not in per_seed[0]:
+        return None
+    return paired_ttest([m["hr_attack"] for m in per_seed], [m["hr_defense"] for m in per_seed])
 
 
 def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, progress: bool = False,
@@ -89,26 +118,37 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
 
     Per seed: targets are drawn, a victim is fitted on the clean training data
     (``hr_origin``); with an attack, fake users are generated under the threat model and a
-    fresh victim is fitted on the poisoned data (``hr_attack``). Metrics count real users only.
+    fresh victim is fitted on the poisoned data (``hr_attack``); with a defense, that victim
+    serves through it (``hr_defense``). Metrics count real users only. ``ri`` is the
+    robustness improvement per seed (mean, std, values); ``p_value`` the paired t-test of
+    ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
     """
     ds = dataset or load_dataset(spec.dataset, spec.data_dir, require_real=spec.require_real)
     train = ds.split.train
     per_seed: list[dict[str, float]] = []
-    timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": []}
+    timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
     for s in range(spec.seed, spec.seed + spec.seeds):
         targets = choose_targets(train, spec.targets, spec.n_targets, seed=s)
         target_sets.append(targets.tolist())
-        metrics, fit_s, per_user = _fit_and_evaluate(spec, ds, train, targets, s, progress)
+        model, fit_s = _fit(spec, ds, train, s, progress)
+        metrics, per_user = _evaluate(model.top_k, ds, targets, spec.hr_k)
         timings["fit"].append(fit_s)
-        timings["recommend_per_user"].append(per_user)
+        victim = model
         if spec.attack is not None:
             start = time.perf_counter()
             fakes = get_attack(spec.attack).generate(train, targets, size=spec.attack_size, n_filler=spec.n_filler,
                                                      knowledge=spec.knowledge, seed=s)
             timings["attack"].append(time.perf_counter() - start)
-            attacked, _, _ = _fit_and_evaluate(spec, ds, fakes.inject(train), targets, s, progress)
+            victim, _ = _fit(spec, ds, fakes.inject(train), s, progress)
+            attacked, per_user = _evaluate(victim.top_k, ds, targets, spec.hr_k)
             metrics.update({f"{k}_attack": v for k, v in attacked.items()})
+        if spec.defense is not None:
+            recommend, setup_s = _defend(spec, ds, victim, s)
+            defended, per_user = _evaluate(recommend, ds, targets, spec.hr_k)
+            timings["defense_fit"].append(setup_s)
+            metrics.update({f"{k}_defense": v for k, v in defended.items()})
+        timings["recommend_per_user"].append(per_user)
         per_seed.append(metrics)
         if on_seed is not None:
             on_seed(s, metrics)
@@ -124,13 +164,11 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "target_items": target_sets,
         "hr_origin": summarised("hr"),
         "hr_attack": summarised("hr_attack"),
-        "hr_defense": None,
+        "hr_defense": summarised("hr_defense"),
         "test_hr_origin": summarised("test_hr"),
         "test_hr_attack": summarised("test_hr_attack"),
-        "test_hr_defense": None,
-        "ri": None,
-        "p_value": None,
-        "timings": {"attack": float(np.mean(timings["attack"])) if timings["attack"] else None,
-                    "fit": float(np.mean(timings["fit"])), "defense_fit": None,
-                    "recommend_per_user": float(np.mean(timings["recommend_per_user"]))},
+        "test_hr_defense": summarised("test_hr_defense"),
+        "ri": _robustness(per_seed),
+        "p_value": _p_value(per_seed),
+        "timings": {key: (float(np.mean(v)) if v else None) for key, v in timings.items()},
     }
