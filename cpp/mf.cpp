@@ -13,9 +13,9 @@ constexpr int64_t kPrefetch = 8;   // ratings ahead (within a block) whose rows 
 inline int64_t block_end(int64_t b, int64_t n) { return std::min(n, (b + 1) * kBlock); }
 
 // SGD over the listed blocks, one rating at a time (the thread's share of an epoch).
-template <class S>
-FP_HOT double sgd_blocks(S, const FactorParams& p, const RatingsView& r, const int64_t* blocks, int64_t n_blocks,
-                         float lr, float reg) {
+template <class S, class Robust>
+FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, const Objective& o, const RatingsView& r, const int64_t* blocks,
+                         int64_t n_blocks, float lr, float reg) {
     const int d = S::dim(p.d);
     const float keep = 1.0f - lr * reg;
     double loss = 0.0;
@@ -29,19 +29,21 @@ FP_HOT double sgd_blocks(S, const FactorParams& p, const RatingsView& r, const i
             const int32_t u = r.users[k], i = r.items[k];
             float* pu = p.A + static_cast<size_t>(u) * d;
             float* qi = p.Q + static_cast<size_t>(i) * d;
-            const float e = r.ratings[k] - predict(S{}, p, pu, qi, u, i, d);
+            const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
             loss += static_cast<double>(e) * e;
-            sgd_bias_step(S{}, p, u, i, lr, reg, e);
-            coupled_step(pu, qi, d, keep, lr * e);
+            const PairGrad g = pair_grad(Robust{}, o, pu, qi, e, d);
+            sgd_bias_step(S{}, p, u, i, lr, reg, -g.a);
+            coupled_step(pu, qi, d, keep - lr * g.b_u, keep - lr * g.b_i, -lr * g.a);
         }
     }
     return loss;
 }
 
 // Gradient of one mini-batch, accumulated into the row scratch; returns its squared error.
-template <class S>
-FP_HOT double adam_batch_grad(S, const FactorParams& p, const RatingsView& r, const int64_t* blocks, int64_t b0,
-                              int64_t b1, float reg, float inv_batch, FactorGrads& g) {
+template <class S, class Robust>
+FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, const Objective& o, const RatingsView& r,
+                              const int64_t* blocks, int64_t b0, int64_t b1, float reg, float inv_batch,
+                              FactorGrads& g) {
     const int d = S::dim(p.d);
     const float rs = 2.0f * reg * inv_batch / static_cast<float>(d);  // reg * mean over entries (TCD code)
     double loss = 0.0;
@@ -53,9 +55,10 @@ FP_HOT double adam_batch_grad(S, const FactorParams& p, const RatingsView& r, co
             const float* qi = p.Q + static_cast<size_t>(i) * d;
             const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
             loss += static_cast<double>(e) * e;
-            const float c = 2.0f * e * inv_batch;
-            add_scaled_pair(g.A.row(u), qi, pu, d, c, rs);
-            add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs);
+            const PairGrad pg = pair_grad(Robust{}, o, pu, qi, e, d);
+            const float c = 2.0f * pg.a * inv_batch;
+            add_scaled_pair(g.A.row(u), qi, pu, d, c, rs + 2.0f * pg.b_u * inv_batch);
+            add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs + 2.0f * pg.b_i * inv_batch);
             add_bias_grad(S{}, g, u, i, c);
         }
     }
@@ -64,7 +67,8 @@ FP_HOT double adam_batch_grad(S, const FactorParams& p, const RatingsView& r, co
 
 }  // namespace
 
-double mf_sgd_epoch(const FactorParams& p, const RatingsView& r, float lr, float reg, int n_threads, uint64_t seed) {
+double mf_sgd_epoch(const FactorParams& p, const Objective& o, const RatingsView& r, float lr, float reg,
+                    int n_threads, uint64_t seed) {
     const int64_t n_blocks = (r.n + kBlock - 1) / kBlock;
     const std::vector<int64_t> blocks = permutation(n_blocks, seed);
     const int threads = static_cast<int>(std::min<int64_t>(clamp_threads(n_threads), std::max<int64_t>(1, n_blocks)));
@@ -73,13 +77,16 @@ double mf_sgd_epoch(const FactorParams& p, const RatingsView& r, float lr, float
     {
         const int t = thread_id();
         const int64_t lo = n_blocks * t / threads, hi = n_blocks * (t + 1) / threads;
-        loss += dispatch_shape(p, [&](auto s) { return sgd_blocks(s, p, r, blocks.data() + lo, hi - lo, lr, reg); });
+        loss += dispatch_shape(p, [&](auto s) {
+            return dispatch_objective(
+                o, [&](auto robust) { return sgd_blocks(s, robust, p, o, r, blocks.data() + lo, hi - lo, lr, reg); });
+        });
     }
     return loss;
 }
 
-double mf_adam_epoch(const FactorParams& p, const Moments& mo, const RatingsView& r, int64_t batch, float reg,
-                     const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed) {
+double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& mo, const RatingsView& r,
+                     int64_t batch, float reg, const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed) {
     const int threads = clamp_threads(n_threads);
     const int64_t n_blocks = (r.n + kBlock - 1) / kBlock;
     const std::vector<int64_t> blocks = permutation(n_blocks, seed);
@@ -91,8 +98,11 @@ double mf_adam_epoch(const FactorParams& p, const Moments& mo, const RatingsView
         int64_t count = 0;
         for (int64_t b = b0; b < b1; ++b) count += block_end(blocks[b], r.n) - blocks[b] * kBlock;
         const float inv_batch = 1.0f / static_cast<float>(count);
-        loss += dispatch_shape(
-            p, [&](auto s) { return adam_batch_grad(s, p, r, blocks.data(), b0, b1, reg, inv_batch, grads); });
+        loss += dispatch_shape(p, [&](auto s) {
+            return dispatch_objective(o, [&](auto robust) {
+                return adam_batch_grad(s, robust, p, o, r, blocks.data(), b0, b1, reg, inv_batch, grads);
+            });
+        });
         grads.apply(p, mo, ++step, cfg, threads);
     }
     return loss;

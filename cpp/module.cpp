@@ -3,6 +3,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -164,22 +166,34 @@ py::tuple adam_run(Epoch&& epoch, int64_t step) {
     return py::make_tuple(loss, step);
 }
 
+fp::Objective objective(float huber, float adversarial_eps, float adversarial_weight) {
+    if (!(huber > 0.0f)) throw py::value_error("huber must be > 0 (infinity: squared error)");
+    if (!(adversarial_eps >= 0.0f) || !std::isfinite(adversarial_eps) || !(adversarial_weight >= 0.0f) ||
+        !std::isfinite(adversarial_weight))
+        throw py::value_error("adversarial_eps and adversarial_weight must be finite and >= 0");
+    return fp::Objective{huber, adversarial_eps, adversarial_weight};
+}
+
 double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array users, py::array items,
-              py::array ratings, float lr, float reg, bool bias, int n_threads, uint64_t seed) {
+              py::array ratings, float lr, float reg, bool bias, int n_threads, uint64_t seed, float huber,
+              float adversarial_eps, float adversarial_weight) {
     const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     check_hyper(lr, reg);
+    const fp::Objective o = objective(huber, adversarial_eps, adversarial_weight);
     py::gil_scoped_release nogil;
-    return fp::mf_sgd_epoch(in.p, in.r, lr, reg, n_threads, seed);
+    return fp::mf_sgd_epoch(in.p, o, in.r, lr, reg, n_threads, seed);
 }
 
 py::tuple mf_adam(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
                   py::array users, py::array items, py::array ratings, int64_t batch, float reg, float lr,
-                  float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed) {
+                  float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed,
+                  float huber, float adversarial_eps, float adversarial_weight) {
     const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     const fp::Moments mo = checked_moments(moments, in.p);
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
-    return adam_run([&](int64_t& t) { return fp::mf_adam_epoch(in.p, mo, in.r, batch, reg, cfg, t, n_threads, seed); },
-                    step);
+    const fp::Objective o = objective(huber, adversarial_eps, adversarial_weight);
+    return adam_run(
+        [&](int64_t& t) { return fp::mf_adam_epoch(in.p, o, mo, in.r, batch, reg, cfg, t, n_threads, seed); }, step);
 }
 
 double nsvd_sgd(py::array Y, py::array Q, py::array bu, py::array bi, float mu, py::array indptr, py::array indices,
@@ -231,6 +245,25 @@ py::tuple rvd_top_k(py::array A, py::array Q, py::array bu, py::array bi, float 
         fp::rvd_top_k(p, nsvd, c, q, fp::RvdConfig{epochs, lr, reg, top_k}, oi, os, fp::clamp_threads(n_threads));
     }
     return py::make_tuple(items, scores);
+}
+
+py::array_t<float> dot_pairs(py::array U, py::array V, py::array users, py::array items, int n_threads) {
+    if (U.ndim() != 2 || V.ndim() != 2 || users.ndim() != 1) throw py::value_error("U, V must be 2-d and users 1-d");
+    const int d = static_cast<int>(U.shape(1));
+    const float* u = checked<float>(U, "U", {-1, d}, false);
+    const float* v = checked<float>(V, "V", {-1, d}, false);
+    const int64_t n = users.shape(0);
+    const int32_t* us = checked<int32_t>(users, "users", {n}, false);
+    const int32_t* is = checked<int32_t>(items, "items", {n}, false);
+    check_range(us, n, U.shape(0), "users");
+    check_range(is, n, V.shape(0), "items");
+    py::array_t<float> out(n);
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        fp::dot_pairs(u, v, d, us, is, n, o, n_threads);
+    }
+    return out;
 }
 
 void mask_seen(py::array scores, py::array users, py::array indptr, py::array indices, int n_threads) {
@@ -288,15 +321,20 @@ PYBIND11_MODULE(_core, m) {
 #endif
     });
     m.def("max_threads", [] { return fp::clamp_threads(0); });
-    m.def("mf_sgd_epoch", &mf_sgd, "One SGD epoch of MF over shuffled rating blocks; returns the SSE.",
+    constexpr float inf = std::numeric_limits<float>::infinity();
+    m.def("mf_sgd_epoch", &mf_sgd,
+          "One SGD epoch of MF over shuffled rating blocks; returns the SSE. huber / adversarial_*: the "
+          "robust objective of fp::Objective.",
           py::arg("P"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("users"),
           py::arg("items"), py::arg("ratings"), py::arg("lr"), py::arg("reg"), py::arg("bias"),
-          py::arg("n_threads"), py::arg("seed"));
+          py::arg("n_threads"), py::arg("seed"), py::arg("huber") = inf, py::arg("adversarial_eps") = 0.0f,
+          py::arg("adversarial_weight") = 0.0f);
     m.def("mf_adam_epoch", &mf_adam, "One lazy-Adam epoch of MF; returns (SSE, step).", py::arg("P"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("moments"), py::arg("users"),
           py::arg("items"), py::arg("ratings"), py::arg("batch"), py::arg("reg"), py::arg("lr"), py::arg("beta1"),
           py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"), py::arg("n_threads"),
-          py::arg("seed"));
+          py::arg("seed"), py::arg("huber") = inf, py::arg("adversarial_eps") = 0.0f,
+          py::arg("adversarial_weight") = 0.0f);
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
           py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),
@@ -313,6 +351,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("item_reg"), py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("users"),
           py::arg("neighbours"), py::arg("epochs"), py::arg("lr"), py::arg("reg"), py::arg("top_k"),
           py::arg("n_threads"));
+    m.def("dot_pairs", &dot_pairs, "U[users[k]] . V[items[k]] for every k (float32).", py::arg("U"), py::arg("V"),
+          py::arg("users"), py::arg("items"), py::arg("n_threads"));
     m.def("mask_seen", &mask_seen, "Set each row's seen items (CSR rows users[r]) to -inf, in place.",
           py::arg("scores"), py::arg("users"), py::arg("indptr"), py::arg("indices"), py::arg("n_threads"));
     m.def("topk_rows", &topk_rows, "(items, scores) of the k best entries of each row.", py::arg("scores"),

@@ -149,7 +149,7 @@ void tune_mf_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float reg)
         float* qi = t.Q.write(i, t.step);
         const float e = r.values[x] - (dot(pv, qi, d) + t.bias_of(S{}, v, i));
         t.bias_step(S{}, v, i, lr, reg, e);
-        coupled_step(pv, qi, d, keep, lr * e);
+        coupled_step(pv, qi, d, keep, keep, lr * e);
         ++t.step;
     }
 }

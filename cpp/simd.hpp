@@ -38,20 +38,20 @@ FP_INLINE float dot(const float* a, const float* b, int d) {
     return total;
 }
 
-// The coupled SGD step of a factor pair: a <- keep*a + step*b, b <- keep*b + step*a (old values).
-FP_INLINE void coupled_step(float* a, float* b, int d, float keep, float step) {
-    const vec8 k = splat8(keep), s = splat8(step);
+// The coupled SGD step of a factor pair: a <- keep_a*a + step*b, b <- keep_b*b + step*a (old values).
+FP_INLINE void coupled_step(float* a, float* b, int d, float keep_a, float keep_b, float step) {
+    const vec8 ka = splat8(keep_a), kb = splat8(keep_b), s = splat8(step);
     int f = 0;
 #pragma GCC unroll 16
     for (; f + 8 <= d; f += 8) {
         const vec8 x = load8(a + f), y = load8(b + f);
-        store8(a + f, k * x + s * y);
-        store8(b + f, k * y + s * x);
+        store8(a + f, ka * x + s * y);
+        store8(b + f, kb * y + s * x);
     }
     for (; f < d; ++f) {
         const float x = a[f], y = b[f];
-        a[f] = keep * x + step * y;
-        b[f] = keep * y + step * x;
+        a[f] = keep_a * x + step * y;
+        b[f] = keep_b * y + step * x;
     }
 }
 

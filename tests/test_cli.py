@@ -66,6 +66,7 @@ def test_missing_real_data_falls_back_loudly_or_fails_when_required(tmp_path, ca
     ["run", "--dataset", "synthetic:ml-100k", "--attack", "random", "--filler", "0"],
     ["run", "--dataset", "synthetic:ml-100k", "--defense", "nosuch"],
     ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd", "--rvd-k", "0"],
+    ["run", "--dataset", "synthetic:ml-100k", "--model", "nsvd", "--defense", "ltsmf"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--targets", "99999", "--out", "never.tsv"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--filler", "5000", "--out", "never.tsv"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--size", "-1", "--out", "never.tsv"],

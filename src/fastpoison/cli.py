@@ -19,8 +19,9 @@ from .data.fetch import fetch
 from .data.loaders import write_ncf
 from .data.paths import data_roots
 from .data.targets import choose_targets
+from .defenses import DEFENSES
 from .errors import FastPoisonError
-from .eval.experiment import DEFENSES, ExperimentSpec, run_experiment
+from .eval.experiment import ExperimentSpec, run_experiment
 from .models import MODELS, make_model
 
 

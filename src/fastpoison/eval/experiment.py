@@ -11,7 +11,7 @@ from ..attacks import get_attack
 from ..data.datasets import Dataset, load_dataset
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
-from ..defenses import RVD
+from ..defenses import DEFENSES, RVD, DefensePlan, get_defense
 from ..models import make_model
 from ..models.base import FactorModel
 from ..models.scoring import TopK
@@ -46,8 +46,11 @@ class ExperimentSpec:
             raise ValueError("seeds must be >= 1")
         if self.hr_k < 1:
             raise ValueError("hr_k must be >= 1")
-        if self.defense is not None and self.defense not in DEFENSES:
-            raise ValueError(f"unknown defense {self.defense!r}; choose from {', '.join(sorted(DEFENSES))}")
+        if self.defense is not None:
+            plan = get_defense(self.defense)  # unknown names fail before any work
+            if plan.training is not None and self.model != "mf":
+                raise ValueError(f"defense {self.defense} trains matrix factorisation; it does not apply to "
+                                 f"model {self.model!r}")
         if self.rvd_k is not None and self.rvd_k < 1:
             raise ValueError(f"rvd_k must be >= 1, got {self.rvd_k}")
         if self.attack is not None:
@@ -59,9 +62,6 @@ class ExperimentSpec:
             if self.n_filler is not None and self.n_filler < 1:
                 raise ValueError(f"filler items per fake user must be >= 1, got {self.n_filler}")
 
-
-#: Defenses the experiment knows: inference-time (wrap recommendation of a trained model).
-DEFENSES = ("rvd",)
 
 #: Called after each seed with (seed index, that seed's metrics).
 SeedCallback = Callable[[int, dict[str, float]], None]
@@ -92,11 +92,16 @@ def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progre
     return model, time.perf_counter() - start
 
 
-def _defend(spec: ExperimentSpec, ds: Dataset, model: FactorModel, seed: int) -> tuple[Recommend, float]:
-    """The defended recommender for ``model`` and its set-up seconds (RVD: the index)."""
+def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: FactorModel, seed: int,
+            progress: bool) -> tuple[Recommend, float]:
+    """The defended recommender on ``train`` and its set-up seconds: a victim refitted under the
+    training-time part (else ``victim`` itself), served through RVD (its index built) if planned."""
     start = time.perf_counter()
-    rvd = RVD(model, k=spec.rvd_k, dataset=ds.name, seed=seed)
-    return rvd.recommend, time.perf_counter() - start
+    if plan.training is not None:
+        victim = plan.training.fit(lambda **o: make_model(spec.model, ds.name, **{**spec.model_options, **o}),
+                                   train, seed=seed, progress=progress)
+    recommend = RVD(victim, k=spec.rvd_k, dataset=ds.name, seed=seed).recommend if plan.vicinal else victim.top_k
+    return recommend, time.perf_counter() - start
 
 
 def _robustness(per_seed: list[dict[str, float]]) -> dict[str, Any] | None:
@@ -118,9 +123,10 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
 
     Per seed: targets are drawn, a victim is fitted on the clean training data
     (``hr_origin``); with an attack, fake users are generated under the threat model and a
-    fresh victim is fitted on the poisoned data (``hr_attack``); with a defense, that victim
-    serves through it (``hr_defense``). Metrics count real users only. ``ri`` is the
-    robustness improvement per seed (mean, std, values); ``p_value`` the paired t-test of
+    fresh victim is fitted on the poisoned data (``hr_attack``); with a defense, a victim refitted
+    under its training part (else that victim) serves, through RVD if the defense includes it
+    (``hr_defense``). Metrics count real users only. ``ri`` is the robustness improvement
+    per seed (mean, std, values); ``p_value`` the paired t-test of
     ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
     """
     ds = dataset or load_dataset(spec.dataset, spec.data_dir, require_real=spec.require_real)
@@ -128,23 +134,25 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     per_seed: list[dict[str, float]] = []
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
+    plan = get_defense(spec.defense) if spec.defense is not None else None
     for s in range(spec.seed, spec.seed + spec.seeds):
         targets = choose_targets(train, spec.targets, spec.n_targets, seed=s)
         target_sets.append(targets.tolist())
         model, fit_s = _fit(spec, ds, train, s, progress)
         metrics, per_user = _evaluate(model.top_k, ds, targets, spec.hr_k)
         timings["fit"].append(fit_s)
-        victim = model
+        victim, poisoned = model, train
         if spec.attack is not None:
             start = time.perf_counter()
             fakes = get_attack(spec.attack).generate(train, targets, size=spec.attack_size, n_filler=spec.n_filler,
                                                      knowledge=spec.knowledge, seed=s)
             timings["attack"].append(time.perf_counter() - start)
-            victim, _ = _fit(spec, ds, fakes.inject(train), s, progress)
+            poisoned = fakes.inject(train)
+            victim, _ = _fit(spec, ds, poisoned, s, progress)
             attacked, per_user = _evaluate(victim.top_k, ds, targets, spec.hr_k)
             metrics.update({f"{k}_attack": v for k, v in attacked.items()})
-        if spec.defense is not None:
-            recommend, setup_s = _defend(spec, ds, victim, s)
+        if plan is not None:
+            recommend, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
             defended, per_user = _evaluate(recommend, ds, targets, spec.hr_k)
             timings["defense_fit"].append(setup_s)
             metrics.update({f"{k}_defense": v for k, v in defended.items()})

@@ -193,7 +193,8 @@ class FactorModel(ABC):
 
     def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         U, V, bu, bi = self._factors()
-        s = np.einsum("ij,ij->i", U[users], V[items]).astype(np.float32)
+        s = _core.dot_pairs(U, V, np.ascontiguousarray(users, dtype=np.int32),
+                            np.ascontiguousarray(items, dtype=np.int32), self.config.threads)
         if bu is not None:
             s += self.mu + bu[users] + bi[items]
         return s

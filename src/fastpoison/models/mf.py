@@ -1,11 +1,13 @@
 """Matrix factorisation: ``r_hat = p_u . q_i`` (the papers' MF), optionally ``+ mu + b_u + b_i``."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _core
 from ..data.ratings import RatingData
-from .base import FactorModel
+from .base import FactorConfig, FactorModel
 from .buffers import aligned_zeros
 
 
@@ -22,15 +24,51 @@ def adam_moments(params: dict[str, np.ndarray], names: tuple[str, str, str, str]
     return tuple(aligned_zeros(params[n].shape) for n in names for _ in range(2))
 
 
+@dataclass
+class MFConfig(FactorConfig):
+    """`FactorConfig` plus the robust objectives of the training-time defenses (all off by default).
+
+    ``huber``: Huber threshold on the error of ratings scaled to [0, 1]; beyond it the loss
+    grows linearly, so outlying ratings pull less (RMF). ``trim``: share of the training
+    ratings with the largest current residuals left out of every epoch after the first
+    (LTSMF). ``adversarial_eps``: norm of the per-rating perturbation of p_u and q_i that
+    raises that rating's error fastest; the loss under it is added with
+    ``adversarial_weight`` (APR).
+    """
+
+    huber: float | None = None
+    trim: float = 0.0
+    adversarial_eps: float = 0.0
+    adversarial_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checks = [(self.huber is None or self.huber > 0, "huber must be > 0 (or None for the squared error)"),
+                  (0 <= self.trim < 1, "trim must lie in [0, 1)"),
+                  (0 <= self.adversarial_eps < np.inf, "adversarial_eps must be finite and >= 0"),
+                  (0 <= self.adversarial_weight < np.inf, "adversarial_weight must be finite and >= 0")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def objective(self) -> dict[str, float]:
+        """The kernels' objective arguments."""
+        return {"huber": np.inf if self.huber is None else self.huber, "adversarial_eps": self.adversarial_eps,
+                "adversarial_weight": self.adversarial_weight}
+
+
 class MF(FactorModel):
     """Matrix factorisation trained by Hogwild SGD or lazy Adam (C++ kernels).
 
     ``bias=False`` (default) is the papers' model; with biases, rarely-rated items can
     get extreme item biases that push them up every top-K list (see the README).
+    `MFConfig` adds the robust objectives the training-time defenses use.
     """
 
     name = "mf"
     param_names = ("P", "Q", "bu", "bi")
+    config_class = MFConfig
+    config: MFConfig
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
         d = self.config.factors
@@ -44,16 +82,32 @@ class MF(FactorModel):
         order = np.random.default_rng(np.random.SeedSequence([seed, 0xC00])).permutation(len(users))
         self._coo = (np.ascontiguousarray(users[order]), np.ascontiguousarray(items[order]),
                      np.ascontiguousarray(ratings[order]))
+        self._epochs_run = 0
+
+    def _epoch_ratings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The prepared ratings; with ``trim`` and after the first epoch, without the ``trim``
+        share whose current squared residuals are largest (least trimmed squares)."""
+        if self.config.trim == 0 or self._epochs_run == 0:
+            return self._coo
+        users, items, ratings = self._coo
+        residual = np.abs(self._predict_normalized(users, items) - ratings)
+        n_keep = len(ratings) - int(self.config.trim * len(ratings))
+        keep = np.sort(np.argpartition(residual, n_keep - 1)[:n_keep])
+        return users[keep], items[keep], ratings[keep]
 
     def _run_epoch(self, seed: int) -> float:
+        """One epoch; with trimming, the SSE over the kept ratings rescaled to all of them."""
         c, p = self.config, self.params
+        coo = self._epoch_ratings()
+        self._epochs_run += 1
         if c.optimizer == "sgd":
-            return _core.mf_sgd_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, *self._coo, c.lr, c.reg,
-                                      c.bias, c.threads, seed)
-        loss, self._step = _core.mf_adam_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
-                                               *self._coo, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
-                                               self._step, c.bias, c.threads, seed)
-        return loss
+            loss = _core.mf_sgd_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, *coo, c.lr, c.reg,
+                                      c.bias, c.threads, seed, **c.objective())
+        else:
+            loss, self._step = _core.mf_adam_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
+                                                   *coo, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
+                                                   self._step, c.bias, c.threads, seed, **c.objective())
+        return loss * len(self._coo[2]) / len(coo[2])
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         p = self.params

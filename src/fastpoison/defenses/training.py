@@ -1,0 +1,80 @@
+"""Training-time defenses (the RVD paper's baselines): each fits the victim MF with a robust objective.
+
+A defense takes a *model factory*, a callable that returns a fresh, unfitted model built with
+the keyword overrides it is given (e.g. ``lambda **o: make_model("mf", "ml-100k", **o)``), so
+that it can set the objective while the caller keeps every other setting.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+from ..data.ratings import RatingData
+from ..models.mf import MF, MFConfig
+
+#: Keyword overrides -> a fresh, unfitted model.
+ModelFactory = Callable[..., Any]
+
+
+class TrainingDefense(ABC):
+    """A defense applied by training: ``fit(model_factory, train, seed=...)`` returns the fitted victim."""
+
+    name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        MFConfig(**self.overrides())  # invalid settings fail here, before any training
+
+    @abstractmethod
+    def overrides(self) -> dict[str, Any]:
+        """The `MFConfig` settings this defense trains with."""
+
+    def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0, progress: bool = False) -> MF:
+        """A model from ``model_factory`` (it must be MF), trained on ``train`` under this defense."""
+        model = model_factory(**self.overrides())
+        if not isinstance(model, MF):
+            raise ValueError(f"{self.name} is defined for matrix factorisation (model 'mf'), "
+                             f"not {getattr(model, 'name', type(model).__name__)!r}")
+        return model.fit(train, seed=seed, progress=progress)
+
+
+@dataclass(frozen=True)
+class APR(TrainingDefense):
+    """Adversarial training (He et al. 2018), a minimax game on the embeddings: each rating's
+    loss is added, with ``weight``, to its loss after perturbing p_u and q_i by vectors of
+    norm ``eps`` in the direction that raises it fastest (ratings scaled to [0, 1])."""
+
+    eps: float = 0.05
+    weight: float = 1.0
+    name: ClassVar[str] = "apr"
+
+    def overrides(self) -> dict[str, Any]:
+        return {"adversarial_eps": self.eps, "adversarial_weight": self.weight}
+
+
+@dataclass(frozen=True)
+class LTSMF(TrainingDefense):
+    """Least trimmed squares MF (Cheng and Hurley 2010): every epoch after the first leaves out
+    the ``trim`` share of training ratings with the largest current residuals."""
+
+    trim: float = 0.05
+    name: ClassVar[str] = "ltsmf"
+
+    def overrides(self) -> dict[str, Any]:
+        return {"trim": self.trim}
+
+
+@dataclass(frozen=True)
+class RMF(TrainingDefense):
+    """Robust MF (after Bampis et al. 2017) as an M-estimator: Huber's loss with threshold
+    ``huber`` on the error of ratings scaled to [0, 1], so large residuals pull linearly, not
+    quadratically."""
+
+    huber: float = 0.1
+    name: ClassVar[str] = "rmf"
+
+    def overrides(self) -> dict[str, Any]:
+        return {"huber": self.huber}
+
+
+TRAINING_DEFENSES: dict[str, type[TrainingDefense]] = {d.name: d for d in (APR, LTSMF, RMF)}

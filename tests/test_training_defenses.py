@@ -1,0 +1,140 @@
+"""Training-time defenses: the robust MF objectives against finite differences, least-trimmed
+squares selection, the defense API, and defenses inside experiments."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastpoison import _core
+from fastpoison.data.datasets import load_dataset
+from fastpoison.defenses import APR, LTSMF, RMF, get_defense
+from fastpoison.eval.experiment import ExperimentSpec, run_experiment
+from fastpoison.models import MF, NSVD, make_model
+from fastpoison.models.buffers import aligned_zeros
+
+
+def half_loss(p, q, r, huber, eps, weight, delta_u, delta_i):
+    """Half the per-rating loss rho(e) + weight * rho(e_adv), the perturbation held fixed (float64)."""
+    def rho(e):
+        return e * e if abs(e) <= huber else 2 * huber * abs(e) - huber * huber
+    e = p @ q - r
+    e_adv = (p + delta_u) @ (q + delta_i) - r
+    return 0.5 * (rho(e) + weight * rho(e_adv))
+
+
+def fast_gradient(p, q, r, eps):
+    """APR's perturbation of (p, q): norm eps along the gradient of this rating's squared error."""
+    s = np.sign(p @ q - r) * eps
+    return s * q / np.linalg.norm(q), s * p / np.linalg.norm(p)
+
+
+@pytest.mark.parametrize("huber,eps,weight,r", [
+    (np.inf, 0.0, 0.0, 0.9),    # plain squared error
+    (0.05, 0.0, 0.0, 0.9),      # Huber, clipped
+    (10.0, 0.0, 0.0, 0.9),      # Huber, inside the quadratic zone
+    (np.inf, 0.1, 1.0, 0.9),    # APR, error positive side
+    (np.inf, 0.1, 0.5, -0.4),   # APR, error negative side
+    (0.05, 0.2, 2.0, 0.7),      # both
+])
+def test_sgd_step_follows_the_gradient_of_the_robust_loss(huber, eps, weight, r):
+    rng = np.random.default_rng(3)
+    d, lr = 8, 1e-3
+    p0, q0 = rng.normal(0, 0.5, d), rng.normal(0, 0.5, d)
+    P, Q = aligned_zeros((1, d)), aligned_zeros((1, d))
+    P[0], Q[0] = p0, q0
+    p0, q0 = P[0].astype(np.float64), Q[0].astype(np.float64)
+    one = np.zeros(1, dtype=np.int32)
+    _core.mf_sgd_epoch(P, Q, aligned_zeros((1,)), aligned_zeros((1,)), 0.0, one, one, np.array([r], np.float32),
+                       lr, 0.0, False, 1, 0, huber=huber, adversarial_eps=eps, adversarial_weight=weight)
+    du, di = fast_gradient(p0, q0, r, eps)
+    h = 1e-6
+    grad_p = np.array([(half_loss(p0 + h * np.eye(d)[f], q0, r, huber, eps, weight, du, di)
+                        - half_loss(p0 - h * np.eye(d)[f], q0, r, huber, eps, weight, du, di)) / (2 * h)
+                       for f in range(d)])
+    grad_q = np.array([(half_loss(p0, q0 + h * np.eye(d)[f], r, huber, eps, weight, du, di)
+                        - half_loss(p0, q0 - h * np.eye(d)[f], r, huber, eps, weight, du, di)) / (2 * h)
+                       for f in range(d)])
+    np.testing.assert_allclose((p0 - P[0]) / lr, grad_p, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose((q0 - Q[0]) / lr, grad_q, rtol=2e-3, atol=2e-4)
+
+
+@pytest.fixture(scope="module")
+def train():
+    return load_dataset("synthetic:filmtrust").split.train
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_inactive_robust_terms_reproduce_plain_training_bitwise(train, optimizer):
+    plain = MF(factors=8, epochs=2, optimizer=optimizer).fit(train, seed=1)
+    inert = MF(factors=8, epochs=2, optimizer=optimizer, huber=1e30, adversarial_eps=0.0).fit(train, seed=1)
+    for k in plain.params:
+        assert np.array_equal(plain.params[k], inert.params[k]), k
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_each_robust_objective_changes_training(train, optimizer):
+    plain = MF(factors=8, epochs=2, optimizer=optimizer).fit(train, seed=1)
+    for option in ({"huber": 0.05}, {"adversarial_eps": 0.1}, {"trim": 0.1}):
+        robust = MF(factors=8, epochs=2, optimizer=optimizer, **option).fit(train, seed=1)
+        assert not np.array_equal(plain.params["P"], robust.params["P"]), option
+
+
+def test_trimming_keeps_exactly_the_smallest_residuals(train):
+    model = MF(factors=8, epochs=2, trim=0.2, valid_fraction=0.0).fit(train, seed=0)
+    users, items, ratings = model._coo
+    kept = model._epoch_ratings()
+    assert len(kept[2]) == len(ratings) - int(0.2 * len(ratings))
+    residual = np.abs(model._predict_normalized(users, items) - ratings)
+    in_kept = np.zeros(len(ratings), dtype=bool)
+    order = {(u, i): k for k, (u, i) in enumerate(zip(users.tolist(), items.tolist()))}
+    in_kept[[order[(u, i)] for u, i in zip(kept[0].tolist(), kept[1].tolist())]] = True
+    assert residual[in_kept].max() <= residual[~in_kept].min()
+    assert np.all(np.diff(np.flatnonzero(in_kept)) > 0) and np.array_equal(kept[2], ratings[in_kept])
+
+
+def test_defenses_train_mf_with_their_objective(train):
+    factory = lambda **o: MF(factors=8, epochs=2, **o)  # noqa: E731
+    assert APR(eps=0.1, weight=0.5).fit(factory, train).config.adversarial_eps == 0.1
+    assert LTSMF(trim=0.1).fit(factory, train).config.trim == 0.1
+    assert RMF(huber=0.2).fit(factory, train).config.huber == 0.2
+    same = LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"]
+    assert np.array_equal(same, LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"])
+
+
+@pytest.mark.parametrize("make", [lambda: APR(eps=-1), lambda: APR(weight=np.inf), lambda: LTSMF(trim=1.0),
+                                  lambda: LTSMF(trim=-0.1), lambda: RMF(huber=0.0)])
+def test_bad_defense_settings_fail_at_construction(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_training_defenses_refuse_non_mf_models(train):
+    with pytest.raises(ValueError, match="matrix factorisation"):
+        LTSMF().fit(lambda **o: NSVD(factors=8, epochs=1), train)
+    with pytest.raises(ValueError, match="does not apply"):
+        ExperimentSpec(dataset="synthetic:filmtrust", model="nsvd", defense="rmf+rvd")
+
+
+def test_defense_names_parse_into_plans():
+    assert get_defense("rvd").training is None and get_defense("rvd").vicinal
+    plan = get_defense("LTSMF+RVD")
+    assert isinstance(plan.training, LTSMF) and plan.vicinal
+    assert isinstance(get_defense("apr").training, APR) and not get_defense("apr").vicinal
+    for bad in ("nosuch", "rvd+rvd", "rvd+ltsmf", "ltsmf+"):
+        with pytest.raises(ValueError, match="unknown defense"):
+            get_defense(bad)
+
+
+@pytest.mark.parametrize("defense", ["ltsmf", "rmf+rvd"])
+def test_training_defense_in_an_experiment(defense):
+    spec = ExperimentSpec(dataset="synthetic:filmtrust", attack="average", defense=defense, targets="unpopular",
+                          seeds=2, rvd_k=8, model_options={"epochs": 3, "factors": 8})
+    r = run_experiment(spec)
+    for key in ("hr_attack", "hr_defense", "test_hr_defense", "ri"):
+        assert len(r[key]["values"]) == 2, key
+    assert r["timings"]["defense_fit"] > 0
+
+
+def test_mf_robust_options_do_not_apply_to_nsvd():
+    with pytest.raises(ValueError, match="does not apply"):
+        make_model("nsvd", trim=0.1)
