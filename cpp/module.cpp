@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "agreement.hpp"
 #include "factor_models.hpp"
 #include "rvd.hpp"
 #include "topk.hpp"
@@ -266,6 +267,38 @@ py::array_t<float> dot_pairs(py::array U, py::array V, py::array users, py::arra
     return out;
 }
 
+py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array users, py::array indptr,
+                          py::array indices, float low, float step, int levels, float ratio, uint64_t seed,
+                          int n_threads) {
+    if (scores_a.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
+    const int64_t rows = scores_a.shape(0), m = scores_a.shape(1);
+    const fp::CsrView c = checked_csr(indptr, indices, nullptr, m);
+    const fp::ScorePair s{checked<float>(scores_a, "scores_a", {rows, m}, false),
+                          checked<float>(scores_b, "scores_b", {rows, m}, false), rows, m,
+                          checked<int32_t>(users, "users", {rows}, false), c.indptr, c.indices};
+    check_range(s.users, rows, c.n_users, "users");
+    if (!std::isfinite(low) || !(step > 0.0f) || !std::isfinite(step) || levels < 1)
+        throw py::value_error("the grid needs a finite low, step > 0 and levels >= 1");
+    if (!(ratio > 0.0f && ratio <= 1.0f)) throw py::value_error("ratio must lie in (0, 1]");
+    const fp::AgreementRule rule{fp::Grid{low, step, levels}, ratio, seed};
+    std::vector<int64_t> offsets;
+    {
+        py::gil_scoped_release nogil;
+        offsets = fp::agreement_offsets(s, rule, n_threads);
+    }
+    const int64_t n = offsets.back();
+    py::array_t<int32_t> out_users(n), out_items(n);
+    py::array_t<float> out_ratings(n);
+    int32_t* ou = out_users.mutable_data();
+    int32_t* oi = out_items.mutable_data();
+    float* orr = out_ratings.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        fp::agreement_fill(s, rule, offsets, ou, oi, orr, n_threads);
+    }
+    return py::make_tuple(out_users, out_items, out_ratings);
+}
+
 void mask_seen(py::array scores, py::array users, py::array indptr, py::array indices, int n_threads) {
     if (scores.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
     const int64_t rows = scores.shape(0), m = scores.shape(1);
@@ -353,6 +386,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("n_threads"));
     m.def("dot_pairs", &dot_pairs, "U[users[k]] . V[items[k]] for every k (float32).", py::arg("U"), py::arg("V"),
           py::arg("users"), py::arg("items"), py::arg("n_threads"));
+    m.def("agreement_pairs", &agreement_pairs,
+          "TCD pseudo-labels of a user block: unrated pairs whose two scores project to the same level of "
+          "the grid low + step * k (k < levels), Bernoulli(ratio)-sampled per user stream; returns "
+          "(users, items, ratings).",
+          py::arg("scores_a"), py::arg("scores_b"), py::arg("users"), py::arg("indptr"), py::arg("indices"),
+          py::arg("low"), py::arg("step"), py::arg("levels"), py::arg("ratio"), py::arg("seed"),
+          py::arg("n_threads"));
     m.def("mask_seen", &mask_seen, "Set each row's seen items (CSR rows users[r]) to -inf, in place.",
           py::arg("scores"), py::arg("users"), py::arg("indptr"), py::arg("indices"), py::arg("n_threads"));
     m.def("topk_rows", &topk_rows, "(items, scores) of the k best entries of each row.", py::arg("scores"),

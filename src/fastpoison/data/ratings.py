@@ -169,6 +169,34 @@ class RatingData:
                           np.concatenate([self.values, vals]), self.n_users + fake.shape[0],
                           self.n_items, self.scale, self.n_real_users, self.name, dict(self.meta))
 
+    def with_ratings(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> "RatingData":
+        """A new dataset with extra ratings of existing users on pairs they have not rated
+        (``users`` ascending, e.g. pseudo-labels); rows stay sorted by item."""
+        u = np.asarray(users, dtype=np.int64)
+        i = np.asarray(items, dtype=np.int32)
+        r = np.asarray(ratings, dtype=np.float32)
+        if not (u.shape == i.shape == r.shape) or u.ndim != 1:
+            raise ValueError("users, items and ratings must be 1-d arrays of one length")
+        if u.size and (np.any(np.diff(u) < 0) or u[0] < 0 or u[-1] >= self.n_users
+                       or i.min() < 0 or i.max() >= self.n_items):
+            raise ValueError("extra ratings need ascending users and ids in range")
+        own, extra = np.diff(self.indptr), np.bincount(u, minlength=self.n_users)
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(own + extra, out=indptr[1:])
+        extra_start = np.concatenate([[0], np.cumsum(extra)])
+        slot_own = np.repeat(indptr[:-1] - self.indptr[:-1], own) + np.arange(self.n_ratings)
+        slot_extra = np.repeat(indptr[:-1] + own - extra_start[:-1], extra) + np.arange(len(u))
+        indices = np.empty(indptr[-1], dtype=np.int32)
+        values = np.empty(indptr[-1], dtype=np.float32)
+        indices[slot_own], values[slot_own] = self.indices, self.values
+        indices[slot_extra], values[slot_extra] = i, r
+        merged = sp.csr_matrix((values, indices, indptr), shape=(self.n_users, self.n_items))
+        merged.sort_indices()
+        rows = np.repeat(np.arange(self.n_users), own + extra)
+        if np.any((np.diff(merged.indices) == 0) & (np.diff(rows) == 0)):
+            raise ValueError("extra ratings must be on pairs not rated yet")
+        return replace(self, indptr=indptr, indices=merged.indices, values=merged.data)
+
     def normalized(self) -> "RatingData":
         """Ratings divided by the scale's maximum (the papers' [0, 1] training targets)."""
         s = self.scale

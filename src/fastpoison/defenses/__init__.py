@@ -1,10 +1,12 @@
-"""Defenses: RVD at inference time; training-time defenses (APR, LTSMF, RMF) wrap `fit`."""
+"""Defenses: RVD at inference time; training-time defenses (APR, LTSMF, RMF, TCD) wrap `fit`."""
 from __future__ import annotations
 
 from .neighbours import HnswNeighbours, exact_neighbours
-from .registry import DEFENSES, DefensePlan, get_defense
+from .registry import DEFENSES, TRAINING_DEFENSES, DefensePlan, get_defense
 from .rvd import PAPER_K, RVD, paper_k
-from .training import APR, LTSMF, RMF, TRAINING_DEFENSES, TrainingDefense
+from .tcd import TCD, agreement_labels
+from .training import APR, LTSMF, RMF, RobustObjective, TrainingDefense
 
-__all__ = ["APR", "DEFENSES", "LTSMF", "PAPER_K", "RMF", "RVD", "TRAINING_DEFENSES", "DefensePlan",
-           "HnswNeighbours", "TrainingDefense", "exact_neighbours", "get_defense", "paper_k"]
+__all__ = ["APR", "DEFENSES", "LTSMF", "PAPER_K", "RMF", "RVD", "TCD", "TRAINING_DEFENSES", "DefensePlan",
+           "HnswNeighbours", "RobustObjective", "TrainingDefense", "agreement_labels", "exact_neighbours",
+           "get_defense", "paper_k"]

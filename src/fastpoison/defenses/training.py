@@ -1,4 +1,4 @@
-"""Training-time defenses (the RVD paper's baselines): each fits the victim MF with a robust objective.
+"""Training-time defenses: the protocol, and the RVD paper's baselines that fit MF with a robust objective.
 
 A defense takes a *model factory*, a callable that returns a fresh, unfitted model built with
 the keyword overrides it is given (e.g. ``lambda **o: make_model("mf", "ml-100k", **o)``), so
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from ..data.ratings import RatingData
+from ..models.base import FactorModel
 from ..models.mf import MF, MFConfig
 
 #: Keyword overrides -> a fresh, unfitted model.
@@ -21,6 +22,19 @@ class TrainingDefense(ABC):
     """A defense applied by training: ``fit(model_factory, train, seed=...)`` returns the fitted victim."""
 
     name: ClassVar[str]
+    #: Model names the defense applies to (None: every factor model).
+    models: ClassVar[tuple[str, ...] | None] = None
+
+    @abstractmethod
+    def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0,
+            progress: bool = False) -> FactorModel:
+        """A model from ``model_factory``, trained on ``train`` under this defense."""
+
+
+class RobustObjective(TrainingDefense):
+    """A defense that trains MF with a robust objective (settings of `MFConfig`)."""
+
+    models = ("mf",)
 
     def __post_init__(self) -> None:
         MFConfig(**self.overrides())  # invalid settings fail here, before any training
@@ -30,7 +44,6 @@ class TrainingDefense(ABC):
         """The `MFConfig` settings this defense trains with."""
 
     def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0, progress: bool = False) -> MF:
-        """A model from ``model_factory`` (it must be MF), trained on ``train`` under this defense."""
         model = model_factory(**self.overrides())
         if not isinstance(model, MF):
             raise ValueError(f"{self.name} is defined for matrix factorisation (model 'mf'), "
@@ -39,7 +52,7 @@ class TrainingDefense(ABC):
 
 
 @dataclass(frozen=True)
-class APR(TrainingDefense):
+class APR(RobustObjective):
     """Adversarial training (He et al. 2018), a minimax game on the embeddings: each rating's
     loss is added, with ``weight``, to its loss after perturbing p_u and q_i by vectors of
     norm ``eps`` in the direction that raises it fastest (ratings scaled to [0, 1])."""
@@ -53,7 +66,7 @@ class APR(TrainingDefense):
 
 
 @dataclass(frozen=True)
-class LTSMF(TrainingDefense):
+class LTSMF(RobustObjective):
     """Least trimmed squares MF (Cheng and Hurley 2010): every epoch after the first leaves out
     the ``trim`` share of training ratings with the largest current residuals."""
 
@@ -65,7 +78,7 @@ class LTSMF(TrainingDefense):
 
 
 @dataclass(frozen=True)
-class RMF(TrainingDefense):
+class RMF(RobustObjective):
     """Robust MF (after Bampis et al. 2017) as an M-estimator: Huber's loss with threshold
     ``huber`` on the error of ratings scaled to [0, 1], so large residuals pull linearly, not
     quadratically."""
@@ -77,4 +90,4 @@ class RMF(TrainingDefense):
         return {"huber": self.huber}
 
 
-TRAINING_DEFENSES: dict[str, type[TrainingDefense]] = {d.name: d for d in (APR, LTSMF, RMF)}
+ROBUST_OBJECTIVES: dict[str, type[RobustObjective]] = {d.name: d for d in (APR, LTSMF, RMF)}

@@ -11,7 +11,7 @@ from ..attacks import get_attack
 from ..data.datasets import Dataset, load_dataset
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
-from ..defenses import DEFENSES, RVD, DefensePlan, get_defense
+from ..defenses import RVD, DefensePlan, get_defense
 from ..models import make_model
 from ..models.base import FactorModel
 from ..models.scoring import TopK
@@ -48,8 +48,9 @@ class ExperimentSpec:
             raise ValueError("hr_k must be >= 1")
         if self.defense is not None:
             plan = get_defense(self.defense)  # unknown names fail before any work
-            if plan.training is not None and self.model != "mf":
-                raise ValueError(f"defense {self.defense} trains matrix factorisation; it does not apply to "
+            models = None if plan.training is None else plan.training.models
+            if models is not None and self.model not in models:
+                raise ValueError(f"defense {self.defense} trains {', '.join(models)}; it does not apply to "
                                  f"model {self.model!r}")
         if self.rvd_k is not None and self.rvd_k < 1:
             raise ValueError(f"rvd_k must be >= 1, got {self.rvd_k}")
@@ -134,7 +135,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     per_seed: list[dict[str, float]] = []
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
-    plan = get_defense(spec.defense) if spec.defense is not None else None
+    plan = get_defense(spec.defense, train, ds.name) if spec.defense is not None else None
     for s in range(spec.seed, spec.seed + spec.seeds):
         targets = choose_targets(train, spec.targets, spec.n_targets, seed=s)
         target_sets.append(targets.tolist())

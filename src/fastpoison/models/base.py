@@ -131,24 +131,13 @@ class FactorModel(ABC):
     def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
             callbacks: Iterable[EpochCallback] = (), progress: bool = False) -> "FactorModel":
         """Train from scratch on ``train``; keeps the epoch with the best validation MSE."""
-        if train.n_ratings == 0:
-            raise ValueError("cannot fit on an empty rating set")
-        cfg = self.config
-        n_epochs = cfg.epochs if epochs is None else int(epochs)
+        n_epochs = self.config.epochs if epochs is None else int(epochs)
         if n_epochs < 1:
             raise ValueError("epochs must be >= 1")
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
-        self.scale = train.scale
-        self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
-        self.n_items = train.n_items
-        fit_part, valid = train, None
-        if cfg.valid_fraction > 0:
-            fit_part, valid = validation_split(train, fraction=cfg.valid_fraction, seed=seed)
+        fit_part, valid = self.split_validation(train, seed)
+        self.start(train, fit_part, seed)
         normalized = fit_part.normalized()
-        self.mu = float(normalized.values.mean()) if cfg.bias else 0.0
-        self._init_params(rng, train.n_users, train.n_items)
         self._prepare(normalized, seed)
-        self.history, self.best_epoch = [], -1
         best_mse, best = np.inf, None
         callbacks = tuple(callbacks)
         bar = tqdm(range(n_epochs), desc=f"{self.name} fit", unit="epoch", disable=None if progress else True, leave=False)
@@ -156,22 +145,62 @@ class FactorModel(ABC):
             sse = self._run_epoch(epoch_seed(seed, epoch))
             record = {"epoch": float(epoch), "train_mse": sse / normalized.n_ratings}
             if valid is not None:
-                vu, vi, vr = valid
-                record["valid_mse"] = float(np.mean((self._predict_normalized(vu, vi) - vr / self.scale.high) ** 2))
+                record["valid_mse"] = self.validation_mse(valid)
                 if record["valid_mse"] < best_mse:
                     best_mse, self.best_epoch = record["valid_mse"], epoch
-                    best = {k: v.copy() for k, v in self.params.items()}
+                    best = self.snapshot()
             self.history.append(record)
             bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
             for cb in callbacks:
                 cb(epoch, record)
+        self.finish(best, n_epochs - 1)
+        return self
+
+    # ----------------------------------------------------------------- training step by step
+    def split_validation(self, train: RatingData, seed: int) -> tuple[RatingData, tuple[np.ndarray, ...] | None]:
+        """``(ratings to train on, validation (users, items, ratings) or None)`` per ``valid_fraction``."""
+        if train.n_ratings == 0:
+            raise ValueError("cannot fit on an empty rating set")
+        if self.config.valid_fraction > 0:
+            return validation_split(train, fraction=self.config.valid_fraction, seed=seed)
+        return train, None
+
+    def start(self, train: RatingData, fit_part: RatingData, seed: int) -> None:
+        """Begin a fresh fit without training: ``train``'s ratings become the seen items that
+        recommendations exclude; parameters are initialised (and ``mu`` taken from ``fit_part``)."""
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
+        self.scale = train.scale
+        self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
+        self.n_items = train.n_items
+        self.mu = float(fit_part.normalized().values.mean()) if self.config.bias else 0.0
+        self._init_params(rng, train.n_users, train.n_items)
+        self.history, self.best_epoch = [], -1
+
+    def train_epoch(self, ratings: RatingData, seed: int) -> float:
+        """One epoch over ``ratings`` (dataset scale, e.g. training ratings plus pseudo-labels)
+        from the current parameters, after :meth:`start`; returns the epoch's training MSE."""
+        normalized = ratings.normalized()
+        self._prepare(normalized, seed)
+        return self._run_epoch(seed) / normalized.n_ratings
+
+    def validation_mse(self, valid: tuple[np.ndarray, ...]) -> float:
+        """Mean squared error (ratings scaled to [0, 1]) on held-out ``(users, items, ratings)``."""
+        vu, vi, vr = valid
+        return float(np.mean((self._predict_normalized(vu, vi) - vr / self.scale.high) ** 2))
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """A copy of the parameters (to keep the best epoch)."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def finish(self, best: dict[str, np.ndarray] | None, last_epoch: int) -> None:
+        """End a fit: restore ``best`` (a :meth:`snapshot`) if given, else keep the parameters of
+        ``last_epoch``."""
         if best is not None:
             for k, v in best.items():
                 self.params[k][...] = v
         else:
-            self.best_epoch = n_epochs - 1
+            self.best_epoch = last_epoch
         self._after_fit()
-        return self
 
     def _after_fit(self) -> None:
         """Hook run once the final parameters are in place (e.g. caching derived factors)."""

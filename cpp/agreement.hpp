@@ -1,0 +1,41 @@
+// TCD's pseudo-labels: unrated pairs on which two models agree once projected onto the rating grid.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace fp {
+
+// The rating grid low, low + step, ..., low + (levels - 1) * step.
+struct Grid {
+    float low, step;
+    int levels;
+};
+
+// Two models' scores for a block of users: rows r < rows (m items each, C order) belong to
+// users[r], whose rated items are CSR row users[r] of (indptr, indices).
+struct ScorePair {
+    const float *a, *b;
+    int64_t rows, m;
+    const int32_t* users;
+    const int64_t* indptr;
+    const int32_t* indices;
+};
+
+// A pair (users[r], i) is kept when i is unrated, both scores are finite and project to the
+// same grid level, and a Bernoulli(ratio) draw from the user's own random stream (seeded by
+// seed and the user id, so independent of blocks and threads) accepts it.
+struct AgreementRule {
+    Grid grid;
+    float ratio;
+    uint64_t seed;
+};
+
+// Where each row's kept pairs start in the output: rows + 1 offsets, the last the total.
+std::vector<int64_t> agreement_offsets(const ScorePair& s, const AgreementRule& rule, int n_threads);
+
+// Writes the kept pairs (user, item, grid rating) at `offsets`: row order, items ascending.
+void agreement_fill(const ScorePair& s, const AgreementRule& rule, const std::vector<int64_t>& offsets,
+                    int32_t* out_users, int32_t* out_items, float* out_ratings, int n_threads);
+
+}  // namespace fp

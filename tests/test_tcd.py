@@ -1,0 +1,113 @@
+"""TCD: the agreement kernel against a dense numpy reference, merging pseudo-labels,
+determinism, and TCD inside experiments."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastpoison import _core
+from fastpoison.data.datasets import load_dataset
+from fastpoison.data.ratings import RatingData
+from fastpoison.defenses import TCD, agreement_labels, get_defense
+from fastpoison.eval.experiment import ExperimentSpec, run_experiment
+from fastpoison.models import MF, NSVD
+
+
+@pytest.fixture(scope="module")
+def train():
+    return load_dataset("synthetic:filmtrust").split.train
+
+
+@pytest.fixture(scope="module")
+def pair(train):
+    return MF(factors=8, epochs=3).fit(train, seed=0), MF(factors=16, epochs=15).fit(train, seed=1)
+
+
+def dense_agreement(model_a, model_b, seen: RatingData):
+    """Every unrated pair whose two predictions snap to the same grid rating (dense numpy)."""
+    users = np.arange(seen.n_users, dtype=np.int32)
+    a, b = seen.scale.snap(model_a.predict(users)), seen.scale.snap(model_b.predict(users))
+    agree = (a == b) & (seen.csr.toarray() == 0)
+    u, i = np.nonzero(agree)
+    return u, i, a[u, i]
+
+
+def test_agreement_equals_a_dense_reference(train, pair):
+    u, i, r = agreement_labels(*pair, train, ratio=1.0, seed=0, block_users=37)
+    ru, ri, rr = dense_agreement(*pair, train)
+    assert 0 < len(u) < train.n_users * train.n_items - train.n_ratings  # some agree, some do not
+    np.testing.assert_array_equal(u, ru)
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_array_equal(r, rr)
+
+
+def test_sampling_depends_on_the_seed_only(train, pair):
+    full = agreement_labels(*pair, train, ratio=1.0, seed=0)
+    runs = [agreement_labels(*pair, train, ratio=0.3, seed=5, block_users=b, threads=t) for b, t in
+            ((256, 1), (19, 2), (1000, 2))]
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other):
+            np.testing.assert_array_equal(x, y)
+    keys = lambda labels: set(zip(labels[0].tolist(), labels[1].tolist()))  # noqa: E731
+    sampled, everything = keys(runs[0]), keys(full)
+    assert sampled < everything and abs(len(sampled) / len(everything) - 0.3) < 0.01
+    assert keys(agreement_labels(*pair, train, ratio=0.3, seed=6)) != sampled
+
+
+def test_agreement_kernel_rejects_bad_input(train):
+    s = np.zeros((2, train.n_items), dtype=np.float32)
+    users = np.array([0, 1], dtype=np.int32)
+    args = dict(indptr=train.indptr, indices=train.indices, low=0.5, step=0.5, levels=8, seed=0, n_threads=1)
+    for bad in ({"ratio": 0.0}, {"ratio": 1.5}, {"ratio": 1.0, "step": 0.0}, {"ratio": 1.0, "levels": 0}):
+        with pytest.raises(ValueError):
+            _core.agreement_pairs(s, s, users, **{**args, **bad})
+    with pytest.raises(ValueError, match="users"):
+        _core.agreement_pairs(s, s, np.array([0, train.n_users], dtype=np.int32), ratio=1.0, **args)
+    with pytest.raises(ValueError):
+        _core.agreement_pairs(s, s[:1], users, ratio=1.0, **args)
+
+
+def test_with_ratings_merges_rows_in_item_order(train):
+    extra_users = np.array([0, 0, 3], dtype=np.int32)
+    unrated = [np.setdiff1d(np.arange(train.n_items), train.user_items(u)[0])[:2] for u in (0, 3)]
+    extra_items = np.array([unrated[0][1], unrated[0][0], unrated[1][0]], dtype=np.int32)
+    merged = train.with_ratings(extra_users, extra_items, np.array([1.0, 2.0, 3.0], dtype=np.float32))
+    assert merged.n_ratings == train.n_ratings + 3
+    expected = train.csr.tolil()
+    expected[0, extra_items[0]], expected[0, extra_items[1]], expected[3, extra_items[2]] = 1.0, 2.0, 3.0
+    assert (merged.csr != expected.tocsr()).nnz == 0
+    assert all(np.all(np.diff(merged.user_items(u)[0]) > 0) for u in range(merged.n_users))
+    rated = train.user_items(0)[0][:1]
+    with pytest.raises(ValueError, match="not rated"):
+        train.with_ratings(np.array([0], np.int32), rated.astype(np.int32), np.array([1.0], np.float32))
+    with pytest.raises(ValueError, match="ascending"):
+        train.with_ratings(np.array([3, 0], np.int32), extra_items[:2], np.array([1.0, 1.0], np.float32))
+
+
+@pytest.mark.parametrize("cls", [MF, NSVD])
+def test_tcd_is_deterministic_and_trains_model_zero(train, cls):
+    tcd = TCD(pretrain_epochs=1, epochs=3, pseudo_ratio=0.5)
+    factory = lambda **o: cls(factors=8, **o)  # noqa: E731
+    first, second = tcd.fit(factory, train, seed=3), tcd.fit(factory, train, seed=3)
+    for k in first.params:
+        assert np.array_equal(first.params[k], second.params[k]), k
+    assert [h["pseudo_labels"] for h in first.history][0] == 0 and first.history[-1]["pseudo_labels"] > 0
+    assert not np.array_equal(first.params[cls.param_names[0]],
+                              tcd.fit(factory, train, seed=4).params[cls.param_names[0]])
+
+
+def test_tcd_settings():
+    assert (TCD.for_dataset("ml-100k").pretrain_epochs, TCD.for_dataset("ml-100k").pseudo_ratio) == (4, 1.0)
+    assert TCD.for_dataset("synthetic:yelp").pseudo_ratio == 0.2
+    assert TCD.for_dataset("mine", n_pairs=10**9).pseudo_ratio == 0.2
+    for bad in ({"pseudo_ratio": 0}, {"pseudo_ratio": 1.1}, {"pretrain_epochs": -1}, {"epochs": 0}):
+        with pytest.raises(ValueError):
+            TCD(**bad)
+    assert isinstance(get_defense("tcd+rvd", dataset="filmtrust").training, TCD)
+
+
+def test_tcd_in_an_experiment():
+    spec = ExperimentSpec(dataset="synthetic:filmtrust", model="nsvd", attack="random", defense="tcd",
+                          targets="unpopular", seeds=2, model_options={"epochs": 3, "factors": 8})
+    r = run_experiment(spec)
+    assert len(r["hr_defense"]["values"]) == 2 and r["timings"]["defense_fit"] > 0
