@@ -24,7 +24,7 @@ FP_HOT void row_pairs(const ScorePair& s, const AgreementRule& rule, int64_t r, 
     const float* b = s.b + r * s.m;
     const int32_t user = s.users[r];
     const Grid& g = rule.grid;
-    Rng rng(rule.seed ^ (static_cast<uint64_t>(user) * 0xD1B54A32D192ED03ULL));
+    Rng rng = Rng::stream(rule.seed, static_cast<uint64_t>(user));
     const int32_t* seen = s.indices + s.indptr[user];
     const int32_t* seen_end = s.indices + s.indptr[user + 1];
     for (int64_t i = 0; i < s.m; ++i) {

@@ -20,16 +20,21 @@
 
 namespace fp {
 
-// SplitMix64: a small, fast, well-mixed generator; one stream per (seed, thread/epoch).
+// SplitMix64's output function: a bijective, well-mixed hash of 64 bits.
+inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// SplitMix64: a small, fast, well-mixed generator. Rng(s + 1) is Rng(s) advanced by one
+// draw, so seeds that may be close (counters, ids) go through `stream`.
 struct Rng {
     uint64_t state;
     explicit Rng(uint64_t seed) : state(seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) {}
-    uint64_t next() {
-        uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
+    // Stream `id` of `seed`: unrelated starting points for any two distinct (seed, id).
+    static Rng stream(uint64_t seed, uint64_t id) { return Rng(mix64(seed ^ mix64(id + 0x3C6EF372FE94F82AULL))); }
+    uint64_t next() { return mix64(state += 0x9E3779B97F4A7C15ULL); }
     // Uniform integer in [0, n).
     uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
     // Uniform float in [0, 1).

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "adam.hpp"
@@ -111,47 +109,6 @@ FP_INLINE void sgd_bias_step(S, const FactorParams& p, int64_t u, int32_t i, flo
     }
 }
 
-// How each rating's error e = r_hat - r enters MF training (the robust-training defenses):
-// the loss is rho(e) + weight * rho(e_adv). rho is Huber's function with threshold `huber`
-// (infinity: the squared error); e_adv is the error after perturbing p_u and q_i, each by a
-// vector of norm `eps` in the direction that increases this rating's squared error fastest
-// (APR's fast-gradient perturbation, taken per rating; eps = 0: no adversarial term).
-struct Objective {
-    float huber = std::numeric_limits<float>::infinity();
-    float eps = 0.0f;
-    float weight = 0.0f;
-
-    bool squared_error() const { return std::isinf(huber) && (eps <= 0.0f || weight <= 0.0f); }
-};
-
-// Calls f(std::false_type{}) for the plain squared error (a kernel instance without the
-// robust terms, as fast as before they existed), else f(std::true_type{}).
-template <class F>
-decltype(auto) dispatch_objective(const Objective& o, F&& f) {
-    return o.squared_error() ? f(std::false_type{}) : f(std::true_type{});
-}
-
-// Half the gradient of one rating's loss as coefficients: d/dp_u = 2(a q_i + b_u p_u),
-// d/dq_i = 2(a p_u + b_i q_i), d/db_u = d/db_i = 2a. Plain squared error: a = e, b = 0.
-struct PairGrad {
-    float a, b_u, b_i;
-};
-
-template <class Robust>
-FP_INLINE PairGrad pair_grad(Robust, const Objective& o, const float* pu, const float* qi, float e, int d) {
-    if constexpr (!Robust::value) return {e, 0.0f, 0.0f};
-    const float a = std::clamp(e, -o.huber, o.huber);
-    if (o.eps <= 0.0f || e == 0.0f) return {a, 0.0f, 0.0f};
-    const float np = std::sqrt(dot(pu, pu, d)), nq = std::sqrt(dot(qi, qi, d));
-    const float s = e > 0.0f ? o.eps : -o.eps;
-    const float du = nq > 0.0f ? s / nq : 0.0f;  // delta_u = du * q_i
-    const float di = np > 0.0f ? s / np : 0.0f;  // delta_i = di * p_u
-    // (p_u + du q_i) . (q_i + di p_u) - p_u . q_i, expanded.
-    const float e_adv = e + du * nq * nq + di * np * np + du * di * dot(pu, qi, d);
-    const float a_adv = o.weight * std::clamp(e_adv, -o.huber, o.huber);
-    return {a + a_adv, a_adv * di, a_adv * du};
-}
-
 // Adds the loss derivative c to the gradients of b_u and b_i; nothing without biases.
 template <class S>
 FP_INLINE void add_bias_grad(S, FactorGrads& g, int64_t u, int32_t i, float c) {
@@ -188,6 +145,7 @@ void dot_pairs(const float* U, const float* V, int d, const int32_t* users, cons
                float* out, int n_threads);
 
 // All return the sum of squared errors seen during the epoch (before each update).
+struct Objective;
 double mf_sgd_epoch(const FactorParams& p, const Objective& o, const RatingsView& r, float lr, float reg,
                     int n_threads, uint64_t seed);
 double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& mo, const RatingsView& r,

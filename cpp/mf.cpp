@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "factor_models.hpp"
+#include "objective.hpp"
 #include "simd.hpp"
 
 namespace fp {
@@ -14,7 +15,7 @@ inline int64_t block_end(int64_t b, int64_t n) { return std::min(n, (b + 1) * kB
 
 // SGD over the listed blocks, one rating at a time (the thread's share of an epoch).
 template <class S, class Robust>
-FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, const Objective& o, const RatingsView& r, const int64_t* blocks,
+FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, PairLoss& pl, const RatingsView& r, const int64_t* blocks,
                          int64_t n_blocks, float lr, float reg) {
     const int d = S::dim(p.d);
     const float keep = 1.0f - lr * reg;
@@ -31,9 +32,15 @@ FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, const Objective& o, c
             float* qi = p.Q + static_cast<size_t>(i) * d;
             const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
             loss += static_cast<double>(e) * e;
-            const PairGrad g = pair_grad(Robust{}, o, pu, qi, e, d);
+            const PairGrad g = pl.grad(Robust{}, pu, qi, e, d);
             sgd_bias_step(S{}, p, u, i, lr, reg, -g.a);
             coupled_step(pu, qi, d, keep - lr * g.b_u, keep - lr * g.b_i, -lr * g.a);
+            if constexpr (Robust::value) {
+                if (g.c != 0.0f) {
+                    scale_add(pu, pl.delta_i(), d, 1.0f, -lr * g.c);
+                    scale_add(qi, pl.delta_u(), d, 1.0f, -lr * g.c);
+                }
+            }
         }
     }
     return loss;
@@ -41,7 +48,7 @@ FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, const Objective& o, c
 
 // Gradient of one mini-batch, accumulated into the row scratch; returns its squared error.
 template <class S, class Robust>
-FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, const Objective& o, const RatingsView& r,
+FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, const RatingsView& r,
                               const int64_t* blocks, int64_t b0, int64_t b1, float reg, float inv_batch,
                               FactorGrads& g) {
     const int d = S::dim(p.d);
@@ -55,10 +62,18 @@ FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, const Objective&
             const float* qi = p.Q + static_cast<size_t>(i) * d;
             const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
             loss += static_cast<double>(e) * e;
-            const PairGrad pg = pair_grad(Robust{}, o, pu, qi, e, d);
+            const PairGrad pg = pl.grad(Robust{}, pu, qi, e, d);
             const float c = 2.0f * pg.a * inv_batch;
-            add_scaled_pair(g.A.row(u), qi, pu, d, c, rs + 2.0f * pg.b_u * inv_batch);
-            add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs + 2.0f * pg.b_i * inv_batch);
+            float* gu = g.A.row(u);
+            float* gi = g.Q.row(i);
+            add_scaled_pair(gu, qi, pu, d, c, rs + 2.0f * pg.b_u * inv_batch);
+            add_scaled_pair(gi, pu, qi, d, c, rs + 2.0f * pg.b_i * inv_batch);
+            if constexpr (Robust::value) {
+                if (pg.c != 0.0f) {
+                    scale_add(gu, pl.delta_i(), d, 1.0f, 2.0f * pg.c * inv_batch);
+                    scale_add(gi, pl.delta_u(), d, 1.0f, 2.0f * pg.c * inv_batch);
+                }
+            }
             add_bias_grad(S{}, g, u, i, c);
         }
     }
@@ -77,9 +92,10 @@ double mf_sgd_epoch(const FactorParams& p, const Objective& o, const RatingsView
     {
         const int t = thread_id();
         const int64_t lo = n_blocks * t / threads, hi = n_blocks * (t + 1) / threads;
+        PairLoss pl(o, p.d, seed, static_cast<uint64_t>(t));
         loss += dispatch_shape(p, [&](auto s) {
             return dispatch_objective(
-                o, [&](auto robust) { return sgd_blocks(s, robust, p, o, r, blocks.data() + lo, hi - lo, lr, reg); });
+                o, [&](auto robust) { return sgd_blocks(s, robust, p, pl, r, blocks.data() + lo, hi - lo, lr, reg); });
         });
     }
     return loss;
@@ -92,6 +108,7 @@ double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& m
     const std::vector<int64_t> blocks = permutation(n_blocks, seed);
     const int64_t blocks_per_batch = std::max<int64_t>(1, batch / kBlock);
     FactorGrads grads(p);
+    PairLoss pl(o, p.d, seed, 0);
     double loss = 0.0;
     for (int64_t b0 = 0; b0 < n_blocks; b0 += blocks_per_batch) {
         const int64_t b1 = std::min(n_blocks, b0 + blocks_per_batch);
@@ -100,7 +117,7 @@ double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& m
         const float inv_batch = 1.0f / static_cast<float>(count);
         loss += dispatch_shape(p, [&](auto s) {
             return dispatch_objective(o, [&](auto robust) {
-                return adam_batch_grad(s, robust, p, o, r, blocks.data(), b0, b1, reg, inv_batch, grads);
+                return adam_batch_grad(s, robust, p, pl, r, blocks.data(), b0, b1, reg, inv_batch, grads);
             });
         });
         grads.apply(p, mo, ++step, cfg, threads);

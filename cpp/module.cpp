@@ -10,6 +10,7 @@
 
 #include "agreement.hpp"
 #include "factor_models.hpp"
+#include "objective.hpp"
 #include "rvd.hpp"
 #include "topk.hpp"
 
@@ -167,20 +168,22 @@ py::tuple adam_run(Epoch&& epoch, int64_t step) {
     return py::make_tuple(loss, step);
 }
 
-fp::Objective objective(float huber, float adversarial_eps, float adversarial_weight) {
+fp::Objective objective(float huber, int perturbation, float perturbation_size, float perturbation_weight) {
     if (!(huber > 0.0f)) throw py::value_error("huber must be > 0 (infinity: squared error)");
-    if (!(adversarial_eps >= 0.0f) || !std::isfinite(adversarial_eps) || !(adversarial_weight >= 0.0f) ||
-        !std::isfinite(adversarial_weight))
-        throw py::value_error("adversarial_eps and adversarial_weight must be finite and >= 0");
-    return fp::Objective{huber, adversarial_eps, adversarial_weight};
+    if (perturbation < 0 || perturbation > 2)
+        throw py::value_error("perturbation must be 0 (none), 1 (adversarial) or 2 (random)");
+    if (!(perturbation_size >= 0.0f) || !std::isfinite(perturbation_size) || !(perturbation_weight >= 0.0f) ||
+        !std::isfinite(perturbation_weight))
+        throw py::value_error("perturbation_size and perturbation_weight must be finite and >= 0");
+    return fp::Objective{huber, static_cast<fp::Perturbation>(perturbation), perturbation_size, perturbation_weight};
 }
 
 double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array users, py::array items,
               py::array ratings, float lr, float reg, bool bias, int n_threads, uint64_t seed, float huber,
-              float adversarial_eps, float adversarial_weight) {
+              int perturbation, float perturbation_size, float perturbation_weight) {
     const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     check_hyper(lr, reg);
-    const fp::Objective o = objective(huber, adversarial_eps, adversarial_weight);
+    const fp::Objective o = objective(huber, perturbation, perturbation_size, perturbation_weight);
     py::gil_scoped_release nogil;
     return fp::mf_sgd_epoch(in.p, o, in.r, lr, reg, n_threads, seed);
 }
@@ -188,11 +191,11 @@ double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py
 py::tuple mf_adam(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
                   py::array users, py::array items, py::array ratings, int64_t batch, float reg, float lr,
                   float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed,
-                  float huber, float adversarial_eps, float adversarial_weight) {
+                  float huber, int perturbation, float perturbation_size, float perturbation_weight) {
     const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     const fp::Moments mo = checked_moments(moments, in.p);
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
-    const fp::Objective o = objective(huber, adversarial_eps, adversarial_weight);
+    const fp::Objective o = objective(huber, perturbation, perturbation_size, perturbation_weight);
     return adam_run(
         [&](int64_t& t) { return fp::mf_adam_epoch(in.p, o, mo, in.r, batch, reg, cfg, t, n_threads, seed); }, step);
 }
@@ -356,18 +359,18 @@ PYBIND11_MODULE(_core, m) {
     m.def("max_threads", [] { return fp::clamp_threads(0); });
     constexpr float inf = std::numeric_limits<float>::infinity();
     m.def("mf_sgd_epoch", &mf_sgd,
-          "One SGD epoch of MF over shuffled rating blocks; returns the SSE. huber / adversarial_*: the "
-          "robust objective of fp::Objective.",
+          "One SGD epoch of MF over shuffled rating blocks; returns the SSE. huber, perturbation "
+          "(0 none, 1 adversarial, 2 random), perturbation_size / _weight: the robust objective of fp::Objective.",
           py::arg("P"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("users"),
           py::arg("items"), py::arg("ratings"), py::arg("lr"), py::arg("reg"), py::arg("bias"),
-          py::arg("n_threads"), py::arg("seed"), py::arg("huber") = inf, py::arg("adversarial_eps") = 0.0f,
-          py::arg("adversarial_weight") = 0.0f);
+          py::arg("n_threads"), py::arg("seed"), py::arg("huber") = inf, py::arg("perturbation") = 0,
+          py::arg("perturbation_size") = 0.0f, py::arg("perturbation_weight") = 0.0f);
     m.def("mf_adam_epoch", &mf_adam, "One lazy-Adam epoch of MF; returns (SSE, step).", py::arg("P"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("moments"), py::arg("users"),
           py::arg("items"), py::arg("ratings"), py::arg("batch"), py::arg("reg"), py::arg("lr"), py::arg("beta1"),
           py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"), py::arg("n_threads"),
-          py::arg("seed"), py::arg("huber") = inf, py::arg("adversarial_eps") = 0.0f,
-          py::arg("adversarial_weight") = 0.0f);
+          py::arg("seed"), py::arg("huber") = inf, py::arg("perturbation") = 0,
+          py::arg("perturbation_size") = 0.0f, py::arg("perturbation_weight") = 0.0f);
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
           py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),

@@ -7,7 +7,7 @@ import pytest
 
 from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
-from fastpoison.defenses import APR, LTSMF, RMF, get_defense
+from fastpoison.defenses import APR, AT, LTSMF, RAT, RMF, get_defense
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.models import MF, NSVD, make_model
 from fastpoison.models.buffers import aligned_zeros
@@ -45,7 +45,8 @@ def test_sgd_step_follows_the_gradient_of_the_robust_loss(huber, eps, weight, r)
     p0, q0 = P[0].astype(np.float64), Q[0].astype(np.float64)
     one = np.zeros(1, dtype=np.int32)
     _core.mf_sgd_epoch(P, Q, aligned_zeros((1,)), aligned_zeros((1,)), 0.0, one, one, np.array([r], np.float32),
-                       lr, 0.0, False, 1, 0, huber=huber, adversarial_eps=eps, adversarial_weight=weight)
+                       lr, 0.0, False, 1, 0, huber=huber, perturbation=1, perturbation_size=eps,
+                       perturbation_weight=weight)
     du, di = fast_gradient(p0, q0, r, eps)
     h = 1e-6
     grad_p = np.array([(half_loss(p0 + h * np.eye(d)[f], q0, r, huber, eps, weight, du, di)
@@ -66,7 +67,8 @@ def train():
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_inactive_robust_terms_reproduce_plain_training_bitwise(train, optimizer):
     plain = MF(factors=8, epochs=2, optimizer=optimizer).fit(train, seed=1)
-    inert = MF(factors=8, epochs=2, optimizer=optimizer, huber=1e30, adversarial_eps=0.0).fit(train, seed=1)
+    inert = MF(factors=8, epochs=2, optimizer=optimizer, huber=1e30, perturbation="adversarial",
+               perturbation_size=0.0).fit(train, seed=1)
     for k in plain.params:
         assert np.array_equal(plain.params[k], inert.params[k]), k
 
@@ -74,7 +76,8 @@ def test_inactive_robust_terms_reproduce_plain_training_bitwise(train, optimizer
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_each_robust_objective_changes_training(train, optimizer):
     plain = MF(factors=8, epochs=2, optimizer=optimizer).fit(train, seed=1)
-    for option in ({"huber": 0.05}, {"adversarial_eps": 0.1}, {"trim": 0.1}):
+    for option in ({"huber": 0.05}, {"perturbation": "adversarial", "perturbation_size": 0.1},
+                   {"perturbation": "random", "perturbation_size": 0.05}, {"trim": 0.1}):
         robust = MF(factors=8, epochs=2, optimizer=optimizer, **option).fit(train, seed=1)
         assert not np.array_equal(plain.params["P"], robust.params["P"]), option
 
@@ -94,14 +97,16 @@ def test_trimming_keeps_exactly_the_smallest_residuals(train):
 
 def test_defenses_train_mf_with_their_objective(train):
     factory = lambda **o: MF(factors=8, epochs=2, **o)  # noqa: E731
-    assert APR(eps=0.1, weight=0.5).fit(factory, train).config.adversarial_eps == 0.1
+    assert APR(eps=0.1, weight=0.5).fit(factory, train).config.perturbation_size == 0.1
+    assert RAT().fit(factory, train).config.perturbation == "random"
     assert LTSMF(trim=0.1).fit(factory, train).config.trim == 0.1
     assert RMF(huber=0.2).fit(factory, train).config.huber == 0.2
     same = LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"]
     assert np.array_equal(same, LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"])
 
 
-@pytest.mark.parametrize("make", [lambda: APR(eps=-1), lambda: APR(weight=np.inf), lambda: LTSMF(trim=1.0),
+@pytest.mark.parametrize("make", [lambda: APR(eps=-1), lambda: APR(weight=np.inf), lambda: AT(warmup=-1),
+                                  lambda: RAT(std=np.nan), lambda: LTSMF(trim=1.0),
                                   lambda: LTSMF(trim=-0.1), lambda: RMF(huber=0.0)])
 def test_bad_defense_settings_fail_at_construction(make):
     with pytest.raises(ValueError):
@@ -138,3 +143,33 @@ def test_training_defense_in_an_experiment(defense):
 def test_mf_robust_options_do_not_apply_to_nsvd():
     with pytest.raises(ValueError, match="does not apply"):
         make_model("nsvd", trim=0.1)
+
+
+def single_rating_step(p0, q0, r, lr, **objective):
+    """(p, q) after one SGD step on the single rating r of user 0 on item 0."""
+    d = len(p0)
+    P, Q = aligned_zeros((1, d)), aligned_zeros((1, d))
+    P[0], Q[0] = p0, q0
+    one = np.zeros(1, dtype=np.int32)
+    _core.mf_sgd_epoch(P, Q, aligned_zeros((1,)), aligned_zeros((1,)), 0.0, one, one, np.array([r], np.float32),
+                       lr, 0.0, False, 1, objective.pop("seed", 0), **objective)
+    return P[0].astype(np.float64), Q[0].astype(np.float64)
+
+
+def test_random_perturbation_is_a_truncated_normal():
+    # From p = q = 0 the step is p' = lr * w * (r - du.di) * di: it reveals the noise di.
+    d, lr, w, r, std = 128, 1e-3, 1.0, 1.0, 0.01
+    samples = np.concatenate([single_rating_step(np.zeros(d), np.zeros(d), r, lr, seed=s, perturbation=2,
+                                                 perturbation_size=std, perturbation_weight=w)[0] / (lr * w * r)
+                              for s in range(60)])
+    assert abs(samples.std() / std - 0.8796) < 0.03  # std of N(0, 1) truncated at +-2
+    assert np.abs(samples).max() <= 2.0 * std * 1.01 and abs(samples.mean()) < 0.05 * std
+
+
+def test_small_random_perturbation_adds_the_weighted_clean_gradient():
+    rng = np.random.default_rng(0)
+    p0, q0 = rng.normal(0, 0.5, 16), rng.normal(0, 0.5, 16)
+    r, lr, w = 0.8, 0.05, 0.5
+    clean = single_rating_step(p0, q0, r, lr)[0]
+    noisy = single_rating_step(p0, q0, r, lr, perturbation=2, perturbation_size=1e-6, perturbation_weight=w)[0]
+    np.testing.assert_allclose(noisy - p0, (1 + w) * (clean - p0), rtol=1e-3, atol=2e-7)

@@ -62,7 +62,38 @@ class APR(RobustObjective):
     name: ClassVar[str] = "apr"
 
     def overrides(self) -> dict[str, Any]:
-        return {"adversarial_eps": self.eps, "adversarial_weight": self.weight}
+        return {"perturbation": "adversarial", "perturbation_size": self.eps, "perturbation_weight": self.weight}
+
+
+@dataclass(frozen=True)
+class AT(RobustObjective):
+    """Adversarial training as the TCD paper's baseline: APR's perturbation capped at norm
+    ``eps`` = 0.03, its loss added with ``weight`` after ``warmup`` clean epochs."""
+
+    eps: float = 0.03
+    weight: float = 1.0
+    warmup: int = 5
+    name: ClassVar[str] = "at"
+
+    def overrides(self) -> dict[str, Any]:
+        return {"perturbation": "adversarial", "perturbation_size": self.eps, "perturbation_weight": self.weight,
+                "perturbation_warmup": self.warmup}
+
+
+@dataclass(frozen=True)
+class RAT(RobustObjective):
+    """Random adversarial training (TCD paper's baseline): the loss under a fresh random
+    perturbation of p_u and q_i (truncated-normal entries, std ``std``) per rating, added with
+    ``weight`` after ``warmup`` clean epochs."""
+
+    std: float = 0.01
+    weight: float = 1.0
+    warmup: int = 5
+    name: ClassVar[str] = "rat"
+
+    def overrides(self) -> dict[str, Any]:
+        return {"perturbation": "random", "perturbation_size": self.std, "perturbation_weight": self.weight,
+                "perturbation_warmup": self.warmup}
 
 
 @dataclass(frozen=True)
@@ -90,4 +121,4 @@ class RMF(RobustObjective):
         return {"huber": self.huber}
 
 
-ROBUST_OBJECTIVES: dict[str, type[RobustObjective]] = {d.name: d for d in (APR, LTSMF, RMF)}
+ROBUST_OBJECTIVES: dict[str, type[RobustObjective]] = {d.name: d for d in (APR, LTSMF, RMF, AT, RAT)}

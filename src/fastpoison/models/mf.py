@@ -24,6 +24,9 @@ def adam_moments(params: dict[str, np.ndarray], names: tuple[str, str, str, str]
     return tuple(aligned_zeros(params[n].shape) for n in names for _ in range(2))
 
 
+PERTURBATIONS = ("none", "adversarial", "random")
+
+
 @dataclass
 class MFConfig(FactorConfig):
     """`FactorConfig` plus the robust objectives of the training-time defenses (all off by default).
@@ -31,30 +34,37 @@ class MFConfig(FactorConfig):
     ``huber``: Huber threshold on the error of ratings scaled to [0, 1]; beyond it the loss
     grows linearly, so outlying ratings pull less (RMF). ``trim``: share of the training
     ratings with the largest current residuals left out of every epoch after the first
-    (LTSMF). ``adversarial_eps``: norm of the per-rating perturbation of p_u and q_i that
-    raises that rating's error fastest; the loss under it is added with
-    ``adversarial_weight`` (APR).
+    (LTSMF). ``perturbation``: each rating's loss under a perturbation of p_u and q_i is added
+    with ``perturbation_weight`` from epoch ``perturbation_warmup`` on; ``"adversarial"``:
+    vectors of norm ``perturbation_size`` along the gradient of that rating's error (APR, AT);
+    ``"random"``: truncated-normal entries with std ``perturbation_size`` (RAT).
     """
 
     huber: float | None = None
     trim: float = 0.0
-    adversarial_eps: float = 0.0
-    adversarial_weight: float = 1.0
+    perturbation: str = "none"
+    perturbation_size: float = 0.0
+    perturbation_weight: float = 1.0
+    perturbation_warmup: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         checks = [(self.huber is None or self.huber > 0, "huber must be > 0 (or None for the squared error)"),
                   (0 <= self.trim < 1, "trim must lie in [0, 1)"),
-                  (0 <= self.adversarial_eps < np.inf, "adversarial_eps must be finite and >= 0"),
-                  (0 <= self.adversarial_weight < np.inf, "adversarial_weight must be finite and >= 0")]
+                  (self.perturbation in PERTURBATIONS, f"perturbation must be one of {', '.join(PERTURBATIONS)}"),
+                  (0 <= self.perturbation_size < np.inf, "perturbation_size must be finite and >= 0"),
+                  (0 <= self.perturbation_weight < np.inf, "perturbation_weight must be finite and >= 0"),
+                  (self.perturbation_warmup >= 0, "perturbation_warmup must be >= 0")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
 
-    def objective(self) -> dict[str, float]:
-        """The kernels' objective arguments."""
-        return {"huber": np.inf if self.huber is None else self.huber, "adversarial_eps": self.adversarial_eps,
-                "adversarial_weight": self.adversarial_weight}
+    def objective(self, epoch: int) -> dict[str, float]:
+        """The kernels' objective arguments for (0-based) ``epoch``."""
+        weight = self.perturbation_weight if epoch >= self.perturbation_warmup else 0.0
+        return {"huber": np.inf if self.huber is None else self.huber,
+                "perturbation": PERTURBATIONS.index(self.perturbation),
+                "perturbation_size": self.perturbation_size, "perturbation_weight": weight}
 
 
 class MF(FactorModel):
@@ -76,13 +86,13 @@ class MF(FactorModel):
                        "bu": aligned_zeros((n_users,)), "bi": aligned_zeros((n_items,))}
         self._moments = adam_moments(self.params, self.param_names)
         self._step = 0
+        self._epochs_run = 0
 
     def _prepare(self, train: RatingData, seed: int) -> None:
         users, items, ratings = train.coo()
         order = np.random.default_rng(np.random.SeedSequence([seed, 0xC00])).permutation(len(users))
         self._coo = (np.ascontiguousarray(users[order]), np.ascontiguousarray(items[order]),
                      np.ascontiguousarray(ratings[order]))
-        self._epochs_run = 0
 
     def _epoch_ratings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The prepared ratings; with ``trim`` and after the first epoch, without the ``trim``
@@ -99,14 +109,15 @@ class MF(FactorModel):
         """One epoch; with trimming, the SSE over the kept ratings rescaled to all of them."""
         c, p = self.config, self.params
         coo = self._epoch_ratings()
+        objective = c.objective(self._epochs_run)
         self._epochs_run += 1
         if c.optimizer == "sgd":
             loss = _core.mf_sgd_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, *coo, c.lr, c.reg,
-                                      c.bias, c.threads, seed, **c.objective())
+                                      c.bias, c.threads, seed, **objective)
         else:
             loss, self._step = _core.mf_adam_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
                                                    *coo, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
-                                                   self._step, c.bias, c.threads, seed, **c.objective())
+                                                   self._step, c.bias, c.threads, seed, **objective)
         return loss * len(self._coo[2]) / len(coo[2])
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
