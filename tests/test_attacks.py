@@ -14,6 +14,15 @@ from fastpoison.data.targets import choose_targets
 from fastpoison.models import MF
 
 
+#: Lighter settings for the attacks that co-train models, to keep the suite short.
+QUICK = {"coattack": {"epochs": 10}, "gcoattack": {"epochs": 6, "pseudo_ratio": 0.1}}
+
+
+def attack(name: str):
+    """The registered attack ``name``, with `QUICK` settings where it has them."""
+    return ATTACKS[name](**QUICK.get(name, {}))
+
+
 @pytest.fixture(scope="module")
 def small():
     """The synthetic FilmTrust twin (796 users x 2011 items, half-step grid)."""
@@ -28,7 +37,7 @@ def ml():
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_profiles_are_valid(name, small):
     targets = choose_targets(small, "unpopular", 5, seed=1)
-    fakes = get_attack(name).generate(small, targets, seed=3)
+    fakes = attack(name).generate(small, targets, seed=3)
     r, t = fakes.ratings, fakes.threat
     assert t.n_fake == int(0.03 * small.n_users) == r.n_users
     assert t.n_filler == round(small.n_ratings / small.n_users)
@@ -44,8 +53,8 @@ def test_profiles_are_valid(name, small):
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_same_seed_same_profiles_other_seed_other(name, small):
     targets = choose_targets(small, "random", 5, seed=0)
-    a, b = (get_attack(name).generate(small, targets, seed=7, n_filler=20) for _ in range(2))
-    c = get_attack(name).generate(small, targets, seed=8, n_filler=20)
+    a, b = (attack(name).generate(small, targets, seed=7, n_filler=20) for _ in range(2))
+    c = attack(name).generate(small, targets, seed=8, n_filler=20)
     assert np.array_equal(a.ratings.indices, b.ratings.indices) and np.array_equal(a.ratings.values, b.ratings.values)
     assert not (np.array_equal(a.ratings.indices, c.ratings.indices)
                 and np.array_equal(a.ratings.values, c.ratings.values))
@@ -63,7 +72,7 @@ def _mean_target_rank(train, targets, seed=0):
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_poisoning_improves_the_targets_rank(name, ml):
     targets = choose_targets(ml, "unpopular", 5, seed=2)
-    fakes = get_attack(name).generate(ml, targets, seed=2)
+    fakes = attack(name).generate(ml, targets, seed=2)
     before, after = _mean_target_rank(ml, targets), _mean_target_rank(fakes.inject(ml), targets)
     assert after < 0.8 * before, (before, after)
 
@@ -129,3 +138,10 @@ def test_cli_run_with_an_attack_fills_the_attack_fields(tmp_path):
     assert r["attack"] == "average" and r["knowledge"] == 0.4
     assert 0 <= r["hr_attack"]["mean"] <= 1 and 0 <= r["test_hr_attack"]["mean"] <= 1
     assert r["timings"]["attack"] > 0
+
+
+@pytest.mark.parametrize("settings", [{"epochs": 0}, {"pretrain_epochs": 5, "epochs": 5}, {"kappa": -1},
+                                      {"step_size": 0}, {"pseudo_ratio": 0}])
+def test_co_training_attacks_reject_bad_settings(settings):
+    with pytest.raises(ValueError):
+        ATTACKS["gcoattack"](**settings)

@@ -5,6 +5,7 @@ from .aush import AUSHAttack
 from .average import AverageAttack
 from .bandwagon import BandwagonAttack
 from .base import Attack, FakeProfiles, ThreatModel
+from .coattack import CoAttack, GCoAttack
 from .knowledge import AttackerView
 from .dl import DLAttack
 from .mixinf import MixInfAttack
@@ -15,7 +16,8 @@ from .random_attack import RandomAttack
 from .tna import TNAAttack
 
 ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (
-    RandomAttack, AverageAttack, BandwagonAttack, MixRandAttack, PGAAttack, TNAAttack, DLAttack, MixInfAttack, AUSHAttack)}
+    RandomAttack, AverageAttack, BandwagonAttack, MixRandAttack, PGAAttack, TNAAttack, DLAttack, MixInfAttack, AUSHAttack,
+    CoAttack, GCoAttack)}
 
 
 def get_attack(name: str) -> Attack:

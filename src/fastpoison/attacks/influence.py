@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.mf import MF
 from .base import ThreatModel
 from .knowledge import AttackerView
 
@@ -37,6 +38,7 @@ class Objective:
 
     ``"mean"``: the mean target score. ``"hinge"``: ``-mean max(s_u(K) - s_ut, -margin)``,
     the gap of each target to the user's K-th best item, ignored once ``margin`` above it.
+    ``"log_hinge"``: the same on ``log sigmoid(s)`` (the TCD paper's eq. 3).
     ``user_weights`` (one per active user, default all 1) restricts or weights users.
     """
 
@@ -50,18 +52,23 @@ class Objective:
         norm = max(float(w.sum()), 1e-12) * scores.shape[1]
         if self.kind == "mean":
             return float((w[:, None] * scores).sum() / norm), np.broadcast_to(w[:, None] / norm, scores.shape)
-        gap = kth[:, None] - scores
+        if self.kind == "log_hinge":
+            gap = np.logaddexp(0.0, -scores) - np.logaddexp(0.0, -kth)[:, None]  # log s(K) - log s(t)
+            slope = 1.0 / (1.0 + np.exp(scores))                                   # d log sigmoid / ds
+        else:
+            gap, slope = kth[:, None] - scores, 1.0
         active = gap > -self.margin
         value = -float((w[:, None] * np.maximum(gap, -self.margin)).sum() / norm)
-        return value, active * (w[:, None] / norm)
+        return value, active * slope * (w[:, None] / norm)
 
 
 class TargetResponse:
     """The surrogate's user and item factors, each target's ridge system, and each active
     user's K-th best score; `commit` makes injected users part of the baseline."""
 
-    def __init__(self, view: AttackerView, threat: ThreatModel, *, k: int = 50, ridge: float = 0.1) -> None:
-        model = view.surrogate
+    def __init__(self, view: AttackerView, threat: ThreatModel, *, k: int = 50, ridge: float = 0.1,
+                 model: MF | None = None) -> None:
+        model = view.surrogate if model is None else model  # another model: its first users are the real ones
         P, Q, _, _ = model._factors()
         self.users = view.active_users
         self.P = P[self.users].astype(np.float64)
