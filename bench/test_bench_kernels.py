@@ -7,7 +7,10 @@
 * RVD serving one user of ``synthetic:yelp`` (MF d=64 trained 2 epochs, k=100 neighbours,
   5 fine-tune epochs): hnswlib query + overlay fine-tune + scoring + top-50, per call.
   Masking and top-K run on one thread; the score product is numpy's BLAS with its default
-  thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure).
+  thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure);
+* TCD's agreement kernel on a Yelp-shaped block of 512 users x 25,602 items: both models'
+  scores given, it snaps, compares, masks ~38 seen items per user and samples at ratio 0.2;
+  ``extra_info["pairs_per_s"]`` is user-item pairs examined per second.
 
 Kernels update their parameters in place, so rounds after the first continue training;
 the timing of an epoch does not depend on the parameter values.
@@ -72,15 +75,20 @@ def test_nsvd_sgd_epoch(benchmark, ml1m):
                                                    0.01, 0.02, True, THREADS, 1), rounds=ROUNDS, warmup_rounds=1)
 
 
+def yelp_seen(rng: np.random.Generator, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, indices) of 15-61 random seen items per user, as in the Yelp twin."""
+    counts = rng.integers(15, 62, n_users)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = np.concatenate([np.sort(rng.choice(n_items, c, replace=False)) for c in counts]).astype(np.int32)
+    return indptr, indices
+
+
 def test_score_top50_yelp_block(benchmark):
     n_users, n_items, k = 2048, 25602, 50
     rng = np.random.default_rng(0)
     U = rng.normal(0, 0.1, (n_users, D)).astype(np.float32)
     V = rng.normal(0, 0.1, (n_items, D)).astype(np.float32)
-    counts = rng.integers(15, 62, n_users)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    indices = np.concatenate([np.sort(rng.choice(n_items, c, replace=False)) for c in counts]).astype(np.int32)
-    seen = SeenItems(indptr, indices, n_items)
+    seen = SeenItems(*yelp_seen(rng, n_users, n_items), n_items)
     top = benchmark.pedantic(score_top_k, args=(U, V, k), kwargs={"seen": seen, "threads": THREADS},
                              rounds=ROUNDS, warmup_rounds=1)
     assert top.items.shape == (n_users, k)
@@ -96,3 +104,16 @@ def test_rvd_one_user_yelp(benchmark, yelp_rvd):
     users = iter(np.random.default_rng(0).permutation(yelp_rvd.model.n_users).astype(np.int32))
     benchmark.pedantic(lambda: yelp_rvd.recommend(np.array([next(users)], dtype=np.int32), 50),
                        rounds=200, warmup_rounds=5)
+
+
+def test_tcd_agreement_yelp_block(benchmark):
+    n_users, n_items = 512, 25602
+    rng = np.random.default_rng(0)
+    a = rng.normal(3.5, 0.6, (n_users, n_items)).astype(np.float32)
+    b = (a + rng.normal(0, 0.3, a.shape)).astype(np.float32)
+    indptr, indices = yelp_seen(rng, n_users, n_items)
+    users = np.arange(n_users, dtype=np.int32)
+    out = benchmark.pedantic(_core.agreement_pairs, args=(a, b, users, indptr, indices, 1.0, 1.0, 5, 0.2, 0, THREADS),
+                             rounds=ROUNDS, warmup_rounds=1)
+    assert 0 < len(out[0]) < 0.2 * n_users * n_items
+    benchmark.extra_info["pairs_per_s"] = n_users * n_items / benchmark.stats.stats.median

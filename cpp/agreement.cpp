@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "common.hpp"
@@ -10,63 +11,45 @@
 namespace fp {
 namespace {
 
-// Grid level of a score, or -1 when the score is not finite.
-inline int level(float x, const Grid& g) {
-    if (!std::isfinite(x)) return -1;
-    const float k = std::floor((x - g.low) / g.step + 0.5f);
-    return static_cast<int>(std::clamp(k, 0.0f, static_cast<float>(g.levels - 1)));
+// Grid level of each score as a float (NaN where the score is not finite), branch-free so
+// that the loop vectorises.
+FP_HOT void levels_of(const float* x, int64_t m, const Grid& g, float* out) {
+    const float inv = 1.0f / g.step, top = static_cast<float>(g.levels - 1);
+    for (int64_t i = 0; i < m; ++i) {
+        const float k = std::floor((x[i] - g.low) * inv + 0.5f);
+        const float clamped = std::min(std::max(k, 0.0f), top);
+        out[i] = (x[i] - x[i] == 0.0f) ? clamped : std::numeric_limits<float>::quiet_NaN();
+    }
 }
 
-// Visits row r's kept pairs in item order: emit(item, level).
-template <class Emit>
-FP_HOT void row_pairs(const ScorePair& s, const AgreementRule& rule, int64_t r, Emit&& emit) {
-    const float* a = s.a + r * s.m;
-    const float* b = s.b + r * s.m;
+// Row r's kept pairs, using `la`, `lb` (m floats each) as scratch.
+FP_HOT void row_pairs(const ScorePair& s, const AgreementRule& rule, int64_t r, float* la, float* lb, RowPairs& out) {
+    levels_of(s.a + r * s.m, s.m, rule.grid, la);
+    levels_of(s.b + r * s.m, s.m, rule.grid, lb);
     const int32_t user = s.users[r];
-    const Grid& g = rule.grid;
+    for (int64_t x = s.indptr[user]; x < s.indptr[user + 1]; ++x) la[s.indices[x]] = -1.0f;  // rated: never equal
     Rng rng = Rng::stream(rule.seed, static_cast<uint64_t>(user));
-    const int32_t* seen = s.indices + s.indptr[user];
-    const int32_t* seen_end = s.indices + s.indptr[user + 1];
     for (int64_t i = 0; i < s.m; ++i) {
-        while (seen != seen_end && *seen < i) ++seen;
-        if (seen != seen_end && *seen == i) continue;
-        const int la = level(a[i], g);
-        if (la < 0 || la != level(b[i], g)) continue;
+        if (!(la[i] == lb[i])) continue;
         if (rule.ratio < 1.0f && !(rng.uniform() < rule.ratio)) continue;
-        emit(static_cast<int32_t>(i), la);
+        out.items.push_back(static_cast<int32_t>(i));
+        out.levels.push_back(static_cast<uint8_t>(la[i]));
     }
 }
 
 }  // namespace
 
-std::vector<int64_t> agreement_offsets(const ScorePair& s, const AgreementRule& rule, int n_threads) {
-    std::vector<int64_t> offsets(static_cast<size_t>(s.rows) + 1, 0);
+std::vector<RowPairs> agreement_rows(const ScorePair& s, const AgreementRule& rule, int n_threads) {
+    std::vector<RowPairs> rows(static_cast<size_t>(s.rows));
     const int threads = clamp_threads(n_threads);
     (void)threads;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
-    for (int64_t r = 0; r < s.rows; ++r) {
-        int64_t count = 0;
-        row_pairs(s, rule, r, [&](int32_t, int) { ++count; });
-        offsets[static_cast<size_t>(r) + 1] = count;
+#pragma omp parallel num_threads(threads)
+    {
+        std::vector<float> la(static_cast<size_t>(s.m)), lb(static_cast<size_t>(s.m));
+#pragma omp for schedule(dynamic, 8)
+        for (int64_t r = 0; r < s.rows; ++r) row_pairs(s, rule, r, la.data(), lb.data(), rows[static_cast<size_t>(r)]);
     }
-    for (size_t r = 0; r < static_cast<size_t>(s.rows); ++r) offsets[r + 1] += offsets[r];
-    return offsets;
-}
-
-void agreement_fill(const ScorePair& s, const AgreementRule& rule, const std::vector<int64_t>& offsets,
-                    int32_t* out_users, int32_t* out_items, float* out_ratings, int n_threads) {
-    const int threads = clamp_threads(n_threads);
-    (void)threads;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
-    for (int64_t r = 0; r < s.rows; ++r) {
-        int64_t k = offsets[static_cast<size_t>(r)];
-        row_pairs(s, rule, r, [&](int32_t item, int lv) {
-            out_users[k] = s.users[r];
-            out_items[k] = item;
-            out_ratings[k] = rule.grid.low + rule.grid.step * static_cast<float>(lv);
-            ++k;
-        });
-    }
+    return rows;
 }
 
 }  // namespace fp

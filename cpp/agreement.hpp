@@ -31,11 +31,13 @@ struct AgreementRule {
     uint64_t seed;
 };
 
-// Where each row's kept pairs start in the output: rows + 1 offsets, the last the total.
-std::vector<int64_t> agreement_offsets(const ScorePair& s, const AgreementRule& rule, int n_threads);
+// Each row's kept pairs: item ids ascending and their grid levels.
+struct RowPairs {
+    std::vector<int32_t> items;
+    std::vector<uint8_t> levels;
+};
 
-// Writes the kept pairs (user, item, grid rating) at `offsets`: row order, items ascending.
-void agreement_fill(const ScorePair& s, const AgreementRule& rule, const std::vector<int64_t>& offsets,
-                    int32_t* out_users, int32_t* out_items, float* out_ratings, int n_threads);
+// The kept pairs of every row (OpenMP over rows). Grids of at most 256 levels.
+std::vector<RowPairs> agreement_rows(const ScorePair& s, const AgreementRule& rule, int n_threads);
 
 }  // namespace fp

@@ -280,16 +280,17 @@ py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array user
                           checked<float>(scores_b, "scores_b", {rows, m}, false), rows, m,
                           checked<int32_t>(users, "users", {rows}, false), c.indptr, c.indices};
     check_range(s.users, rows, c.n_users, "users");
-    if (!std::isfinite(low) || !(step > 0.0f) || !std::isfinite(step) || levels < 1)
-        throw py::value_error("the grid needs a finite low, step > 0 and levels >= 1");
+    if (!std::isfinite(low) || !(step > 0.0f) || !std::isfinite(step) || levels < 1 || levels > 256)
+        throw py::value_error("the grid needs a finite low, step > 0 and 1 <= levels <= 256");
     if (!(ratio > 0.0f && ratio <= 1.0f)) throw py::value_error("ratio must lie in (0, 1]");
     const fp::AgreementRule rule{fp::Grid{low, step, levels}, ratio, seed};
-    std::vector<int64_t> offsets;
+    std::vector<fp::RowPairs> kept;
     {
         py::gil_scoped_release nogil;
-        offsets = fp::agreement_offsets(s, rule, n_threads);
+        kept = fp::agreement_rows(s, rule, n_threads);
     }
-    const int64_t n = offsets.back();
+    int64_t n = 0;
+    for (const auto& row : kept) n += static_cast<int64_t>(row.items.size());
     py::array_t<int32_t> out_users(n), out_items(n);
     py::array_t<float> out_ratings(n);
     int32_t* ou = out_users.mutable_data();
@@ -297,7 +298,15 @@ py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array user
     float* orr = out_ratings.mutable_data();
     {
         py::gil_scoped_release nogil;
-        fp::agreement_fill(s, rule, offsets, ou, oi, orr, n_threads);
+        int64_t k = 0;
+        for (size_t r = 0; r < kept.size(); ++r) {
+            const auto& row = kept[r];
+            for (size_t x = 0; x < row.items.size(); ++x, ++k) {
+                ou[k] = s.users[r];
+                oi[k] = row.items[x];
+                orr[k] = low + step * static_cast<float>(row.levels[x]);
+            }
+        }
     }
     return py::make_tuple(out_users, out_items, out_ratings);
 }
