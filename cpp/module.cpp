@@ -221,7 +221,7 @@ py::tuple nsvd_adam(py::array Y, py::array Q, py::array bu, py::array bi, float 
 
 py::tuple rvd_top_k(py::array A, py::array Q, py::array bu, py::array bi, float mu, bool bias, bool nsvd,
                     float item_reg, py::array indptr, py::array indices, py::array values, py::array users,
-                    py::array neighbours, int epochs, float lr, float reg, int top_k, int n_threads) {
+                    py::array neighbours, int epochs, float lr, float forget, int top_k, int n_threads) {
     const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     Factors f = checked_factors(A, Q, bu, bi, nsvd ? "Y" : "P", n_users, bias);
     if (nsvd ? f.rows_a != f.n_items : f.rows_a != n_users)
@@ -236,7 +236,7 @@ py::tuple rvd_top_k(py::array A, py::array Q, py::array bu, py::array bi, float 
                      n, k};
     check_range(q.users, n, c.n_users, "users");
     check_range(q.neighbours, n * k, c.n_users, "neighbours");
-    check_hyper(lr, reg);
+    if (!(lr > 0.0f) || !(forget > 0.0f && forget <= 1.0f)) throw py::value_error("need lr > 0 and forget in (0, 1]");
     if (epochs < 0 || top_k < 1) throw py::value_error("epochs must be >= 0 and top_k >= 1");
     if (!(item_reg >= 0.0f)) throw py::value_error("item_reg must be >= 0");
     const fp::FactorParams p = factor_params(f, mu, c.n_users, bias, item_reg);
@@ -246,7 +246,7 @@ py::tuple rvd_top_k(py::array A, py::array Q, py::array bu, py::array bi, float 
     float* os = scores.mutable_data();
     {
         py::gil_scoped_release nogil;
-        fp::rvd_top_k(p, nsvd, c, q, fp::RvdConfig{epochs, lr, reg, top_k}, oi, os, fp::clamp_threads(n_threads));
+        fp::rvd_top_k(p, nsvd, c, q, fp::RvdConfig{epochs, lr, forget, top_k}, oi, os, fp::clamp_threads(n_threads));
     }
     return py::make_tuple(items, scores);
 }
@@ -394,7 +394,7 @@ PYBIND11_MODULE(_core, m) {
           "ratings by SGD, score every item, mask rated ones; returns (items, scores) [n, top_k].",
           py::arg("A"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("bias"), py::arg("nsvd"),
           py::arg("item_reg"), py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("users"),
-          py::arg("neighbours"), py::arg("epochs"), py::arg("lr"), py::arg("reg"), py::arg("top_k"),
+          py::arg("neighbours"), py::arg("epochs"), py::arg("lr"), py::arg("forget"), py::arg("top_k"),
           py::arg("n_threads"));
     m.def("dot_pairs", &dot_pairs, "U[users[k]] . V[items[k]] for every k (float32).", py::arg("U"), py::arg("V"),
           py::arg("users"), py::arg("items"), py::arg("n_threads"));

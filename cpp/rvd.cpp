@@ -128,27 +128,26 @@ struct Tuned {
         return 0.0f;
     }
     template <class S>
-    void bias_step(S, int64_t u, int32_t i, float lr, float reg, float e) {
+    void bias_step(S, int64_t u, int32_t i, float lr, float keep, float e) {
         if constexpr (S::bias) {
             float* b = bu.write(u, step);
             float* c = bi.write(i, step);
-            b[0] += lr * (e - reg * b[0]);
-            c[0] += lr * (e - reg * c[0]);
+            b[0] = keep * b[0] + lr * e;
+            c[0] = keep * c[0] + lr * e;
         }
     }
 };
 
 // One SGD pass of MF over user v's ratings.
 template <class S>
-void tune_mf_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float reg) {
+void tune_mf_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float keep) {
     const int d = S::dim(t.p.d);
-    const float keep = 1.0f - lr * reg;
     for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x) {
         const int32_t i = r.indices[x];
         float* pv = t.A.write(v, t.step);
         float* qi = t.Q.write(i, t.step);
         const float e = r.values[x] - (dot(pv, qi, d) + t.bias_of(S{}, v, i));
-        t.bias_step(S{}, v, i, lr, reg, e);
+        t.bias_step(S{}, v, i, lr, keep, e);
         coupled_step(pv, qi, d, keep, keep, lr * e);
         ++t.step;
     }
@@ -156,7 +155,7 @@ void tune_mf_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float reg)
 
 // One SGD pass of NSVD over user v's ratings (the model's own user-wise step).
 template <class S>
-void tune_nsvd_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float reg, const float* prior, float* pv,
+void tune_nsvd_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float keep, const float* prior, float* pv,
                     float* g) {
     const int d = S::dim(t.p.d);
     const float norm = implicit_user(r, v, d, pv, [&](int32_t j) { return t.A.write(j, t.step); });
@@ -166,12 +165,12 @@ void tune_nsvd_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float re
         const int32_t i = r.indices[x];
         float* qi = t.Q.write(i, t.step);
         const float e = r.values[x] - (dot(pv, qi, d) + t.bias_of(S{}, v, i));
-        t.bias_step(S{}, v, i, lr, reg, e);
+        t.bias_step(S{}, v, i, lr, keep, e);
         scale_add(g, qi, d, 1.0f, e);
-        scale_add(qi, pv, d, 1.0f - lr * (reg + prior[i]), lr * e);
+        scale_add(qi, pv, d, keep - lr * prior[i], lr * e);
     }
     for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x)
-        scale_add(t.A.write(r.indices[x], t.step), g, d, 1.0f - lr * reg, lr * norm);
+        scale_add(t.A.write(r.indices[x], t.step), g, d, keep, lr * norm);
     ++t.step;
 }
 
@@ -190,13 +189,16 @@ void serve(S, const FactorParams& base, bool nsvd, const CsrView& r, const RvdQu
             int64_t ratings = 0;
             for (int j = 0; j < q.k; ++j) ratings += r.indptr[nb[j] + 1] - r.indptr[nb[j]];
             const int64_t items = std::min<int64_t>(m, ratings);
-            t.begin(q.k, items, 1.0f - cfg.lr * cfg.reg);
+            const int64_t steps = static_cast<int64_t>(cfg.epochs) * (nsvd ? q.k : ratings);
+            const float keep =
+                steps > 0 ? static_cast<float>(std::pow(static_cast<double>(cfg.forget), 1.0 / steps)) : 1.0f;
+            t.begin(q.k, items, keep);
             for (int e = 0; e < cfg.epochs; ++e)
                 for (int j = 0; j < q.k; ++j) {
                     if (nsvd)
-                        tune_nsvd_user(S{}, t, r, nb[j], cfg.lr, cfg.reg, prior, pu.data(), g.data());
+                        tune_nsvd_user(S{}, t, r, nb[j], cfg.lr, keep, prior, pu.data(), g.data());
                     else
-                        tune_mf_user(S{}, t, r, nb[j], cfg.lr, cfg.reg);
+                        tune_mf_user(S{}, t, r, nb[j], cfg.lr, keep);
                 }
             const int64_t u = q.users[n];
             const float* user_vec;

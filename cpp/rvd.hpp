@@ -16,15 +16,17 @@ struct RvdQueries {
 };
 
 struct RvdConfig {
-    int epochs;     // passes over the neighbours' ratings
-    float lr, reg;  // SGD step size; L2 on every parameter row, one decay of (1 - lr reg) per step
-    int top_k;      // items returned per user
+    int epochs;    // passes over the neighbours' ratings
+    float lr;      // SGD step size
+    float forget;  // what remains of a row no neighbour rates after the whole fine-tune, in (0, 1]
+    int top_k;     // items returned per user
 };
 
 // For each queried user: copy-on-write fine-tune of the base parameters on the neighbours'
-// ratings (MF, or NSVD when `nsvd`) by SGD on the squared error plus L2 over *all* parameter
-// rows (one step per rating for MF, per user for NSVD; rows no neighbour rated only decay),
-// score every item with the tuned parameters, mask the
+// ratings (MF, or NSVD when `nsvd`) by SGD on the squared error, every step also shrinking
+// *all* parameter rows by keep = forget^(1 / steps) (weight decay over the whole model; one
+// step per rating for MF, per user for NSVD; rows no neighbour rated only decay, to `forget`
+// by the end, whatever k and the profile lengths), score every item with the tuned parameters, mask the
 // user's rated items, keep the top_k (best first, ties to the lower id, -1 padded). The base
 // parameters are only read. Users run in parallel; each thread holds one overlay.
 void rvd_top_k(const FactorParams& base, bool nsvd, const CsrView& train, const RvdQueries& q,

@@ -263,12 +263,14 @@ class FactorModel(ABC):
                            seen_rows=u, query_items=query_items, threads=self.config.threads)
 
     def vicinal_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int, lr: float,
-                      reg: float = 0.0, threads: int | None = None) -> TopK:
+                      forget: float = 1.0, threads: int | None = None) -> TopK:
         """Each user's ``k`` best unrated items after fine-tuning on its ``neighbours`` (RVD).
 
         Per user (row of ``neighbours`` ``[n, k_nb]``), ``epochs`` SGD passes of the model's
         own per-rating step over the neighbours' training ratings run on a copy-on-write
-        overlay of the parameters (C++, parallel over users); the model is not changed.
+        overlay of the parameters (C++, parallel over users); the model is not changed. Each
+        step shrinks every parameter row so that rows no neighbour rates end at ``forget``
+        times their size (1: no decay).
         """
         self._require_fitted()
         if self.seen_values is None:
@@ -282,7 +284,7 @@ class FactorModel(ABC):
         values = self.scale.normalize(self.seen_values)
         items, scores = _core.rvd_top_k(a, q, bu, bi, self.mu, self.config.bias, self.implicit_users,
                                         getattr(self.config, "item_reg", 0.0), self.seen_indptr, self.seen_indices,
-                                        values, u, nb, int(epochs), float(lr), float(reg), int(k),
+                                        values, u, nb, int(epochs), float(lr), float(forget), int(k),
                                         self.config.threads if threads is None else threads)
         return TopK(items, scores)
 
