@@ -9,6 +9,7 @@
 #include <string>
 
 #include "agreement.hpp"
+#include "csr.hpp"
 #include "factor_models.hpp"
 #include "objective.hpp"
 #include "rvd.hpp"
@@ -311,6 +312,32 @@ py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array user
     return py::make_tuple(out_users, out_items, out_ratings);
 }
 
+py::tuple merge_csr(py::array indptr_a, py::array indices_a, py::array values_a, py::array indptr_b,
+                    py::array indices_b, py::array values_b, int64_t n_cols) {
+    const fp::CsrView a = checked_csr(indptr_a, indices_a, &values_a, n_cols);
+    const fp::CsrView b = checked_csr(indptr_b, indices_b, &values_b, n_cols);
+    if (a.n_users != b.n_users) throw py::value_error("both matrices must have the same number of rows");
+    for (const fp::CsrView* m : {&a, &b})
+        for (int64_t r = 0; r < m->n_users; ++r)
+            for (int64_t x = m->indptr[r] + 1; x < m->indptr[r + 1]; ++x)
+                if (m->indices[x] <= m->indices[x - 1]) throw py::value_error("rows must hold ascending column ids");
+    const int64_t nnz = a.indptr[a.n_users] + b.indptr[b.n_users];
+    py::array_t<int64_t> indptr(a.n_users + 1);
+    py::array_t<int32_t> indices(nnz);
+    py::array_t<float> values(nnz);
+    const fp::CsrRows ra{a.indptr, a.indices, a.values}, rb{b.indptr, b.indices, b.values};
+    int64_t clash;
+    {
+        int64_t* ip = indptr.mutable_data();
+        int32_t* ix = indices.mutable_data();
+        float* vx = values.mutable_data();
+        py::gil_scoped_release nogil;
+        clash = fp::merge_rows(ra, rb, a.n_users, ip, ix, vx);
+    }
+    if (clash >= 0) throw py::value_error("row " + std::to_string(clash) + " holds a column in both matrices");
+    return py::make_tuple(indptr, indices, values);
+}
+
 void mask_seen(py::array scores, py::array users, py::array indptr, py::array indices, int n_threads) {
     if (scores.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
     const int64_t rows = scores.shape(0), m = scores.shape(1);
@@ -405,6 +432,10 @@ PYBIND11_MODULE(_core, m) {
           py::arg("scores_a"), py::arg("scores_b"), py::arg("users"), py::arg("indptr"), py::arg("indices"),
           py::arg("low"), py::arg("step"), py::arg("levels"), py::arg("ratio"), py::arg("seed"),
           py::arg("n_threads"));
+    m.def("merge_csr", &merge_csr,
+          "Union of two CSR matrices with disjoint supports, rows sorted; returns (indptr, indices, values).",
+          py::arg("indptr_a"), py::arg("indices_a"), py::arg("values_a"), py::arg("indptr_b"), py::arg("indices_b"),
+          py::arg("values_b"), py::arg("n_cols"));
     m.def("mask_seen", &mask_seen, "Set each row's seen items (CSR rows users[r]) to -inf, in place.",
           py::arg("scores"), py::arg("users"), py::arg("indptr"), py::arg("indices"), py::arg("n_threads"));
     m.def("topk_rows", &topk_rows, "(items, scores) of the k best entries of each row.", py::arg("scores"),

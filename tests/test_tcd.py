@@ -70,7 +70,7 @@ def test_agreement_kernel_rejects_bad_input(train):
 def test_with_ratings_merges_rows_in_item_order(train):
     extra_users = np.array([0, 0, 3], dtype=np.int32)
     unrated = [np.setdiff1d(np.arange(train.n_items), train.user_items(u)[0])[:2] for u in (0, 3)]
-    extra_items = np.array([unrated[0][1], unrated[0][0], unrated[1][0]], dtype=np.int32)
+    extra_items = np.array([unrated[0][0], unrated[0][1], unrated[1][0]], dtype=np.int32)
     merged = train.with_ratings(extra_users, extra_items, np.array([1.0, 2.0, 3.0], dtype=np.float32))
     assert merged.n_ratings == train.n_ratings + 3
     expected = train.csr.tolil()
@@ -78,9 +78,11 @@ def test_with_ratings_merges_rows_in_item_order(train):
     assert (merged.csr != expected.tocsr()).nnz == 0
     assert all(np.all(np.diff(merged.user_items(u)[0]) > 0) for u in range(merged.n_users))
     rated = train.user_items(0)[0][:1]
-    with pytest.raises(ValueError, match="not rated"):
+    with pytest.raises(ValueError, match="new pairs"):
         train.with_ratings(np.array([0], np.int32), rated.astype(np.int32), np.array([1.0], np.float32))
     with pytest.raises(ValueError, match="ascending"):
+        train.with_ratings(extra_users[:2], extra_items[1::-1].copy(), np.array([1.0, 1.0], np.float32))
+    with pytest.raises(ValueError, match="ascending user"):
         train.with_ratings(np.array([3, 0], np.int32), extra_items[:2], np.array([1.0, 1.0], np.float32))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _core
 from ..errors import DataError
 from .scale import RatingScale
 
@@ -171,31 +172,19 @@ class RatingData:
 
     def with_ratings(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> "RatingData":
         """A new dataset with extra ratings of existing users on pairs they have not rated
-        (``users`` ascending, e.g. pseudo-labels); rows stay sorted by item."""
-        u = np.asarray(users, dtype=np.int64)
-        i = np.asarray(items, dtype=np.int32)
-        r = np.asarray(ratings, dtype=np.float32)
-        if not (u.shape == i.shape == r.shape) or u.ndim != 1:
-            raise ValueError("users, items and ratings must be 1-d arrays of one length")
-        if u.size and (np.any(np.diff(u) < 0) or u[0] < 0 or u[-1] >= self.n_users
-                       or i.min() < 0 or i.max() >= self.n_items):
-            raise ValueError("extra ratings need ascending users and ids in range")
-        own, extra = np.diff(self.indptr), np.bincount(u, minlength=self.n_users)
-        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-        np.cumsum(own + extra, out=indptr[1:])
-        extra_start = np.concatenate([[0], np.cumsum(extra)])
-        slot_own = np.repeat(indptr[:-1] - self.indptr[:-1], own) + np.arange(self.n_ratings)
-        slot_extra = np.repeat(indptr[:-1] + own - extra_start[:-1], extra) + np.arange(len(u))
-        indices = np.empty(indptr[-1], dtype=np.int32)
-        values = np.empty(indptr[-1], dtype=np.float32)
-        indices[slot_own], values[slot_own] = self.indices, self.values
-        indices[slot_extra], values[slot_extra] = i, r
-        merged = sp.csr_matrix((values, indices, indptr), shape=(self.n_users, self.n_items))
-        merged.sort_indices()
-        rows = np.repeat(np.arange(self.n_users), own + extra)
-        if np.any((np.diff(merged.indices) == 0) & (np.diff(rows) == 0)):
-            raise ValueError("extra ratings must be on pairs not rated yet")
-        return replace(self, indptr=indptr, indices=merged.indices, values=merged.data)
+        (``users`` ascending, items ascending within a user, e.g. pseudo-labels)."""
+        u = np.asarray(users)
+        if u.ndim != 1 or (u.size and (u[0] < 0 or u[-1] >= self.n_users or np.any(u[1:] < u[:-1]))):
+            raise ValueError("extra ratings need ascending user ids in range")
+        extra_indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(u, minlength=self.n_users), out=extra_indptr[1:])
+        try:
+            indptr, indices, values = _core.merge_csr(
+                self.indptr, self.indices, self.values, extra_indptr, np.ascontiguousarray(items, dtype=np.int32),
+                np.ascontiguousarray(ratings, dtype=np.float32), self.n_items)
+        except ValueError as e:
+            raise ValueError(f"extra ratings must be new pairs with ascending items per user: {e}") from None
+        return replace(self, indptr=indptr, indices=indices, values=values)
 
     def normalized(self) -> "RatingData":
         """Ratings divided by the scale's maximum (the papers' [0, 1] training targets)."""

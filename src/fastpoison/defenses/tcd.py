@@ -31,12 +31,18 @@ def agreement_labels(model_a: FactorModel, model_b: FactorModel, seen: RatingDat
     the draws depend on ``seed`` and the user only, not on blocks or threads.
     """
     scale, n_levels = seen.scale, len(seen.scale.grid)
-    parts = []
+    columns: list[list[np.ndarray]] = [[], [], []]
     for start in range(0, seen.n_users, block_users):
         users = np.arange(start, min(seen.n_users, start + block_users), dtype=np.int32)
-        parts.append(_core.agreement_pairs(model_a.predict(users), model_b.predict(users), users, seen.indptr,
-                                           seen.indices, scale.low, scale.step, n_levels, ratio, seed, threads))
-    return tuple(np.concatenate(column) for column in zip(*parts))  # type: ignore[return-value]
+        block = _core.agreement_pairs(model_a.predict(users), model_b.predict(users), users, seen.indptr,
+                                      seen.indices, scale.low, scale.step, n_levels, ratio, seed, threads)
+        for column, part in zip(columns, block):
+            column.append(part)
+    out = []
+    for c in range(3):  # one column at a time, so the blocks and the result overlap by one column
+        out.append(np.concatenate(columns[c]))
+        columns[c] = []
+    return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,9 @@ class TCD(TrainingDefense):
                     pseudo = agreement_labels(models[(j + 1) % 3], models[(j + 2) % 3], train,
                                               ratio=self.pseudo_ratio, seed=epoch_seed(seeds[3] + j, epoch),
                                               block_users=self.block_users, threads=head.config.threads)
-                    data = fit_part.with_ratings(*pseudo)
                     record["pseudo_labels"] += len(pseudo[0]) / 3
+                    data = fit_part.with_ratings(*pseudo)
+                    del pseudo  # only the merged copy is needed while training
                 mse = model.train_epoch(data, epoch_seed(seeds[j], epoch))
                 if j == 0:
                     record["train_mse"] = mse

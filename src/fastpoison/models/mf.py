@@ -89,10 +89,9 @@ class MF(FactorModel):
         self._epochs_run = 0
 
     def _prepare(self, train: RatingData, seed: int) -> None:
-        users, items, ratings = train.coo()
-        order = np.random.default_rng(np.random.SeedSequence([seed, 0xC00])).permutation(len(users))
-        self._coo = (np.ascontiguousarray(users[order]), np.ascontiguousarray(items[order]),
-                     np.ascontiguousarray(ratings[order]))
+        order = np.random.default_rng(np.random.SeedSequence([seed, 0xC00])).permutation(train.n_ratings)
+        users = np.repeat(np.arange(train.n_users, dtype=np.int32), np.diff(train.indptr))
+        self._coo = (users[order], train.indices[order], train.values[order])
 
     def _epoch_ratings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The prepared ratings; with ``trim`` and after the first epoch, without the ``trim``
