@@ -84,7 +84,8 @@ def test_each_robust_objective_changes_training(train, optimizer):
 
 def test_trimming_keeps_exactly_the_smallest_residuals(train):
     model = MF(factors=8, epochs=2, trim=0.2, valid_fraction=0.0).fit(train, seed=0)
-    users, items, ratings = model._coo
+    model._prepare(train.normalized(), 0)  # lay the ratings out again: fit lets them go
+    users, items, ratings = model._prepared
     kept = model._epoch_ratings()
     assert len(kept[2]) == len(ratings) - int(0.2 * len(ratings))
     residual = np.abs(model._predict_normalized(users, items) - ratings)

@@ -105,6 +105,7 @@ class FactorModel(ABC):
         self.n_items = 0
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
+        self._prepared: Any = None
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -113,7 +114,8 @@ class FactorModel(ABC):
 
     @abstractmethod
     def _prepare(self, train: RatingData, seed: int) -> None:
-        """Lay out the (normalised) training ratings the way the epoch kernel reads them."""
+        """Lay out the (normalised) training ratings the way the epoch kernel reads them, in
+        ``self._prepared``."""
 
     @abstractmethod
     def _run_epoch(self, seed: int) -> float:
@@ -153,6 +155,7 @@ class FactorModel(ABC):
             bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
             for cb in callbacks:
                 cb(epoch, record)
+        self._prepared = None
         self.finish(best, n_epochs - 1)
         return self
 
@@ -181,7 +184,10 @@ class FactorModel(ABC):
         from the current parameters, after :meth:`start`; returns the epoch's training MSE."""
         normalized = ratings.normalized()
         self._prepare(normalized, seed)
-        return self._run_epoch(seed) / normalized.n_ratings
+        try:
+            return self._run_epoch(seed) / normalized.n_ratings
+        finally:
+            self._prepared = None  # the next epoch may see other ratings; do not hold these meanwhile
 
     def validation_mse(self, valid: tuple[np.ndarray, ...]) -> float:
         """Mean squared error (ratings scaled to [0, 1]) on held-out ``(users, items, ratings)``."""

@@ -91,14 +91,14 @@ class MF(FactorModel):
     def _prepare(self, train: RatingData, seed: int) -> None:
         order = np.random.default_rng(np.random.SeedSequence([seed, 0xC00])).permutation(train.n_ratings)
         users = np.repeat(np.arange(train.n_users, dtype=np.int32), np.diff(train.indptr))
-        self._coo = (users[order], train.indices[order], train.values[order])
+        self._prepared = (users[order], train.indices[order], train.values[order])
 
     def _epoch_ratings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The prepared ratings; with ``trim`` and after the first epoch, without the ``trim``
         share whose current squared residuals are largest (least trimmed squares)."""
         if self.config.trim == 0 or self._epochs_run == 0:
-            return self._coo
-        users, items, ratings = self._coo
+            return self._prepared
+        users, items, ratings = self._prepared
         residual = np.abs(self._predict_normalized(users, items) - ratings)
         n_keep = len(ratings) - int(self.config.trim * len(ratings))
         keep = np.sort(np.argpartition(residual, n_keep - 1)[:n_keep])
@@ -117,7 +117,7 @@ class MF(FactorModel):
             loss, self._step = _core.mf_adam_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
                                                    *coo, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
                                                    self._step, c.bias, c.threads, seed, **objective)
-        return loss * len(self._coo[2]) / len(coo[2])
+        return loss * len(self._prepared[2]) / len(coo[2])
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         p = self.params

@@ -59,17 +59,17 @@ class NSVD(FactorModel):
         self._user_factors = None
 
     def _prepare(self, train: RatingData, seed: int) -> None:
-        self._csr = (train.indptr, train.indices, train.values)
+        self._prepared = (train.indptr, train.indices, train.values)
         self._pattern = (train.indptr, train.indices)  # N(u) while fitting: validation items stay out
 
     def _run_epoch(self, seed: int) -> float:
         c, p = self.config, self.params
         self._user_factors = None
         if c.optimizer == "sgd":
-            return _core.nsvd_sgd_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, *self._csr, c.lr, c.reg,
+            return _core.nsvd_sgd_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, *self._prepared, c.lr, c.reg,
                                         c.bias, c.threads, seed, c.item_reg)
         loss, self._step = _core.nsvd_adam_epoch(p["Y"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
-                                                 *self._csr, c.batch_size, c.reg, c.lr, *c.adam_betas,
+                                                 *self._prepared, c.batch_size, c.reg, c.lr, *c.adam_betas,
                                                  c.adam_eps, self._step, c.bias, c.threads, seed, c.item_reg)
         return loss
 
