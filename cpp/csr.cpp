@@ -3,11 +3,10 @@
 
 namespace fp {
 
-int64_t merge_rows(const CsrRows& a, const CsrRows& b, int64_t n_rows, int64_t* indptr, int32_t* indices,
-                   float* values) {
+int64_t merge_rows(const CsrView& a, const CsrView& b, int64_t* indptr, int32_t* indices, float* values) {
     int64_t k = 0;
     indptr[0] = 0;
-    for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t r = 0; r < a.n_users; ++r) {
         int64_t x = a.indptr[r], y = b.indptr[r];
         const int64_t xe = a.indptr[r + 1], ye = b.indptr[r + 1];
         while (x < xe || y < ye) {

@@ -325,14 +325,13 @@ py::tuple merge_csr(py::array indptr_a, py::array indices_a, py::array values_a,
     py::array_t<int64_t> indptr(a.n_users + 1);
     py::array_t<int32_t> indices(nnz);
     py::array_t<float> values(nnz);
-    const fp::CsrRows ra{a.indptr, a.indices, a.values}, rb{b.indptr, b.indices, b.values};
     int64_t clash;
     {
         int64_t* ip = indptr.mutable_data();
         int32_t* ix = indices.mutable_data();
         float* vx = values.mutable_data();
         py::gil_scoped_release nogil;
-        clash = fp::merge_rows(ra, rb, a.n_users, ip, ix, vx);
+        clash = fp::merge_rows(a, b, ip, ix, vx);
     }
     if (clash >= 0) throw py::value_error("row " + std::to_string(clash) + " holds a column in both matrices");
     return py::make_tuple(indptr, indices, values);
