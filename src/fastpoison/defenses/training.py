@@ -55,29 +55,27 @@ class RobustObjective(TrainingDefense):
 class APR(RobustObjective):
     """Adversarial training (He et al. 2018), a minimax game on the embeddings: each rating's
     loss is added, with ``weight``, to its loss after perturbing p_u and q_i by vectors of
-    norm ``eps`` in the direction that raises it fastest (ratings scaled to [0, 1])."""
+    norm ``eps`` in the direction that raises it fastest (ratings scaled to [0, 1]), from
+    epoch ``warmup`` on."""
 
     eps: float = 0.05
     weight: float = 1.0
+    warmup: int = 0
     name: ClassVar[str] = "apr"
-
-    def overrides(self) -> dict[str, Any]:
-        return {"perturbation": "adversarial", "perturbation_size": self.eps, "perturbation_weight": self.weight}
-
-
-@dataclass(frozen=True)
-class AT(RobustObjective):
-    """Adversarial training as the TCD paper's baseline: APR's perturbation capped at norm
-    ``eps`` = 0.03, its loss added with ``weight`` after ``warmup`` clean epochs."""
-
-    eps: float = 0.03
-    weight: float = 1.0
-    warmup: int = 5
-    name: ClassVar[str] = "at"
 
     def overrides(self) -> dict[str, Any]:
         return {"perturbation": "adversarial", "perturbation_size": self.eps, "perturbation_weight": self.weight,
                 "perturbation_warmup": self.warmup}
+
+
+@dataclass(frozen=True)
+class AT(APR):
+    """Adversarial training as the TCD paper's baseline: APR's perturbation capped at norm
+    ``eps`` = 0.03, its loss added after ``warmup`` = 5 clean epochs."""
+
+    eps: float = 0.03
+    warmup: int = 5
+    name: ClassVar[str] = "at"
 
 
 @dataclass(frozen=True)
