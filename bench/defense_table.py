@@ -5,6 +5,8 @@ Table 7 or the TCD paper's Table 4.
     python3 bench/defense_table.py --paper tcd --targets random --dataset filmtrust --data-dir ../shared/data --out results/
         [--attacks a,b,...] [--defenses x,y,...] [--seeds 3]
 
+A defense may carry settings in brackets, e.g. ``--defenses "tcd,tcd[pseudo_budget=1]"``.
+
 Runs every (attack, defense) cell not already in ``--out`` (one ``run --json`` object per
 file: 5 targets, 3 % fakes, knowledge 0.4, MF with the paper's settings), then prints a
 markdown table: per attack, HR@50 without defense and under each defense (mean over seeds)
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from fastpoison.data.datasets import load_dataset
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
+from fastpoison.options import parse_variant
 
 #: Per paper: its attacks (column order), defenses, and HR@50 rows keyed by (dataset,
 #: targets); "none" is the attacked model without defense.
@@ -66,8 +69,9 @@ def cell(args: argparse.Namespace, dataset, attack: str, defense: str) -> dict:
     path = Path(args.out) / f"{args.dataset}_{args.targets}_{attack}_{defense}.json"
     if path.exists():
         return json.loads(path.read_text())
-    spec = ExperimentSpec(dataset=args.dataset, attack=attack, defense=defense, targets=args.targets,
-                          seeds=args.seeds, data_dir=args.data_dir)
+    name, options = parse_variant(defense)
+    spec = ExperimentSpec(dataset=args.dataset, attack=attack, defense=name, defense_options=options,
+                          targets=args.targets, seeds=args.seeds, data_dir=args.data_dir)
     result = run_experiment(spec, dataset=dataset)
     path.write_text(json.dumps(result, indent=2))
     return result
@@ -99,7 +103,7 @@ def main() -> None:
         column = paper["attacks"].index(attack) if attack in paper["attacks"] else None
 
         def fmt(hr: float, test: float, row: str) -> str:
-            ref = reference.get(row)
+            ref = None if "[" in row else reference.get(row)
             return f"{hr:.3f}" + (f" ({ref[column]:.3f})" if ref and column is not None else "") + f" / {test:.3f}"
 
         entries = [fmt(results[0]["hr_attack"]["mean"], results[0]["test_hr_attack"]["mean"], "none")]

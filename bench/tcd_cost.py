@@ -1,7 +1,7 @@
 """TCD training time as a multiple of one plain training, pseudo-labels per epoch, peak RSS.
 
     python3 bench/tcd_cost.py --dataset synthetic:ml-1m [--data-dir DIR] [--model mf]
-                              [--ratio R] [--epochs E] [--json out.json]
+                              [--ratio R] [--budget B] [--epochs E] [--json out.json]
 
 One thread, the paper's TCD settings for the dataset unless ``--ratio`` is given; the
 plain training is the same model with the same epochs. Peak RSS is read after each phase
@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--data-dir")
     ap.add_argument("--model", default="mf")
     ap.add_argument("--ratio", type=float)
+    ap.add_argument("--budget", type=float, help="TCD pseudo_budget: pseudo-labels per training rating")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -40,6 +41,7 @@ def main() -> None:
     tcd = TCD.for_dataset(ds.name, train.n_users * train.n_items)
     if args.ratio is not None:
         tcd = dataclasses.replace(tcd, pseudo_ratio=args.ratio)
+    tcd = dataclasses.replace(tcd, pseudo_budget=args.budget)
     reset_peak_rss()
     start = time.perf_counter()
     model = tcd.fit(lambda **o: make_model(args.model, ds.name, **options, **o), train, seed=0, progress=True)
@@ -47,11 +49,13 @@ def main() -> None:
     pseudo = [h["pseudo_labels"] for h in model.history if h["pseudo_labels"] > 0]
     result = {"dataset": args.dataset, "data_source": ds.data_source, "model": args.model,
               "n_ratings": train.n_ratings, "pretrain_epochs": tcd.pretrain_epochs, "pseudo_ratio": tcd.pseudo_ratio,
+              "pseudo_budget": tcd.pseudo_budget,
               "plain_s": plain_s, "tcd_s": tcd_s, "x_plain": tcd_s / plain_s,
               "pseudo_labels_per_epoch": sum(pseudo) / max(1, len(pseudo)),
               "peak_rss_mib_plain": plain_rss / 1024, "peak_rss_mib_tcd": peak_rss_kib() / 1024}
     print(f"{args.dataset} ({ds.data_source}) {args.model}: plain {plain_s:.1f} s, TCD {tcd_s:.1f} s "
-          f"= {result['x_plain']:.1f}x (pre-train {tcd.pretrain_epochs}, ratio {tcd.pseudo_ratio}); "
+          f"= {result['x_plain']:.1f}x (pre-train {tcd.pretrain_epochs}, ratio {tcd.pseudo_ratio}, "
+          f"budget {tcd.pseudo_budget}); "
           f"{result['pseudo_labels_per_epoch']:.3g} pseudo-labels per model-epoch vs {train.n_ratings} ratings; "
           f"peak RSS {result['peak_rss_mib_plain']:.0f} MiB plain, {result['peak_rss_mib_tcd']:.0f} MiB TCD")
     if args.json:

@@ -108,6 +108,35 @@ def test_tcd_settings():
     assert isinstance(get_defense("tcd+rvd", dataset="filmtrust").training, TCD)
 
 
+def test_pseudo_budget_caps_the_labels_per_rating(train):
+    factory = lambda **o: MF(factors=8, **o)  # noqa: E731
+    full = TCD(pretrain_epochs=1, epochs=2, pseudo_ratio=1.0).fit(factory, train, seed=0)
+    fit_ratings = round(train.n_ratings * 0.9)  # the validation split keeps 10 %
+    for budget in (0.5, 2.0):
+        tcd = TCD(pretrain_epochs=1, epochs=2, pseudo_ratio=1.0, pseudo_budget=budget)
+        expected = tcd.sampling_ratio(train, fit_ratings) * full.history[-1]["pseudo_labels"]
+        got = tcd.fit(factory, train, seed=0).history[-1]["pseudo_labels"]
+        # models 1 and 2 learn from a model 0 that already trained on other labels: close, not equal
+        assert abs(got - expected) < 0.1 * expected and got <= 1.05 * budget * fit_ratings
+    assert full.history[-1]["pseudo_labels"] > 5 * fit_ratings  # the cap binds on this data
+    assert TCD(pseudo_ratio=0.01, pseudo_budget=100.0).sampling_ratio(train, fit_ratings) == 0.01
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="pseudo_budget"):
+            TCD(pseudo_budget=bad)
+
+
+def test_defense_options_reach_the_training_part():
+    plan = get_defense("tcd+rvd", dataset="ml-1m", options={"pseudo_budget": 1.0})
+    assert plan.vicinal and plan.training.pseudo_budget == 1.0 and plan.training.pretrain_epochs == 2
+    assert get_defense("ltsmf", options={"trim": 0.2}).training.trim == 0.2
+    with pytest.raises(ValueError, match="accepts .*pseudo_budget"):
+        get_defense("tcd", options={"budget": 1.0})
+    with pytest.raises(ValueError, match="no option"):
+        get_defense("rvd", options={"k": 3})
+    with pytest.raises(ValueError, match="trim"):
+        get_defense("ltsmf", options={"trim": 2.0})
+
+
 def test_tcd_in_an_experiment():
     spec = ExperimentSpec(dataset="synthetic:filmtrust", model="nsvd", attack="random", defense="tcd",
                           targets="unpopular", seeds=2, model_options={"epochs": 3, "factors": 8})

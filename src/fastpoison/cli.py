@@ -23,6 +23,7 @@ from .defenses import DEFENSES
 from .errors import FastPoisonError
 from .eval.experiment import ExperimentSpec, run_experiment
 from .models import MODELS, make_model
+from .options import parse_options
 
 
 class UsageError(Exception):
@@ -61,6 +62,10 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "bias", False):
         opts["bias"] = True
     return opts
+
+
+def _defense_options(args: argparse.Namespace) -> dict[str, Any]:
+    return parse_options(getattr(args, "defense_option", None) or ())
 
 
 # ----------------------------------------------------------------------------- commands
@@ -138,7 +143,8 @@ def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
                           attack_size=args.size, n_filler=args.filler, knowledge=args.knowledge,
                           rvd_k=getattr(args, "rvd_k", None),
                           hr_k=args.hr_k, seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
-                          require_real=args.require_real, model_options=_model_options(args))
+                          require_real=args.require_real, model_options=_model_options(args),
+                          defense_options=_defense_options(args))
 
 
 def _fmt(summary: dict[str, Any] | None) -> str:
@@ -256,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attack", help=f"attack name: {', '.join(sorted(ATTACKS))}")
     p.add_argument("--defense", help=f"defense name: {', '.join(DEFENSES)}")
     p.add_argument("--rvd-k", type=int, help="RVD: neighbours per user (default: the RVD paper's Table 2)")
+    p.add_argument("--defense-option", action="append", metavar="KEY=VALUE",
+                   help="a setting of the training-time defense, e.g. pseudo_budget=1 for tcd (repeatable)")
     _experiment_args(p)
     _common(p)
     p.set_defaults(func=cmd_run)

@@ -22,7 +22,8 @@ from .stats import aggregate, paired_ttest, summarize
 @dataclass(frozen=True)
 class ExperimentSpec:
     """What to run. ``seeds`` runs seeds ``seed .. seed+seeds-1``; ``model_options`` override
-    the model's defaults (e.g. ``{"epochs": 10}``)."""
+    the model's defaults (e.g. ``{"epochs": 10}``), ``defense_options`` the training-time
+    defense's (e.g. ``{"pseudo_budget": 1.0}`` for TCD)."""
 
     dataset: str
     model: str = "mf"
@@ -40,6 +41,7 @@ class ExperimentSpec:
     data_dir: str | None = None
     require_real: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)
+    defense_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -47,11 +49,13 @@ class ExperimentSpec:
         if self.hr_k < 1:
             raise ValueError("hr_k must be >= 1")
         if self.defense is not None:
-            plan = get_defense(self.defense)  # unknown names fail before any work
+            plan = get_defense(self.defense, options=self.defense_options)  # bad names fail before any work
             models = None if plan.training is None else plan.training.models
             if models is not None and self.model not in models:
                 raise ValueError(f"defense {self.defense} trains {', '.join(models)}; it does not apply to "
                                  f"model {self.model!r}")
+        elif self.defense_options:
+            raise ValueError("defense options need a defense")
         if self.rvd_k is not None and self.rvd_k < 1:
             raise ValueError(f"rvd_k must be >= 1, got {self.rvd_k}")
         if self.attack is not None:
@@ -135,7 +139,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     per_seed: list[dict[str, float]] = []
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
-    plan = get_defense(spec.defense, train, ds.name) if spec.defense is not None else None
+    plan = get_defense(spec.defense, train, ds.name, spec.defense_options) if spec.defense is not None else None
     for s in range(spec.seed, spec.seed + spec.seeds):
         targets = choose_targets(train, spec.targets, spec.n_targets, seed=s)
         target_sets.append(targets.tolist())
