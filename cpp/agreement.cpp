@@ -37,7 +37,37 @@ FP_HOT void row_pairs(const ScorePair& s, const AgreementRule& rule, int64_t r, 
     }
 }
 
+// The next kept item after `i` (or beyond `m`): a geometric gap with success probability
+// `ratio`, from `u` uniform in (0, 1]; `log_keep_not` = log(1 - ratio) < 0.
+inline int64_t next_kept(int64_t i, double u, double log_keep_not) {
+    const double gap = std::floor(std::log(u) / log_keep_not);
+    return gap >= 9.0e18 ? std::numeric_limits<int64_t>::max() : i + 1 + static_cast<int64_t>(gap);
+}
+
 }  // namespace
+
+std::vector<std::vector<int32_t>> sample_unrated(const int64_t* indptr, const int32_t* indices, int64_t n_users,
+                                                 int64_t n_items, double ratio, uint64_t seed, int n_threads) {
+    std::vector<std::vector<int32_t>> rows(static_cast<size_t>(n_users));
+    const double log_keep_not = ratio < 1.0 ? std::log1p(-ratio) : -std::numeric_limits<double>::infinity();
+    const int threads = clamp_threads(n_threads);
+    (void)threads;
+#pragma omp parallel num_threads(threads)
+    {
+        std::vector<uint8_t> rated(static_cast<size_t>(n_items), 0);
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t u = 0; u < n_users; ++u) {
+            for (int64_t x = indptr[u]; x < indptr[u + 1]; ++x) rated[static_cast<size_t>(indices[x])] = 1;
+            Rng rng = Rng::stream(seed, static_cast<uint64_t>(u));
+            auto& out = rows[static_cast<size_t>(u)];
+            const auto draw = [&] { return 1.0 - static_cast<double>(rng.next() >> 11) * 0x1.0p-53; };  // (0, 1]
+            for (int64_t i = next_kept(-1, draw(), log_keep_not); i < n_items; i = next_kept(i, draw(), log_keep_not))
+                if (!rated[static_cast<size_t>(i)]) out.push_back(static_cast<int32_t>(i));
+            for (int64_t x = indptr[u]; x < indptr[u + 1]; ++x) rated[static_cast<size_t>(indices[x])] = 0;
+        }
+    }
+    return rows;
+}
 
 std::vector<RowPairs> agreement_rows(const ScorePair& s, const AgreementRule& rule, int n_threads) {
     std::vector<RowPairs> rows(static_cast<size_t>(s.rows));

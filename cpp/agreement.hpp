@@ -40,4 +40,10 @@ struct RowPairs {
 // The kept pairs of every row (OpenMP over rows). Grids of at most 256 levels.
 std::vector<RowPairs> agreement_rows(const ScorePair& s, const AgreementRule& rule, int n_threads);
 
+// Every user's unrated items (CSR `rated` over `n_items` columns), each kept with
+// probability `ratio` by a draw from the user's own stream of `seed`: per user, item ids
+// ascending. Costs O(rated + kept), not O(users x items) (geometric gaps between kept items).
+std::vector<std::vector<int32_t>> sample_unrated(const int64_t* indptr, const int32_t* indices, int64_t n_users,
+                                                 int64_t n_items, double ratio, uint64_t seed, int n_threads);
+
 }  // namespace fp

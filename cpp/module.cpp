@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -312,6 +313,31 @@ py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array user
     return py::make_tuple(out_users, out_items, out_ratings);
 }
 
+py::tuple sample_unrated_pairs(py::array indptr, py::array indices, int64_t n_items, double ratio, uint64_t seed,
+                               int n_threads) {
+    const fp::CsrView c = checked_csr(indptr, indices, nullptr, n_items);
+    if (!(ratio > 0.0 && ratio <= 1.0)) throw py::value_error("ratio must lie in (0, 1]");
+    std::vector<std::vector<int32_t>> rows;
+    {
+        py::gil_scoped_release nogil;
+        rows = fp::sample_unrated(c.indptr, c.indices, c.n_users, n_items, ratio, seed, n_threads);
+    }
+    int64_t n = 0;
+    for (const auto& row : rows) n += static_cast<int64_t>(row.size());
+    py::array_t<int32_t> out_users(n), out_items(n);
+    int32_t* ou = out_users.mutable_data();
+    int32_t* oi = out_items.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        for (size_t u = 0; u < rows.size(); ++u) {
+            std::fill(ou, ou + rows[u].size(), static_cast<int32_t>(u));
+            oi = std::copy(rows[u].begin(), rows[u].end(), oi);
+            ou += rows[u].size();
+        }
+    }
+    return py::make_tuple(out_users, out_items);
+}
+
 py::tuple merge_csr(py::array indptr_a, py::array indices_a, py::array values_a, py::array indptr_b,
                     py::array indices_b, py::array values_b, int64_t n_cols) {
     const fp::CsrView a = checked_csr(indptr_a, indices_a, &values_a, n_cols);
@@ -431,6 +457,11 @@ PYBIND11_MODULE(_core, m) {
           py::arg("scores_a"), py::arg("scores_b"), py::arg("users"), py::arg("indptr"), py::arg("indices"),
           py::arg("low"), py::arg("step"), py::arg("levels"), py::arg("ratio"), py::arg("seed"),
           py::arg("n_threads"));
+    m.def("sample_unrated_pairs", &sample_unrated_pairs,
+          "Every user's unrated items, each kept with probability ratio (the user's own random stream "
+          "of seed): (users, items) int32 by user, items ascending; O(rated + kept) work.",
+          py::arg("indptr"), py::arg("indices"), py::arg("n_items"), py::arg("ratio"), py::arg("seed"),
+          py::arg("n_threads") = 1);
     m.def("merge_csr", &merge_csr,
           "Union of two CSR matrices with disjoint supports, rows sorted; returns (indptr, indices, values).",
           py::arg("indptr_a"), py::arg("indices_a"), py::arg("values_a"), py::arg("indptr_b"), py::arg("indices_b"),

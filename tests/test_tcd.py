@@ -9,6 +9,7 @@ from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
 from fastpoison.defenses import TCD, agreement_labels, get_defense
+from fastpoison.defenses.tcd import SAMPLE_FIRST_BELOW
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.models import MF, NSVD
 
@@ -52,6 +53,39 @@ def test_sampling_depends_on_the_seed_only(train, pair):
     sampled, everything = keys(runs[0]), keys(full)
     assert sampled < everything and abs(len(sampled) / len(everything) - 0.3) < 0.01
     assert keys(agreement_labels(*pair, train, ratio=0.3, seed=6)) != sampled
+
+
+def test_unrated_pairs_are_drawn_at_the_ratio(train):
+    unrated = train.n_users * train.n_items - train.n_ratings
+    u, i = _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, 1.0, 3)
+    assert len(u) == unrated and train.csr[u, i].sum() == 0
+    unrated_per_item = train.n_users - np.bincount(train.indices, minlength=train.n_items)
+    for ratio in (0.3, 0.004):
+        u, i = _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, ratio, 3)
+        expected = ratio * unrated
+        assert abs(len(u) - expected) < 4 * np.sqrt(expected)
+        assert train.csr[u, i].sum() == 0 and np.all(np.diff(u.astype(np.int64) * train.n_items + i) > 0)
+        again = _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, ratio, 3, 2)
+        np.testing.assert_array_equal(i, again[1])
+        # every item is drawn at the ratio, wherever it sits in the row
+        share = np.bincount(i, minlength=train.n_items) / unrated_per_item
+        half = train.n_items // 2
+        assert abs(share[:half].mean() - ratio) < 0.05 * ratio and abs(share[half:].mean() - ratio) < 0.05 * ratio
+    with pytest.raises(ValueError):
+        _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, 0.0, 3)
+
+
+def test_sample_first_agreement_keeps_the_drawn_pairs_that_agree(train, pair):
+    ratio = 0.05
+    assert ratio < SAMPLE_FIRST_BELOW
+    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=9)
+    drawn = _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, ratio, 9)
+    ru, ri, rr = dense_agreement(*pair, train)
+    agreeing = dict(zip(zip(ru.tolist(), ri.tolist()), rr.tolist()))
+    expected = [(a, b) for a, b in zip(*(x.tolist() for x in drawn)) if (a, b) in agreeing]
+    assert 0 < len(expected) < len(drawn[0])
+    assert list(zip(u.tolist(), i.tolist())) == expected
+    np.testing.assert_array_equal(r, [agreeing[p] for p in expected])
 
 
 def test_agreement_kernel_rejects_bad_input(train):

@@ -21,15 +21,24 @@ PAPER_SETTINGS: dict[str, tuple[int, float]] = {
 SMALL_PAIRS = 5_000_000
 
 
+#: Below this sampling ratio the agreement step draws the pairs first and scores only those
+#: (`sampled_agreement`); above it, scoring whole user blocks is cheaper per kept pair.
+SAMPLE_FIRST_BELOW = 0.2
+
+
 def agreement_labels(model_a: FactorModel, model_b: FactorModel, seen: RatingData, *, ratio: float, seed: int,
                      block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pseudo-labels ``(users, items, ratings)``: the pairs unrated in ``seen`` whose two
     predictions snap to the same grid rating, each kept with probability ``ratio``.
 
-    Both models score blocks of ``block_users`` users (memory O(block x items)); a C++
-    kernel projects, compares, masks and samples. Pairs come out by user, items ascending;
-    the draws depend on ``seed`` and the user only, not on blocks or threads.
+    Pairs come out by user, items ascending; the draws depend on ``seed`` and the user only,
+    not on blocks or threads. Below `SAMPLE_FIRST_BELOW` the pairs are drawn first and only
+    they are scored (O(kept pairs)); otherwise both models score blocks of ``block_users``
+    users (memory O(block x items)) and a C++ kernel projects, compares, masks and samples.
+    Either way each agreeing pair is kept independently with probability ``ratio``.
     """
+    if ratio < SAMPLE_FIRST_BELOW:
+        return sampled_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, threads=threads)
     scale, n_levels = seen.scale, len(seen.scale.grid)
     columns: list[list[np.ndarray]] = [[], [], []]
     for start in range(0, seen.n_users, block_users):
@@ -43,6 +52,26 @@ def agreement_labels(model_a: FactorModel, model_b: FactorModel, seen: RatingDat
         out.append(np.concatenate(columns[c]))
         columns[c] = []
     return out[0], out[1], out[2]
+
+
+def sampled_agreement(model_a: FactorModel, model_b: FactorModel, seen: RatingData, *, ratio: float, seed: int,
+                      threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`agreement_labels` by drawing each unrated pair with probability ``ratio`` first (C++,
+    geometric gaps) and keeping the drawn pairs whose two predictions snap to the same grid
+    rating: the same distribution, at a cost proportional to the drawn pairs."""
+    users, items = _core.sample_unrated_pairs(seen.indptr, seen.indices, seen.n_items, ratio, seed, threads)
+    level_a = grid_levels(seen, model_a.predict_pairs(users, items))
+    keep = level_a == grid_levels(seen, model_b.predict_pairs(users, items))
+    ratings = (seen.scale.low + seen.scale.step * level_a[keep]).astype(np.float32)
+    return users[keep], items[keep], ratings
+
+
+def grid_levels(seen: RatingData, ratings: np.ndarray) -> np.ndarray:
+    """Each rating's nearest grid level (0, 1, ...; halves round up, as the C++ kernel), float32;
+    NaN where a rating is not finite, so it agrees with nothing."""
+    scale, top = seen.scale, np.float32(len(seen.scale.grid) - 1)
+    levels = np.floor((ratings - np.float32(scale.low)) * np.float32(1 / scale.step) + np.float32(0.5))
+    return np.where(np.isfinite(ratings), np.clip(levels, 0, top), np.nan).astype(np.float32)
 
 
 @dataclass(frozen=True)
