@@ -22,7 +22,8 @@ SMALL_PAIRS = 5_000_000
 
 
 #: Below this sampling ratio the agreement step draws the pairs first and scores only those
-#: (`sampled_agreement`); above it, scoring whole user blocks is cheaper per kept pair.
+#: (`sampled_agreement`); above it, scoring whole user blocks is cheaper per kept pair
+#: (measured on the ML-1M twin, MF d=128: 15x faster at ratio 0.01, even at 0.2, 2x slower at 0.4).
 SAMPLE_FIRST_BELOW = 0.2
 
 
