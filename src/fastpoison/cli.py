@@ -22,6 +22,11 @@ from .data.targets import choose_targets
 from .defenses import DEFENSES
 from .errors import FastPoisonError
 from .eval.experiment import ExperimentSpec, run_experiment
+from .eval.grid import load_grid
+from .eval.plots import PLOTS, plot
+from .eval.report import FORMATS, collect, render
+from .eval.runner import run_grid
+from .eval.store import ResultStore
 from .models import MODELS, make_model
 from .options import parse_options
 
@@ -177,6 +182,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grid(args: argparse.Namespace) -> int:
+    cells = load_grid(args.config, args.data_dir)
+    outcome = run_grid(cells, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                       progress=not args.quiet)
+    _write_json(args.json, {"cells": len(cells), "skipped": outcome.skipped, "ran": outcome.ran,
+                            "failed": list(outcome.failed), "out": args.out})
+    _say(args, f"{len(cells)} cells: {outcome.skipped} already done, {outcome.ran} run, "
+               f"{len(outcome.failed)} failed; records in {args.out}")
+    for key in outcome.failed:
+        record = ResultStore(args.out).read(key) or {}
+        _say(args, f"  failed {key}: {record.get('error')}")
+    return 1 if outcome.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    store = ResultStore(args.dir)
+    cells = collect(store.records())
+    if not cells:
+        raise UsageError(f"no finished records in {args.dir}")
+    text = render(cells, args.format)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if args.plot:
+        path = plot(cells, args.plot, args.plot_out or f"{args.plot}.png")
+        print(f"fastpoison: wrote {path}", file=sys.stderr)
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding datasets (else $FASTPOISON_DATA, else the user cache)")
@@ -267,6 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
     _experiment_args(p)
     _common(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("grid", help="run a grid of experiment cells (TOML) into a folder of records")
+    p.add_argument("config", help="grid file (TOML; see fastpoison.eval.grid)")
+    p.add_argument("--out", required=True, help="record folder (one JSON per cell)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", help="dask scheduler address (needs fastpoison[dask]); workers must see --out")
+    p.add_argument("--resume", action="store_true", help="skip cells that already have a record")
+    _common(p)
+    p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("report", help="tables (and figures) from a folder of grid records")
+    p.add_argument("dir", help="record folder written by `fastpoison grid`")
+    p.add_argument("--format", choices=FORMATS, default="md")
+    p.add_argument("--out", help="write the table here instead of stdout")
+    p.add_argument("--plot", choices=PLOTS, help="also draw a figure")
+    p.add_argument("--plot-out", help="figure file (PNG; default <plot>.png)")
+    p.set_defaults(func=cmd_report, quiet=False, json=None)
 
     p = sub.add_parser("bench", help="run several models on one dataset and tabulate")
     p.add_argument("--models", default="mf,nsvd", help="comma-separated models (default mf,nsvd)")

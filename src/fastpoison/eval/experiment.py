@@ -1,9 +1,11 @@
 """One experiment cell: dataset x model (x attack x defense) over seeds, as `run --json` reports it."""
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import numpy as np
 
@@ -67,6 +69,28 @@ class ExperimentSpec:
             if self.n_filler is not None and self.n_filler < 1:
                 raise ValueError(f"filler items per fake user must be >= 1, got {self.n_filler}")
 
+    #: Fields that say where the data lives, not what the experiment is: not part of `key`.
+    LOCATION_FIELDS: ClassVar[tuple[str, ...]] = ("data_dir", "require_real")
+
+    def key(self) -> str:
+        """A stable 20-hex-digit hash of every field that defines the experiment."""
+        defining = {k: v for k, v in asdict(self).items() if k not in self.LOCATION_FIELDS}
+        canonical = json.dumps(defining, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ExperimentSpec":
+        """The spec `to_dict` wrote (other keys, e.g. a record's results, are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
 
 #: Called after each seed with (seed index, that seed's metrics).
 SeedCallback = Callable[[int, dict[str, float]], None]
@@ -109,6 +133,23 @@ def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingD
     return recommend, time.perf_counter() - start
 
 
+T = TypeVar("T")
+
+
+def _memo(shared: dict[Any, Any] | None, key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered under ``key`` in ``shared`` (always computed when None)."""
+    if shared is None:
+        return compute()
+    if key not in shared:
+        shared[key] = compute()
+    return shared[key]
+
+
+def _timed(compute: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    return compute(), time.perf_counter() - start
+
+
 def _robustness(per_seed: list[dict[str, float]]) -> dict[str, Any] | None:
     if not per_seed or "hr_defense" not in per_seed[0] or "hr_attack" not in per_seed[0]:
         return None
@@ -123,7 +164,7 @@ def _p_value(per_seed: list[dict[str, float]]) -> float | None:
 
 
 def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, progress: bool = False,
-                   on_seed: SeedCallback | None = None) -> dict[str, Any]:
+                   on_seed: SeedCallback | None = None, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Run every seed of ``spec`` and return the `run --json` object (DESIGN §6).
 
     Per seed: targets are drawn, a victim is fitted on the clean training data
@@ -133,6 +174,11 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     (``hr_defense``). Metrics count real users only. ``ri`` is the robustness improvement
     per seed (mean, std, values); ``p_value`` the paired t-test of
     ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
+
+    ``shared``: a dict kept across calls on the same dataset so that experiments that differ
+    only in the defense (or the targets' evaluation) reuse the clean victim, the fake users
+    and the attacked victim (with the timings measured when they were made); results are
+    the same as without it.
     """
     ds = dataset or load_dataset(spec.dataset, spec.data_dir, require_real=spec.require_real)
     train = ds.split.train
@@ -140,21 +186,29 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
     plan = get_defense(spec.defense, train, ds.name, spec.defense_options) if spec.defense is not None else None
+    model_key = (ds.name, spec.model, json.dumps(spec.model_options, sort_keys=True))
     for s in range(spec.seed, spec.seed + spec.seeds):
         targets = choose_targets(train, spec.targets, spec.n_targets, seed=s)
         target_sets.append(targets.tolist())
-        model, fit_s = _fit(spec, ds, train, s, progress)
-        metrics, per_user = _evaluate(model.top_k, ds, targets, spec.hr_k)
+        clean_key = ("clean", model_key, s)
+        model, fit_s = _memo(shared, clean_key, lambda: _fit(spec, ds, train, s, progress))
+        eval_key = (spec.targets, spec.n_targets, spec.hr_k)
+        metrics, per_user = _memo(shared, ("eval", clean_key, eval_key),
+                                  lambda: _evaluate(model.top_k, ds, targets, spec.hr_k))
+        metrics = dict(metrics)
         timings["fit"].append(fit_s)
         victim, poisoned = model, train
         if spec.attack is not None:
-            start = time.perf_counter()
-            fakes = get_attack(spec.attack).generate(train, targets, size=spec.attack_size, n_filler=spec.n_filler,
-                                                     knowledge=spec.knowledge, seed=s)
-            timings["attack"].append(time.perf_counter() - start)
-            poisoned = fakes.inject(train)
-            victim, _ = _fit(spec, ds, poisoned, s, progress)
-            attacked, per_user = _evaluate(victim.top_k, ds, targets, spec.hr_k)
+            fakes_key = ("fakes", ds.name, spec.attack, spec.targets, spec.n_targets, spec.attack_size, spec.n_filler,
+                         spec.knowledge, s)
+            fakes, attack_s = _memo(shared, fakes_key, lambda: _timed(lambda: get_attack(spec.attack).generate(
+                train, targets, size=spec.attack_size, n_filler=spec.n_filler, knowledge=spec.knowledge, seed=s)))
+            timings["attack"].append(attack_s)
+            poisoned = _memo(shared, ("poisoned", fakes_key), lambda: fakes.inject(train))
+            attacked_key = ("attacked", model_key, fakes_key)
+            victim, _ = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
+            attacked, per_user = _memo(shared, ("eval", attacked_key, eval_key),
+                                       lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k))
             metrics.update({f"{k}_attack": v for k, v in attacked.items()})
         if plan is not None:
             recommend, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)

@@ -1,0 +1,103 @@
+"""Figures from grid cells (matplotlib, PNG): target HR per attack and defense, HR against
+RVD's k (the RVD paper's Fig. 6) and against the attack size (the TCD paper's Fig. 5/6)."""
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from .report import TABLE_FIELDS, Cell
+
+PLOTS = ("hr", "k-sweep", "size-sweep")
+#: Inches per panel (one panel per dataset, model, targets, knowledge and attack size) and
+#: resolution: a PNG is 600 x 450 pixels per panel, side by side.
+PANEL, DPI = (6.0, 4.5), 100
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("figures need matplotlib: pip install 'fastpoison[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _target_hr(cell: Cell) -> tuple[float, float]:
+    """(mean, std) of the HR the cell is about: defended if it has a defense, else attacked."""
+    mean, std, n = cell.summary("hr_defense" if cell.spec["defense"] else "hr_attack")
+    return (mean, std) if n else (math.nan, math.nan)
+
+
+def _bars(ax, cells: list[Cell]) -> None:
+    rows: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for cell in cells:
+        if cell.values.get("hr_attack"):
+            rows["none"][cell.attack] = cell.summary("hr_attack")[:2]
+        if cell.values.get("hr_defense"):
+            rows[cell.defense][cell.attack] = cell.summary("hr_defense")[:2]
+    attacks = sorted({a for r in rows.values() for a in r})
+    names = sorted(rows, key=lambda r: (r != "none", r))
+    width = 0.8 / max(1, len(names))
+    for k, name in enumerate(names):
+        xs = [i + k * width for i, a in enumerate(attacks) if a in rows[name]]
+        ms = [rows[name][a][0] for a in attacks if a in rows[name]]
+        ss = [rows[name][a][1] for a in attacks if a in rows[name]]
+        ax.bar(xs, ms, width, yerr=ss, label=name, capsize=2)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(attacks))], attacks)
+    ax.set_ylabel("target HR")
+
+
+def _lines(ax, cells: list[Cell], field: str, label: str) -> None:
+    series: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for cell in cells:
+        x = cell.spec.get(field)
+        if x is None:
+            continue
+        mean, std = _target_hr(cell)
+        series[f"{cell.attack} / {cell.defense}"].append((float(x), mean, std))
+    for name, points in sorted(series.items()):
+        points.sort()
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                    capsize=2, label=name)
+    ax.set_xlabel(label)
+    ax.set_ylabel("target HR")
+
+
+def panels(cells: list[Cell]) -> dict[tuple[object, ...], list[Cell]]:
+    """Cells per panel, keyed by their `TABLE_FIELDS` values, in a stable order."""
+    groups: dict[tuple[object, ...], list[Cell]] = defaultdict(list)
+    for cell in cells:
+        groups[tuple(cell.spec[f] for f in TABLE_FIELDS)].append(cell)
+    return dict(sorted(groups.items(), key=lambda kv: repr(kv[0])))
+
+
+def plot(cells: list[Cell], kind: str, path: str | os.PathLike[str]) -> Path:
+    """Draw figure ``kind`` (one of `PLOTS`) of ``cells`` into the PNG at ``path``: one panel
+    per dataset, model, targets, knowledge and attack size (sweeps leave their axis out)."""
+    if kind not in PLOTS:
+        raise ValueError(f"plot must be one of {', '.join(PLOTS)}, not {kind!r}")
+    plt = _pyplot()
+    swept = {"k-sweep": (), "size-sweep": ("attack_size",)}.get(kind, ())
+    groups: dict[tuple[object, ...], list[Cell]] = defaultdict(list)
+    for title, members in panels(cells).items():
+        groups[tuple(v for f, v in zip(TABLE_FIELDS, title) if f not in swept)].extend(members)
+    fig, axes = plt.subplots(1, len(groups), figsize=(PANEL[0] * len(groups), PANEL[1]), dpi=DPI, squeeze=False)
+    for ax, (title, members) in zip(axes[0], groups.items()):
+        if kind == "hr":
+            _bars(ax, members)
+        elif kind == "k-sweep":
+            _lines(ax, [c for c in members if c.spec["defense"] and "rvd" in c.spec["defense"]], "rvd_k",
+                   "RVD neighbours k")
+        else:
+            _lines(ax, [c for c in members if c.spec["attack"]], "attack_size", "attack size (share of users)")
+        ax.set_title(" / ".join(str(v) for v in title), fontsize="small")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=DPI)
+    plt.close(fig)
+    return out

@@ -1,0 +1,183 @@
+"""Tables from a grid's records: mean ± std over seeds, RI, paired t-test stars, best in bold.
+
+Records of one seed each are grouped into *cells* (the spec without its seed); a table per
+(dataset, model, targets, knowledge, attack size) has the defenses as rows ("none": the
+attacked model) and the attacks as columns, holding target HR@K. Stars mark the paired
+t-test of the attacked against the defended HR over seeds: * p < 0.05, ** p < 0.01,
+*** p < 0.001. The lowest HR of each column is in bold.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .metrics import robustness_improvement
+from .stats import paired_ttest, summarize
+
+#: Per-seed metrics a cell reports, as named in `run_experiment`'s result.
+METRICS = ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense")
+#: Spec fields that tell tables apart.
+TABLE_FIELDS = ("dataset", "model", "targets", "knowledge", "attack_size")
+FORMATS = ("md", "csv", "latex")
+
+
+@dataclass
+class Cell:
+    """One spec over seeds: ``per_seed[seed][metric]``; `values` lists a metric in seed order."""
+
+    spec: dict[str, Any]
+    per_seed: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(self.per_seed)
+
+    @property
+    def values(self) -> dict[str, list[float]]:
+        return {m: [self.per_seed[s][m] for s in self.seeds] for m in METRICS
+                if all(m in self.per_seed[s] for s in self.seeds)}
+
+    @property
+    def attack(self) -> str:
+        return self.spec["attack"] or "none"
+
+    @property
+    def defense(self) -> str:
+        name = self.spec["defense"] or "none"
+        options = self.spec.get("defense_options") or {}
+        return name + (f"[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else "")
+
+    def summary(self, metric: str) -> tuple[float, float, int]:
+        """``(mean, std, n)`` of ``metric`` over seeds (nan, nan, 0 when absent)."""
+        values = self.values.get(metric, [])
+        s = summarize(values) if values else None
+        return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+
+    def p_value(self) -> float:
+        """Paired t-test of attacked against defended target HR over seeds."""
+        if not self.values.get("hr_defense") or not self.values.get("hr_attack"):
+            return math.nan
+        return paired_ttest(self.values["hr_attack"], self.values["hr_defense"])
+
+    def ri(self) -> tuple[float, float, int]:
+        """Robustness improvement per seed, as ``(mean, std, n)``."""
+        triples = zip(self.values.get("hr_origin", []), self.values.get("hr_attack", []),
+                      self.values.get("hr_defense", []))
+        values = [robustness_improvement(o, a, d) for o, a, d in triples]
+        s = summarize(values) if values else None
+        return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+
+
+def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
+    """Group successful records (one seed or several each) into cells; errors are skipped."""
+    cells: dict[str, Cell] = {}
+    for record in records:
+        if record.get("error") is not None or not record.get("result"):
+            continue
+        spec = dict(record["spec"])
+        first, count = spec.pop("seed"), spec.pop("seeds", 1)
+        cell = cells.setdefault(json.dumps(spec, sort_keys=True, default=str), Cell(spec))
+        result = record["result"]
+        for i in range(count):
+            cell.per_seed[first + i] = {m: result[m]["values"][i] for m in METRICS if result.get(m) is not None}
+    return list(cells.values())
+
+
+def stars(p: float) -> str:
+    if math.isnan(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def tables(cells: list[Cell]) -> dict[tuple[Any, ...], dict[str, dict[str, tuple[float, float, str]]]]:
+    """Per table (`TABLE_FIELDS` values): ``{row (defense): {attack: (mean, std, stars)}}``
+    with target HR; the "none" row is the attacked model without defense."""
+    out: dict[tuple[Any, ...], dict[str, dict[str, tuple[float, float, str]]]] = defaultdict(dict)
+    for cell in cells:
+        table = out[tuple(cell.spec[f] for f in TABLE_FIELDS)]
+        if cell.values.get("hr_attack"):
+            mean, std, _ = cell.summary("hr_attack")
+            table.setdefault("none", {})[cell.attack] = (mean, std, "")
+        if cell.values.get("hr_defense"):
+            mean, std, _ = cell.summary("hr_defense")
+            table.setdefault(cell.defense, {})[cell.attack] = (mean, std, stars(cell.p_value()))
+        elif not cell.values.get("hr_attack"):
+            mean, std, _ = cell.summary("hr_origin")
+            table.setdefault("origin", {})[cell.attack] = (mean, std, "")
+    return dict(out)
+
+
+def _grid(table: dict[str, dict[str, tuple[float, float, str]]], bold: tuple[str, str]) -> tuple[list[str], list[list[str]]]:
+    attacks = sorted({a for row in table.values() for a in row})
+    rows = sorted(table, key=lambda r: (r not in ("origin", "none"), r != "none", r))
+    best = {a: min((table[r][a][0] for r in rows if a in table[r] and r != "origin" and not math.isnan(table[r][a][0])),
+                   default=math.nan) for a in attacks}
+    body = []
+    for r in rows:
+        line = [r]
+        for a in attacks:
+            if a not in table[r]:
+                line.append("-")
+                continue
+            mean, std, mark = table[r][a]
+            text = f"{mean:.4f} ± {std:.4f}{mark}"
+            line.append(f"{bold[0]}{text}{bold[1]}" if r != "origin" and mean == best[a] else text)
+        body.append(line)
+    return attacks, body
+
+
+def to_markdown(cells: list[Cell]) -> str:
+    """One Markdown table per `TABLE_FIELDS` combination."""
+    parts = []
+    for title, table in sorted(tables(cells).items(), key=lambda kv: json.dumps(kv[0], default=str)):
+        attacks, body = _grid(table, ("**", "**"))
+        heading = ", ".join(f"{f} {v}" for f, v in zip(TABLE_FIELDS, title))
+        lines = [f"### Target HR: {heading}", "", "| defense | " + " | ".join(attacks) + " |",
+                 "|---" * (len(attacks) + 1) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def to_latex(cells: list[Cell]) -> str:
+    """The Markdown tables as LaTeX ``tabular`` environments (booktabs rules)."""
+    parts = []
+    for title, table in sorted(tables(cells).items(), key=lambda kv: json.dumps(kv[0], default=str)):
+        attacks, body = _grid(table, (r"\textbf{", "}"))
+        heading = ", ".join(f"{f} {v}" for f, v in zip(TABLE_FIELDS, title)).replace("_", r"\_")
+        lines = [f"% target HR: {heading}", r"\begin{tabular}{l" + "r" * len(attacks) + "}", r"\toprule",
+                 " & ".join(["defense", *attacks]).replace("_", r"\_") + r" \\", r"\midrule"]
+        lines += [" & ".join(row).replace("±", r"$\pm$").replace("_", r"\_") + r" \\" for row in body]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value")
+
+
+def to_csv(cells: list[Cell]) -> str:
+    """Long format: one row per cell and metric (the `METRICS` and ``ri``), with the cell's p-value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for cell in cells:
+        head = [cell.spec[f] for f in TABLE_FIELDS] + [cell.attack, cell.defense]
+        p = cell.p_value()
+        for metric in (*METRICS, "ri"):
+            mean, std, n = cell.ri() if metric == "ri" else cell.summary(metric)
+            if n:
+                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p)])
+    return buffer.getvalue()
+
+
+def render(cells: list[Cell], fmt: str) -> str:
+    """The report in ``fmt`` (one of `FORMATS`)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    return {"md": to_markdown, "csv": to_csv, "latex": to_latex}[fmt](cells)

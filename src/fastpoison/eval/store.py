@@ -1,0 +1,74 @@
+"""A folder of experiment records, one JSON file per cell, keyed by the cell's spec hash.
+
+Every write goes to a temporary file in the same folder, is flushed to disk, then renamed
+over the final name, so a reader (or a rerun after a crash) sees either no record or a
+whole one, never a partial file. Temporary files left by a killed writer are ignored.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+RECORD_SUFFIX = ".json"
+
+
+class ResultStore:
+    """Records under ``folder`` (created if needed): ``<key>.json`` holds one cell's record."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"invalid record key {key!r}")
+        return self.folder / f"{key}{RECORD_SUFFIX}"
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        """The record stored under ``key``, or None when there is none (or it does not parse)."""
+        try:
+            record = json.loads(self.path(key).read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def finished(self, key: str) -> bool:
+        """True when ``key`` has a record without an error (a cell to skip on resume)."""
+        record = self.read(key)
+        return record is not None and record.get("error") is None
+
+    def write(self, key: str, record: dict[str, Any]) -> Path:
+        """Store ``record`` under ``key`` atomically (temp file, fsync, rename)."""
+        final = self.path(key)
+        text = json.dumps(record, indent=1, allow_nan=True) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return final
+
+    def remove_partial(self) -> int:
+        """Delete temporary files a killed writer left behind; returns how many. Only safe
+        while no other process writes to this folder."""
+        partial = list(self.folder.glob(".*.tmp"))
+        for path in partial:
+            path.unlink(missing_ok=True)
+        return len(partial)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record, in key order."""
+        for path in sorted(self.folder.glob(f"*{RECORD_SUFFIX}")):
+            if path.name.startswith("."):
+                continue
+            record = self.read(path.stem)
+            if record is not None:
+                yield record

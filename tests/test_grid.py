@@ -1,0 +1,172 @@
+"""Grids: TOML expansion, shared work, local and dask executors, resume after SIGKILL, reports."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastpoison.eval.experiment import ExperimentSpec, run_experiment
+from fastpoison.eval.grid import expand, load_grid
+from fastpoison.eval.plots import DPI, PANEL, plot
+from fastpoison.eval.report import collect, render
+from fastpoison.eval.runner import plan_tasks, run_grid
+from fastpoison.eval.store import ResultStore
+
+GRID = """
+[grid]
+dataset = "synthetic:filmtrust"
+model = "mf"
+attack = ["random", "average"]
+defense = ["none", "rvd", "ltsmf"]
+targets = ["random", "unpopular"]
+seeds = 2
+
+[settings]
+rvd_k = 10
+
+[model_options]
+epochs = 2
+factors = 8
+"""
+
+
+def comparable(record: dict) -> dict:
+    """A record without what differs run to run (timings, provenance)."""
+    result = {k: v for k, v in record["result"].items() if k != "timings"}
+    return {"key": record["key"], "spec": record["spec"], "result": result, "error": record["error"]}
+
+
+@pytest.fixture(scope="module")
+def grid_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("grid") / "grid.toml"
+    path.write_text(GRID)
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_records(grid_file, tmp_path_factory) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("local")
+    outcome = run_grid(load_grid(grid_file), str(out), workers=2)
+    assert outcome.ran == 24 and not outcome.failed
+    return {r["key"]: r for r in ResultStore(out).records()}
+
+
+def test_expansion_keys_and_variants(grid_file):
+    cells = load_grid(grid_file)
+    assert len(cells) == 24 and len({c.key() for c in cells}) == 24
+    assert {c.seed for c in cells} == {0, 1} and all(c.seeds == 1 for c in cells)
+    assert {c.defense for c in cells} == {None, "rvd", "ltsmf"}
+    moved = load_grid(grid_file, data_dir="/elsewhere")
+    assert [c.key() for c in moved] == [c.key() for c in cells]  # where the data lives is not the cell
+    variant = expand({"grid": {"dataset": "ml-100k", "defense": "tcd[pseudo_budget=1]", "attack": "random"}})
+    assert variant[0].defense == "tcd" and variant[0].defense_options == {"pseudo_budget": 1}
+    assert variant[0].key() != expand({"grid": {"dataset": "ml-100k", "defense": "tcd", "attack": "random"}})[0].key()
+    assert ExperimentSpec.from_dict(cells[3].to_dict()) == cells[3] and hash(cells[3]) == hash(cells[3].key())
+    for bad in ({"grid": {"dataset": "x", "colour": "red"}}, {"grid": {}}, {"grid": {"dataset": "x", "seeds": 0}},
+                {"grid": {"dataset": "x"}, "extra": {}}, {"grid": {"dataset": "x"}, "settings": {"nope": 1}},
+                {"grid": {"dataset": "x", "attack": []}}):
+        with pytest.raises(ValueError):
+            expand(bad)
+
+
+def test_cells_sharing_work_give_the_same_results_as_alone():
+    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "average", "defense": ["none", "rvd", "ltsmf"],
+                             "targets": "unpopular", "rvd_k": 10}, "model_options": {"epochs": 2, "factors": 8}})
+    assert len(plan_tasks(cells)) == 1  # one clean fit, one fake set, one attacked fit for all three
+    shared: dict = {}
+    together = [run_experiment(c, shared=shared) for c in cells]
+    assert len([k for k in shared if k[0] == "clean"]) == 1 and len([k for k in shared if k[0] == "attacked"]) == 1
+    for cell, result in zip(cells, together):
+        alone = run_experiment(cell)
+        for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_attack", "test_hr_defense", "target_items"):
+            assert result[key] == alone[key], key
+
+
+def test_dask_cluster_gives_the_local_records(grid_file, local_records, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        outcome = run_grid(load_grid(grid_file), str(tmp_path), scheduler=cluster.scheduler_address)
+    assert outcome.ran == 24 and not outcome.failed
+    records = {r["key"]: r for r in ResultStore(tmp_path).records()}
+    assert records.keys() == local_records.keys()
+    for key, record in records.items():
+        assert comparable(record) == comparable(local_records[key])
+        assert record["provenance"]["fastpoison"] and record["spec"]["seed"] in (0, 1)
+
+
+def test_failing_cell_records_its_error_and_the_grid_goes_on(tmp_path):
+    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "random", "defense": "rvd",
+                             "rvd_k": [3, 10**6]}, "model_options": {"epochs": 1, "factors": 4}})
+    outcome = run_grid(cells, str(tmp_path))
+    assert outcome.ran == 2 and len(outcome.failed) == 1
+    failed = ResultStore(tmp_path).read(outcome.failed[0])
+    assert "k must lie in" in failed["error"] and failed["result"] is None
+    again = run_grid(cells, str(tmp_path), resume=True)
+    assert again.skipped == 1 and again.ran == 1  # the failed cell is retried, the finished one is not
+
+
+def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(grid_file, tmp_path):
+    out = tmp_path / "records"
+    cmd = [sys.executable, "-m", "fastpoison", "grid", str(grid_file), "--out", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(out.glob("*.json"))) < 4:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert 4 <= len(done_before) < 24, "the grid was not stopped midway"
+    report = tmp_path / "resume.json"
+    subprocess.run([*cmd, "--resume", "--json", str(report)], env=env, check=True)
+    summary = json.loads(report.read_text())
+    assert summary["skipped"] == len(done_before) and summary["ran"] == 24 - len(done_before)
+    files = sorted(os.listdir(out))
+    assert len(files) == 24 and all(f.endswith(".json") and not f.startswith(".") for f in files)
+    keys = {c.key() for c in load_grid(grid_file)}
+    assert {f[:-5] for f in files} == keys
+    for name, mtime in done_before.items():
+        assert (out / name).stat().st_mtime_ns == mtime  # finished cells were not rerun
+    for f in files:
+        record = json.loads((out / f).read_text())
+        assert record["error"] is None and record["key"] == f[:-5]
+
+
+def test_markdown_csv_latex_and_png(local_records, tmp_path):
+    cells = collect(local_records.values())
+    assert len(cells) == 12 and all(c.seeds == [0, 1] for c in cells)
+    md = render(cells, "md")
+    blocks = [b for b in md.split("### ") if b.strip()]
+    assert len(blocks) == 2  # random and unpopular targets
+    for block in blocks:
+        rows = [line for line in block.splitlines() if line.startswith("|")]
+        assert rows[0] == "| defense | average | random |" and rows[1] == "|---|---|---|"
+        assert [r.split("|")[1].strip() for r in rows[2:]] == ["none", "ltsmf", "rvd"]
+        assert all(r.count("|") == 4 for r in rows) and block.count("**") % 2 == 0 and "**" in block
+    text = render(cells, "csv")
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    by_cell = {(c.spec["targets"], c.attack, c.defense): c for c in cells}
+    assert len(parsed) > len(cells)
+    for row in parsed:
+        cell = by_cell[(row["targets"], row["attack"], row["defense"])]
+        mean, std, n = cell.ri() if row["metric"] == "ri" else cell.summary(row["metric"])
+        assert (float(row["mean"]), float(row["std"]), int(row["n"])) == (mean, std, n)
+        assert np.isclose(float(row["mean"]), np.mean(cell.values.get(row["metric"], [mean])))
+    latex = render(cells, "latex")
+    assert latex.count(r"\begin{tabular}") == 2 and r"\textbf{" in latex and "±" not in latex
+    with pytest.raises(ValueError):
+        render(cells, "html")
+    matplotlib_image = pytest.importorskip("matplotlib.image")
+    for kind in ("hr", "size-sweep"):
+        png = plot(cells, kind, tmp_path / f"{kind}.png")
+        height, width = matplotlib_image.imread(png).shape[:2]
+        assert (width, height) == (round(PANEL[0] * DPI * 2), round(PANEL[1] * DPI))  # targets random, unpopular
