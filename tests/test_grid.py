@@ -18,7 +18,7 @@ from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.eval.grid import expand, load_grid
 from fastpoison.eval.plots import DPI, PANEL, plot
 from fastpoison.eval.report import collect, render
-from fastpoison.eval.runner import plan_tasks, run_grid
+from fastpoison.eval.runner import plan_tasks, run_grid, run_task
 from fastpoison.eval.store import ResultStore
 
 GRID = """
@@ -78,14 +78,24 @@ def test_expansion_keys_and_variants(grid_file):
             expand(bad)
 
 
-def test_cells_sharing_work_give_the_same_results_as_alone():
+def test_cells_sharing_work_give_the_same_results_as_alone(tmp_path):
     cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "average", "defense": ["none", "rvd", "ltsmf"],
                              "targets": "unpopular", "rvd_k": 10}, "model_options": {"epochs": 2, "factors": 8}})
     assert len(plan_tasks(cells)) == 1  # one clean fit, one fake set, one attacked fit for all three
+    mixed = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": ["random", "average"], "defense": ["none", "rvd"],
+                             "seeds": 2}})
+    assert [len(t) for t in plan_tasks(mixed, workers=2)] == [4, 4]  # per seed: both attacks share the clean fit
+    assert [len(t) for t in plan_tasks(mixed, workers=3)] == [2, 2, 2, 2]  # split per attack to feed the workers
     shared: dict = {}
     together = [run_experiment(c, shared=shared) for c in cells]
     assert len([k for k in shared if k[0] == "clean"]) == 1 and len([k for k in shared if k[0] == "attacked"]) == 1
-    for cell, result in zip(cells, together):
+    task = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": ["average", "random", "none"],
+                            "defense": ["none", "ltsmf"], "targets": "unpopular"},
+                   "model_options": {"epochs": 2, "factors": 8}})
+    assert len(plan_tasks(task)) == 1
+    run_task([c.to_dict() for c in task], str(tmp_path))  # attack by attack, forgetting the previous one
+    stored = ResultStore(tmp_path)
+    for cell, result in [*zip(cells, together), *((c, stored.read(c.key())["result"]) for c in task)]:
         alone = run_experiment(cell)
         for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_attack", "test_hr_defense", "target_items"):
             assert result[key] == alone[key], key

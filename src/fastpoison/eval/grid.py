@@ -42,9 +42,17 @@ AXES: dict[str, str] = {"dataset": "dataset", "model": "model", "attack": "attac
 def share_key(spec: ExperimentSpec) -> tuple[Any, ...]:
     """Cells with equal share keys fit the same clean victim, draw the same targets and fakes
     and fit the same attacked victim: they differ only in the defense."""
-    fields = dataclasses.asdict(spec)
-    for name in ("defense", "defense_options", "rvd_k"):
-        fields.pop(name)
+    return _fields_but(spec, ("defense", "defense_options", "rvd_k"))
+
+
+def clean_key(spec: ExperimentSpec) -> tuple[Any, ...]:
+    """Cells with equal clean keys fit the same clean victim (same data, model and seed)."""
+    return _fields_but(spec, ("defense", "defense_options", "rvd_k", "attack", "attack_size", "n_filler",
+                              "knowledge", "targets", "n_targets", "hr_k"))
+
+
+def _fields_but(spec: ExperimentSpec, left_out: tuple[str, ...]) -> tuple[Any, ...]:
+    fields = {k: v for k, v in dataclasses.asdict(spec).items() if k not in left_out}
     return tuple(sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in fields.items()))
 
 

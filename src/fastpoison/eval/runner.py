@@ -1,8 +1,9 @@
 """Run a grid of experiment cells on local processes or a dask cluster, into a `ResultStore`.
 
-Cells that differ only in the defense form one task, run in one process with a shared memo
-(one clean training, one poisoned set and one attacked training per dataset, model, attack
-and seed). Each cell's record is written by the process that ran it, atomically, as soon as
+Cells of one dataset, model and seed form one task, run in one process with a shared memo:
+one clean training per task, and one poisoned set and one attacked training per attack
+(cells run attack by attack, and an attack's work is dropped when the next one starts).
+When that leaves fewer tasks than workers, tasks are split per attack instead. Each cell's record is written by the process that ran it, atomically, as soon as
 it is done, so a killed grid loses at most the cells in flight; ``resume`` skips cells that
 already have a record without an error. A cell that raises records its error and the grid
 goes on.
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..data.datasets import load_dataset
 from .experiment import ExperimentSpec, run_experiment
-from .grid import distinct, share_key
+from .grid import clean_key, distinct, share_key
 from .store import ResultStore
 
 
@@ -47,11 +48,13 @@ def run_task(cells: Sequence[dict[str, Any]], folder: str) -> list[tuple[str, bo
     """Run cells (as `ExperimentSpec.to_dict`) that share a clean victim and fakes, writing each
     record to the store in ``folder``; returns ``(key, succeeded)`` per cell."""
     store = ResultStore(folder)
-    specs = [ExperimentSpec.from_dict(c) for c in cells]
+    specs = sorted((ExperimentSpec.from_dict(c) for c in cells), key=lambda s: share_key(s))
     shared: dict[Any, Any] = {}
     dataset = None
     outcome = []
-    for spec in specs:
+    for i, spec in enumerate(specs):
+        if i and share_key(spec) != share_key(specs[i - 1]):
+            _forget_attack(shared)
         key = spec.key()
         start = time.perf_counter()
         record: dict[str, Any] = {"key": key, "spec": spec.to_dict(), "provenance": provenance()}
@@ -67,11 +70,23 @@ def run_task(cells: Sequence[dict[str, Any]], folder: str) -> list[tuple[str, bo
     return outcome
 
 
-def plan_tasks(cells: Iterable[ExperimentSpec]) -> list[list[ExperimentSpec]]:
-    """Cells grouped by `share_key`, groups in order of first appearance."""
-    groups: dict[tuple[Any, ...], list[ExperimentSpec]] = defaultdict(list)
-    for cell in cells:
-        groups[share_key(cell)].append(cell)
+def _forget_attack(shared: dict[Any, Any]) -> None:
+    """Drop the memo entries of an attack (its fakes, attacked victim, evaluations), keeping
+    the clean victim and its evaluations."""
+    for key in list(shared):
+        if not (key[0] == "clean" or (key[0] == "eval" and key[1][0] == "clean")):
+            del shared[key]
+
+
+def plan_tasks(cells: Sequence[ExperimentSpec], workers: int = 1) -> list[list[ExperimentSpec]]:
+    """Cells grouped by `clean_key` (or by `share_key` when that gives fewer groups than
+    ``workers``), groups in order of first appearance."""
+    for grouping in (clean_key, share_key):
+        groups: dict[tuple[Any, ...], list[ExperimentSpec]] = defaultdict(list)
+        for cell in cells:
+            groups[grouping(cell)].append(cell)
+        if len(groups) >= workers:
+            break
     return list(groups.values())
 
 
@@ -92,20 +107,22 @@ def _processes(workers: int) -> Submit:
     return submit
 
 
-def _dask(scheduler: Any) -> Submit:
+def _dask_client(scheduler: Any) -> tuple[Any, bool]:
+    """``(client, owned)``: ``scheduler`` itself if it is a `distributed.Client`, else a new
+    client connected to that address (to be closed by the caller)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise RuntimeError("a dask scheduler needs the dask extra: pip install 'fastpoison[dask]'") from None
+    return (scheduler, False) if isinstance(scheduler, Client) else (Client(scheduler), True)
+
+
+def _dask(client: Any) -> Submit:
     def submit(tasks: list[list[dict[str, Any]]], folder: str) -> Iterable[list[tuple[str, bool]]]:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:
-            raise RuntimeError("a dask scheduler needs the dask extra: pip install 'fastpoison[dask]'") from None
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        try:
-            futures = [client.submit(run_task, t, folder, pure=False) for t in tasks]
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            if client is not scheduler:
-                client.close()
+        from distributed import as_completed
+        futures = [client.submit(run_task, t, folder, pure=False) for t in tasks]
+        for future in as_completed(futures):
+            yield future.result()
     return submit
 
 
@@ -123,14 +140,20 @@ def run_grid(cells: Sequence[ExperimentSpec], folder: str, *, workers: int = 1, 
     store.remove_partial()
     cells = distinct(cells)
     todo = [c for c in cells if not (resume and store.finished(c.key()))]
-    tasks = [[c.to_dict() for c in group] for group in plan_tasks(todo)]
-    if scheduler is not None:
-        submit = _dask(scheduler)
-    else:
-        submit = _processes(workers) if workers > 1 and len(tasks) > 1 else _inline
-    failed: list[str] = []
-    with tqdm(total=len(todo), desc="grid", unit="cell", disable=None if progress else True) as bar:
-        for outcome in submit(tasks, str(store.folder)):
-            failed.extend(key for key, ok in outcome if not ok)
-            bar.update(len(outcome))
+    client, owned = _dask_client(scheduler) if scheduler is not None else (None, False)
+    try:
+        parallel = len(client.nthreads()) if client is not None else workers
+        tasks = [[c.to_dict() for c in group] for group in plan_tasks(todo, parallel)]
+        if client is not None:
+            submit = _dask(client)
+        else:
+            submit = _processes(workers) if workers > 1 and len(tasks) > 1 else _inline
+        failed: list[str] = []
+        with tqdm(total=len(todo), desc="grid", unit="cell", disable=None if progress else True) as bar:
+            for outcome in submit(tasks, str(store.folder)):
+                failed.extend(key for key, ok in outcome if not ok)
+                bar.update(len(outcome))
+    finally:
+        if owned:
+            client.close()
     return GridOutcome(skipped=len(cells) - len(todo), ran=len(todo), failed=tuple(failed))
