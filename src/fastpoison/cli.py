@@ -5,7 +5,9 @@ Exit status: 0 success, 2 bad usage or bad input (one line on stderr), 1 interna
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import resource
 import sys
 import time
 import warnings
@@ -21,6 +23,7 @@ from .data.paths import data_roots
 from .data.targets import choose_targets
 from .defenses import DEFENSES
 from .errors import FastPoisonError
+from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
 from .eval.experiment import ExperimentSpec, run_experiment
 from .eval.grid import load_grid
 from .eval.plots import PLOTS, plot
@@ -171,15 +174,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    ds = _load(args, args.dataset)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    results = [run_experiment(_spec(args, m), dataset=ds, progress=not args.quiet) for m in models]
-    _write_json(args.json, results)
-    _say(args, f"{ds.name} ({ds.data_source}), {args.seeds} seed(s), HR@{args.hr_k}")
-    _say(args, f"  {'model':<8} {'test_hr_origin':>22} {'hr_origin':>22} {'fit_s':>8}")
-    for m, r in zip(models, results):
-        _say(args, f"  {m:<8} {_fmt(r['test_hr_origin']):>22} {_fmt(r['hr_origin']):>22} {r['timings']['fit']:>8.2f}")
-    return 0
+    ds = _load(args, args.dataset)  # fails early, and says when a synthetic twin stands in
+    out = args.out or str(Path("bench-results") / args.dataset.replace(":", "-"))
+    cells = standard_grid(args.dataset, models=_names(args.models), attacks=_names(args.attacks),
+                          defenses=_names(args.defenses), targets=args.targets, seeds=args.seeds, seed=args.seed,
+                          model_options=_model_options(args))
+    cells = [dataclasses.replace(c, data_dir=args.data_dir, require_real=args.require_real, hr_k=args.hr_k,
+                                 n_targets=args.n_targets, attack_size=args.size, n_filler=args.filler,
+                                 knowledge=args.knowledge) for c in cells]
+    start = time.perf_counter()
+    outcome = run_grid(cells, out, workers=args.workers, resume=args.resume, progress=not args.quiet)
+    wall = time.perf_counter() - start
+    store = ResultStore(out)
+    keys = {c.key() for c in cells}
+    records = [r for r in store.records() if r.get("key") in keys]
+    peak_mib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+    _write_json(args.json, {"dataset": args.dataset, "data_source": ds.data_source, "cells": len(cells),
+                            "ran": outcome.ran, "skipped": outcome.skipped, "failed": list(outcome.failed),
+                            "wall_s": wall, "peak_rss_mib_per_process": peak_mib, "out": out})
+    _say(args, f"{args.dataset} ({ds.data_source}): {len(cells)} cells ({outcome.skipped} already done) in {wall:.0f} s "
+               f"on {args.workers} worker(s); peak RSS {peak_mib:.0f} MiB per process; records in {out}")
+    if records:
+        _say(args, "\n" + render(collect(records), "md"))
+        _say(args, accuracy_table(records))
+        _say(args, timing_table(records))
+    for key in outcome.failed:
+        _say(args, f"  failed {key}: {(store.read(key) or {}).get('error')}")
+    return 1 if outcome.failed else 0
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("an empty list of names")
+    return names
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
@@ -320,8 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot-out", help="figure file (PNG; default <plot>.png)")
     p.set_defaults(func=cmd_report, quiet=False, json=None)
 
-    p = sub.add_parser("bench", help="run several models on one dataset and tabulate")
-    p.add_argument("--models", default="mf,nsvd", help="comma-separated models (default mf,nsvd)")
+    p = sub.add_parser("bench", help="the standard grid on one dataset: effect, accuracy and timing tables")
+    p.add_argument("--models", default="mf", help="comma-separated models (default mf)")
+    p.add_argument("--attacks", default=",".join(STANDARD_ATTACKS),
+                   help=f"comma-separated attacks, 'none' for no attack (default {','.join(STANDARD_ATTACKS)})")
+    p.add_argument("--defenses", default=",".join(STANDARD_DEFENSES),
+                   help=f"comma-separated defenses, 'none' and variants such as tcd[pseudo_budget=1] allowed "
+                        f"(default {','.join(STANDARD_DEFENSES)})")
+    p.add_argument("--out", help="record folder (default bench-results/DATASET); reruns with --resume reuse it")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--resume", action="store_true", help="skip cells already in --out")
     _experiment_args(p)
     _common(p)
     p.set_defaults(func=cmd_bench)

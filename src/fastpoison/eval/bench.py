@@ -1,0 +1,60 @@
+"""The standard benchmark grid of `fastpoison bench`: effect and cost of the main attacks and
+defenses on one dataset, as tables."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any, Iterable, Sequence
+
+from .experiment import ExperimentSpec
+from .grid import expand
+
+STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
+STANDARD_DEFENSES = ("none", "rvd", "tcd")
+TIMINGS = ("attack", "fit", "defense_fit", "recommend_per_user")
+
+
+def standard_grid(dataset: str, *, models: Sequence[str] = ("mf",), attacks: Sequence[str] = STANDARD_ATTACKS,
+                  defenses: Sequence[str] = STANDARD_DEFENSES, targets: str = "unpopular", seeds: int = 1,
+                  seed: int = 0, model_options: dict[str, Any] | None = None) -> list[ExperimentSpec]:
+    """The cells of the standard grid (defense variants such as ``tcd[pseudo_budget=1]`` allowed)."""
+    return expand({"grid": {"dataset": dataset, "model": list(models), "attack": list(attacks),
+                            "defense": list(defenses), "targets": targets, "seeds": seeds},
+                   "settings": {"seed": seed}, "model_options": dict(model_options or {})})
+
+
+def _mean(values: Iterable[float | None]) -> float:
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def timing_table(records: Iterable[dict[str, Any]]) -> str:
+    """Markdown: per model, attack and defense, the mean over seeds of the attack's, the
+    victim's and the defense's seconds and the milliseconds per served user."""
+    rows: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record.get("error") is None and record.get("result"):
+            spec = record["spec"]
+            rows[(spec["model"], spec["attack"] or "none", spec["defense"] or "none")].append(record["result"]["timings"])
+    lines = ["| model | attack | defense | attack s | fit s | defense fit s | ms per user |", "|---" * 7 + "|"]
+    for (model, attack, defense), timings in sorted(rows.items()):
+        t = {name: _mean(x.get(name) for x in timings) for name in TIMINGS}
+        lines.append(f"| {model} | {attack} | {defense} | {t['attack']:.2f} | {t['fit']:.2f} | "
+                     f"{t['defense_fit']:.2f} | {1000 * t['recommend_per_user']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def accuracy_table(records: Iterable[dict[str, Any]]) -> str:
+    """Markdown: per model, attack and defense, the test HR (clean, attacked, defended)."""
+    rows: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record.get("error") is None and record.get("result"):
+            spec = record["spec"]
+            rows[(spec["model"], spec["attack"] or "none", spec["defense"] or "none")].append(record["result"])
+    lines = ["| model | attack | defense | test HR clean | attacked | defended |", "|---" * 6 + "|"]
+    for (model, attack, defense), results in sorted(rows.items()):
+        cols = [_mean((r.get(k) or {}).get("mean") for r in results)
+                for k in ("test_hr_origin", "test_hr_attack", "test_hr_defense")]
+        lines.append(f"| {model} | {attack} | {defense} | " + " | ".join(
+            "-" if math.isnan(c) else f"{c:.4f}" for c in cols) + " |")
+    return "\n".join(lines) + "\n"
