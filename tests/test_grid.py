@@ -176,7 +176,10 @@ def test_markdown_csv_latex_and_png(local_records, tmp_path):
     with pytest.raises(ValueError):
         render(cells, "html")
     matplotlib_image = pytest.importorskip("matplotlib.image")
-    for kind in ("hr", "size-sweep"):
+    shifted = [c for c in cells if "attack" in c.rank_shift]
+    assert len(shifted) == 12 and all("defense" in c.rank_shift for c in cells if c.defense == "ltsmf")
+    assert not any("defense" in c.rank_shift for c in cells if c.defense == "rvd")
+    for kind in ("hr", "rank-shift", "size-sweep"):
         png = plot(cells, kind, tmp_path / f"{kind}.png")
         height, width = matplotlib_image.imread(png).shape[:2]
         assert (width, height) == (round(PANEL[0] * DPI * 2), round(PANEL[1] * DPI))  # targets random, unpopular

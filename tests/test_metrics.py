@@ -235,3 +235,10 @@ def test_rank_shift_rejects_bad_input(before, after, match) -> None:
 def test_rank_shift_summary_rejects_nan() -> None:
     with pytest.raises(ValueError, match="finite"):
         M.rank_shift_summary([1.0, NAN])
+
+
+def test_rank_shift_histogram_bins_shares_of_the_catalogue():
+    from fastpoison.eval.metrics import RANK_SHIFT_EDGES, rank_shift_histogram
+    counts = rank_shift_histogram(np.array([-100, -50, 0, 1, 99, 100]), 100)
+    assert len(counts) == len(RANK_SHIFT_EDGES) - 1 == 40 and sum(counts) == 6
+    assert counts[0] == 1 and counts[-1] == 2 and counts[20] == 2 and counts[10] == 1  # -1, 1, [0, .05), -0.5

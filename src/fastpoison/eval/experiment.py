@@ -17,7 +17,8 @@ from ..defenses import RVD, DefensePlan, get_defense
 from ..models import make_model
 from ..models.base import FactorModel
 from ..models.scoring import TopK
-from .metrics import robustness_improvement, target_hit_ratio, test_hit_ratio
+from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_shift_summary,
+                      robustness_improvement, target_hit_ratio, test_hit_ratio)
 from .stats import aggregate, paired_ttest, summarize
 
 
@@ -96,21 +97,25 @@ class ExperimentSpec:
 SeedCallback = Callable[[int, dict[str, float]], None]
 
 
-Recommend = Callable[[np.ndarray, int], TopK]
+#: ``(users, k)`` -> top items; the models' ``top_k`` also take ``query_items=`` for ranks.
+Recommend = Callable[..., TopK]
 
 
-def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int) -> tuple[dict[str, float], float]:
-    """Target HR@k and test HR@k over the real users; returns (metrics, seconds per user)."""
+def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int, *,
+              target_ranks: bool = False) -> tuple[dict[str, float], float, np.ndarray | None]:
+    """Target HR@k and test HR@k over the real users; returns (metrics, seconds per user, and
+    with ``target_ranks`` each real user's rank of each target [users, targets], -1 if rated)."""
     split = dataset.split
     real = np.arange(split.train.n_real_users, dtype=np.int32)
+    query = {"query_items": np.tile(targets.astype(np.int32), (len(real), 1))} if target_ranks else {}
     start = time.perf_counter()
-    top = recommend(real, k)
+    top = recommend(real, k, **query)
     per_user = (time.perf_counter() - start) / max(1, len(real))
     rated = split.train.csr[: len(real)]
     return {
         "hr": target_hit_ratio(top.items, targets, rated),
         "test_hr": test_hit_ratio(top.items, split.test_users, split.test_items),
-    }, per_user
+    }, per_user, top.ranks
 
 
 def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progress: bool) -> tuple[FactorModel, float]:
@@ -150,6 +155,16 @@ def _timed(compute: Callable[[], T]) -> tuple[T, float]:
     return compute(), time.perf_counter() - start
 
 
+def _shift_summary(shifts: list[np.ndarray], n_items: int) -> dict[str, Any] | None:
+    """Rank shift of the targets against the clean model over every seed's (user, target)
+    pairs: mean, median, share moved up, and the histogram of shift / n_items."""
+    if not shifts:
+        return None
+    pooled = np.concatenate(shifts)
+    return {**rank_shift_summary(pooled), "histogram": rank_shift_histogram(pooled, n_items),
+            "edges": RANK_SHIFT_EDGES.tolist()}
+
+
 def _robustness(per_seed: list[dict[str, float]]) -> dict[str, Any] | None:
     if not per_seed or "hr_defense" not in per_seed[0] or "hr_attack" not in per_seed[0]:
         return None
@@ -185,6 +200,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     per_seed: list[dict[str, float]] = []
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
+    shifts: dict[str, list[np.ndarray]] = {"attack": [], "defense": []}
     plan = get_defense(spec.defense, train, ds.name, spec.defense_options) if spec.defense is not None else None
     model_key = (ds.name, spec.model, json.dumps(spec.model_options, sort_keys=True))
     for s in range(spec.seed, spec.seed + spec.seeds):
@@ -193,8 +209,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         clean_key = ("clean", model_key, s)
         model, fit_s = _memo(shared, clean_key, lambda: _fit(spec, ds, train, s, progress))
         eval_key = (spec.targets, spec.n_targets, spec.hr_k)
-        metrics, per_user = _memo(shared, ("eval", clean_key, eval_key),
-                                  lambda: _evaluate(model.top_k, ds, targets, spec.hr_k))
+        metrics, per_user, clean_ranks = _memo(shared, ("eval", clean_key, eval_key),
+                                               lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True))
         metrics = dict(metrics)
         timings["fit"].append(fit_s)
         victim, poisoned = model, train
@@ -207,12 +223,15 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             poisoned = _memo(shared, ("poisoned", fakes_key), lambda: fakes.inject(train))
             attacked_key = ("attacked", model_key, fakes_key)
             victim, _ = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
-            attacked, per_user = _memo(shared, ("eval", attacked_key, eval_key),
-                                       lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k))
+            attacked, per_user, ranks = _memo(shared, ("eval", attacked_key, eval_key),
+                                              lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True))
             metrics.update({f"{k}_attack": v for k, v in attacked.items()})
+            shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
             recommend, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
-            defended, per_user = _evaluate(recommend, ds, targets, spec.hr_k)
+            defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=not plan.vicinal)
+            if ranks is not None:
+                shifts["defense"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
             timings["defense_fit"].append(setup_s)
             metrics.update({f"{k}_defense": v for k, v in defended.items()})
         timings["recommend_per_user"].append(per_user)
@@ -237,5 +256,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "test_hr_defense": summarised("test_hr_defense"),
         "ri": _robustness(per_seed),
         "p_value": _p_value(per_seed),
+        "rank_shift_attack": _shift_summary(shifts["attack"], train.n_items),
+        "rank_shift_defense": _shift_summary(shifts["defense"], train.n_items),
         "timings": {key: (float(np.mean(v)) if v else None) for key, v in timings.items()},
     }

@@ -185,3 +185,14 @@ def rank_shift_summary(shift: ArrayLike) -> dict[str, float]:
         "median": float(np.median(s)),
         "share_negative": float(np.mean(s < 0)),
     }
+
+
+#: Bin edges of `rank_shift_histogram`: the shift as a share of the item count, in 40 bins.
+RANK_SHIFT_EDGES = np.linspace(-1.0, 1.0, 41)
+
+
+def rank_shift_histogram(shift: ArrayLike, n_items: int) -> list[int]:
+    """Counts of ``shift / n_items`` over `RANK_SHIFT_EDGES` (the last bin includes 1.0)."""
+    s = np.asarray(shift, dtype=np.float64).ravel() / max(1, int(n_items))
+    counts, _ = np.histogram(np.clip(s, -1.0, 1.0), bins=RANK_SHIFT_EDGES)
+    return counts.astype(int).tolist()

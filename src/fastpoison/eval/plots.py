@@ -1,5 +1,6 @@
-"""Figures from grid cells (matplotlib, PNG): target HR per attack and defense, HR against
-RVD's k (the RVD paper's Fig. 6) and against the attack size (the TCD paper's Fig. 5/6)."""
+"""Figures from grid cells (matplotlib, PNG): target HR per attack and defense, the targets'
+rank shift against the clean model (the TCD paper's Fig. 4/7), HR against RVD's k (the RVD
+paper's Fig. 6) and against the attack size (the TCD paper's Fig. 5/6)."""
 from __future__ import annotations
 
 import math
@@ -7,9 +8,10 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from .metrics import RANK_SHIFT_EDGES
 from .report import TABLE_FIELDS, Cell
 
-PLOTS = ("hr", "k-sweep", "size-sweep")
+PLOTS = ("hr", "rank-shift", "k-sweep", "size-sweep")
 #: Inches per panel (one panel per dataset, model, targets, knowledge and attack size) and
 #: resolution: a PNG is 600 x 450 pixels per panel, side by side.
 PANEL, DPI = (6.0, 4.5), 100
@@ -50,6 +52,24 @@ def _bars(ax, cells: list[Cell]) -> None:
     ax.set_ylabel("target HR")
 
 
+def _shift_curves(ax, cells: list[Cell]) -> None:
+    """Share of (user, target) pairs per rank-shift bin: each attack, and each defense against it
+    (RVD serves per user and has no rank of the whole catalogue, so RVD cells have no curve)."""
+    curves: dict[str, list[int]] = {}
+    for cell in cells:
+        if "attack" in cell.rank_shift:
+            curves.setdefault(f"{cell.attack} / none", cell.rank_shift["attack"])
+        if "defense" in cell.rank_shift:
+            curves[f"{cell.attack} / {cell.defense}"] = cell.rank_shift["defense"]
+    centres = (RANK_SHIFT_EDGES[:-1] + RANK_SHIFT_EDGES[1:]) / 2
+    for name, counts in sorted(curves.items()):
+        total = max(1, sum(counts))
+        ax.plot(centres, [c / total for c in counts], marker=".", label=name)
+    ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("rank shift of the target (share of items; < 0: promoted)")
+    ax.set_ylabel("share of (user, target) pairs")
+
+
 def _lines(ax, cells: list[Cell], field: str, label: str) -> None:
     series: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for cell in cells:
@@ -88,6 +108,8 @@ def plot(cells: list[Cell], kind: str, path: str | os.PathLike[str]) -> Path:
     for ax, (title, members) in zip(axes[0], groups.items()):
         if kind == "hr":
             _bars(ax, members)
+        elif kind == "rank-shift":
+            _shift_curves(ax, members)
         elif kind == "k-sweep":
             _lines(ax, [c for c in members if c.spec["defense"] and "rvd" in c.spec["defense"]], "rvd_k",
                    "RVD neighbours k")

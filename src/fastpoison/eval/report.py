@@ -32,6 +32,8 @@ class Cell:
 
     spec: dict[str, Any]
     per_seed: dict[int, dict[str, float]] = field(default_factory=dict)
+    #: Target rank-shift histograms (``"attack"``, ``"defense"``) summed over seeds.
+    rank_shift: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -85,6 +87,11 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
         result = record["result"]
         for i in range(count):
             cell.per_seed[first + i] = {m: result[m]["values"][i] for m in METRICS if result.get(m) is not None}
+        for stage in ("attack", "defense"):
+            shift = result.get(f"rank_shift_{stage}")
+            if shift:
+                old = cell.rank_shift.get(stage, [0] * len(shift["histogram"]))
+                cell.rank_shift[stage] = [a + b for a, b in zip(old, shift["histogram"])]
     return list(cells.values())
 
 
