@@ -25,7 +25,9 @@ from .defenses import DEFENSES
 from .errors import FastPoisonError
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
 from .eval.experiment import ExperimentSpec, run_experiment
+from .eval import reproduce
 from .eval.grid import load_grid
+from .eval.paper_tables import PAPER_TABLES
 from .eval.plots import PLOTS, plot
 from .eval.report import FORMATS, collect, render
 from .eval.runner import run_grid
@@ -203,6 +205,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if outcome.failed else 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    table = reproduce.resolve(args.table, args.dataset)
+    if table.name != args.table.strip().lower():
+        _say(args, f"{args.table} has no {args.dataset}; its appendix twin {table.name} has")
+    pairs = reproduce.plan(table, args.dataset)
+    seeds = 1 if args.quick else args.seeds
+    cells = reproduce.cells(pairs, seeds=seeds, quick=args.quick, data_dir=args.data_dir)
+    cells = [dataclasses.replace(c, require_real=args.require_real) for c in cells]
+    out = args.out or str(Path("reproduce-results") / f"{table.name}-{args.dataset or 'all'}")
+    start = time.perf_counter()
+    outcome = run_grid(cells, out, workers=args.workers, resume=args.resume, progress=not args.quiet)
+    records = list(ResultStore(out).records())
+    rows = reproduce.compare(table, pairs, records)
+    _write_json(args.json, {"table": table.name, "dataset": args.dataset, "seeds": seeds, "quick": args.quick,
+                            "cells": len(cells), "ran": outcome.ran, "wall_s": time.perf_counter() - start,
+                            "rows": rows, "failed": list(outcome.failed)})
+    _say(args, reproduce.to_markdown(table, rows))
+    _say(args, f"{len(cells)} cells ({outcome.skipped} already done), {seeds} seed(s)"
+               f"{', quick: ' + str(reproduce.QUICK_EPOCHS) + ' epochs' if args.quick else ''}, "
+               f"{time.perf_counter() - start:.0f} s; records in {out}")
+    return 1 if outcome.failed else 0
+
+
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -347,6 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", choices=PLOTS, help="also draw a figure")
     p.add_argument("--plot-out", help="figure file (PNG; default <plot>.png)")
     p.set_defaults(func=cmd_report, quiet=False, json=None)
+
+    p = sub.add_parser("reproduce", help="run a paper's table and print our numbers beside the published ones")
+    p.add_argument("table", help=f"one of {', '.join(PAPER_TABLES)}")
+    p.add_argument("--dataset", help="only this dataset of the table (an RVD table's appendix twin is used if needed)")
+    p.add_argument("--seeds", type=int, default=3, help="repeats per cell (default 3; the papers: 30)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"one seed and {reproduce.QUICK_EPOCHS} training epochs")
+    p.add_argument("--out", help="record folder (default reproduce-results/TABLE-DATASET)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--resume", action="store_true", help="skip cells already in --out")
+    _common(p)
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("bench", help="the standard grid on one dataset: effect, accuracy and timing tables")
     p.add_argument("--models", default="mf", help="comma-separated models (default mf)")

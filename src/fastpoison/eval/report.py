@@ -34,6 +34,8 @@ class Cell:
     per_seed: dict[int, dict[str, float]] = field(default_factory=dict)
     #: Target rank-shift histograms (``"attack"``, ``"defense"``) summed over seeds.
     rank_shift: dict[str, list[int]] = field(default_factory=dict)
+    #: ``timings[seed][stage]``: seconds as `run_experiment` reports them (None: stage not run).
+    timings: dict[int, dict[str, float | None]] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -57,6 +59,12 @@ class Cell:
     def summary(self, metric: str) -> tuple[float, float, int]:
         """``(mean, std, n)`` of ``metric`` over seeds (nan, nan, 0 when absent)."""
         values = self.values.get(metric, [])
+        s = summarize(values) if values else None
+        return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+
+    def timing(self, stage: str) -> tuple[float, float, int]:
+        """``(mean, std, n)`` over seeds of one timing (e.g. ``"recommend_per_user"``)."""
+        values = [t[stage] for t in self.timings.values() if t.get(stage) is not None]
         s = summarize(values) if values else None
         return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
 
@@ -87,6 +95,7 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
         result = record["result"]
         for i in range(count):
             cell.per_seed[first + i] = {m: result[m]["values"][i] for m in METRICS if result.get(m) is not None}
+            cell.timings[first + i] = dict(result.get("timings") or {})  # a multi-seed record has means only
         for stage in ("attack", "defense"):
             shift = result.get(f"rank_shift_{stage}")
             if shift:

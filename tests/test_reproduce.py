@@ -1,0 +1,51 @@
+"""`fastpoison reproduce`: paper entries -> cells -> our numbers beside the published ones."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from fastpoison.eval import reproduce
+from fastpoison.eval.paper_tables import PaperEntry, PaperTable
+from fastpoison.eval.runner import run_grid
+from fastpoison.eval.store import ResultStore
+
+
+def test_rvd_tables_resolve_to_their_appendix_twin():
+    table = reproduce.resolve("rvd-table3", "ml-100k")
+    assert table.name == "rvd-table7"
+    pairs = reproduce.plan(table, "ml-100k")
+    cells = reproduce.cells(pairs, seeds=2, quick=True)
+    assert len(pairs) == 35 and len(cells) == 70  # 7 attacks x (none, apr, ltsmf, rmf, rvd) x 2 seeds
+    assert {c.knowledge for c in cells} == {1.0} and {c.targets for c in cells} == {"unpopular"}
+    assert {c.model_options["epochs"] for c in cells} == {reproduce.QUICK_EPOCHS} and {c.seed for c in cells} == {0, 1}
+    assert reproduce.resolve("rvd-table3", "yelp").name == "rvd-table3"
+    assert {c.hr_k for _, c in reproduce.plan(reproduce.resolve("rvd-table3", "yelp"), "yelp")} == {500}
+    with pytest.raises(ValueError, match="covers"):
+        reproduce.resolve("tcd-table4", "yelp")
+    with pytest.raises(ValueError, match="unknown paper table"):
+        reproduce.resolve("rvd-table99", None)
+
+
+def test_our_numbers_are_read_off_the_right_stage(tmp_path):
+    entry = PaperEntry("synthetic:filmtrust", "mf", "random", None, "unpopular", 0.4, 0.5)
+    table = PaperTable("demo-table1", "demo", 1, "demo", "hr", {"synthetic:filmtrust": 20}, (
+        entry, dataclasses.replace(entry, defense="ltsmf", value=0.1),
+        dataclasses.replace(entry, attack=None, column="random", value=0.01)))
+    pairs = reproduce.plan(table)
+    cells = [dataclasses.replace(c, model_options={"epochs": 6, "factors": 8})
+             for c in reproduce.cells(pairs, seeds=2, quick=False)]
+    assert len(cells) == 4  # the origin row reads the clean value of the random-attack cell
+    assert not run_grid(cells, str(tmp_path)).failed
+    records = list(ResultStore(tmp_path).records())
+    pairs = [(e, dataclasses.replace(s, model_options={"epochs": 6, "factors": 8})) for e, s in pairs]
+    rows = reproduce.compare(table, pairs, records)
+    assert [(r["seeds"], r["value"]) for r in rows] == [(2, 0.5), (2, 0.1), (2, 0.01)]
+    expected_attack = sum(r["result"]["hr_attack"]["mean"] for r in records if r["spec"]["defense"] is None) / 2
+    expected_defense = sum(r["result"]["hr_defense"]["mean"] for r in records if r["spec"]["defense"]) / 2
+    expected_origin = sum(r["result"]["hr_origin"]["mean"] for r in records if r["spec"]["defense"] is None) / 2
+    assert rows[0]["ours"] == pytest.approx(expected_attack) and rows[1]["ours"] == pytest.approx(expected_defense)
+    assert rows[2]["ours"] == pytest.approx(expected_origin)
+    assert len({rows[0]["ours"], rows[1]["ours"], rows[2]["ours"]}) == 3, [r["ours"] for r in rows]
+    text = reproduce.to_markdown(table, rows)
+    assert text.count("\n| synthetic:filmtrust |") == 3 and "none (random column)" in text
