@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from .base import FactorConfig, FactorModel, Recommender, TrainableModel
+from .autorec import AutoRec, AutoRecConfig
+from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig
+from .cdae import CDAE, CDAEConfig
 from .mf import MF
 from .nsvd import NSVD
 from .scoring import TopK, score_top_k
 
-MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD}
+MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": AutoRec, "cdae": CDAE}
 
 
 def make_model(name: str, dataset: str | None = None, **overrides: Any) -> TrainableModel:
@@ -40,5 +42,5 @@ def load_model(path: str | os.PathLike[str]) -> TrainableModel:
     return make_model(json.loads(str(state["meta"]))["model"]).load_state(state)
 
 
-__all__ = ["MODELS", "MF", "NSVD", "FactorConfig", "FactorModel", "Recommender", "TopK", "load_model",
-           "make_model", "score_top_k"]
+__all__ = ["CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",
+           "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model", "score_top_k"]
