@@ -61,6 +61,14 @@ def csr_rows(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
     return ptr, indices[at], values[at]
 
 
+def _touched(n: int, *ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sorted distinct ids in 0..n-1 among ids, int32 map id -> its position there)``."""
+    mask = np.zeros(n, dtype=bool)
+    for part in ids:
+        mask[part] = True
+    return np.flatnonzero(mask), (np.cumsum(mask, dtype=np.int32) - 1)
+
+
 def chunks(ids: np.ndarray, size: int) -> Iterator[np.ndarray]:
     """``ids`` in consecutive pieces of at most ``size``."""
     for a in range(0, len(ids), size):
@@ -212,21 +220,20 @@ class AutoEncoderModel(TrainableModel):
 
     # ----------------------------------------------------------------- RVD
     def vicinal_batches(self, user: int, neighbours: np.ndarray, epochs: int) -> list[Batch]:
-        """The fine-tuning batches RVD runs for ``user``: ``epochs`` passes over ``neighbours``'
-        training vectors in batches of ``batch_size`` users (batch-local CSR rows, global
-        item and user ids; random draws seeded by the user and the step)."""
-        values = self.scale.normalize(self.seen_values)
-        parts = list(chunks(np.asarray(neighbours, dtype=np.int32), self.config.batch_size))
-        seeds = np.random.SeedSequence([int(user), 0x7D]).generate_state(max(1, epochs * len(parts)), np.uint32)
-        return [self._batch(nb, self.seen_indptr, self.seen_indices, values, int(seeds[e * len(parts) + j]))
-                for e in range(epochs) for j, nb in enumerate(parts)]
+        """The fine-tuning batches RVD runs for ``user``: one per epoch, of all ``neighbours``'
+        training vectors (batch-local CSR rows, global item and user ids; random draws seeded
+        by the user and the epoch)."""
+        nb = np.asarray(neighbours, dtype=np.int32)
+        seeds = np.random.SeedSequence([int(user), 0x7D]).generate_state(max(1, epochs), np.uint32)
+        return [self._batch(nb, *self._input, int(seeds[e])) for e in range(epochs)]
 
     def vicinal_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int, lr: float,
                       forget: float = 1.0, threads: int | None = None) -> TopK:
         """Each user's ``k`` best unrated items after fine-tuning on its ``neighbours`` (RVD).
 
-        Per user (row of ``neighbours`` ``[n, k_nb]``): the `vicinal_batches` run as SGD steps
-        (step ``lr``, the training loss without L2) of a private copy of the weights; each step
+        Per user (row of ``neighbours`` ``[n, k_nb]``): ``epochs`` full-batch SGD steps on the
+        neighbours (`vicinal_batches`; step ``lr``, the training loss without L2) of a private
+        copy of the weights; each step
         first shrinks *every* weight by ``keep = forget ** (1 / steps)``, so weights the
         neighbours' batches do not touch end at ``forget`` times their size; then all items are
         scored for the user, its rated items excluded. The model is not changed.
@@ -269,24 +276,23 @@ class AutoEncoderModel(TrainableModel):
         p = self.params
         batches = self.vicinal_batches(user, neighbours, epochs)
         own = csr_rows(*self._input, np.array([user]))
-        items = np.unique(np.concatenate([own[1], *(b.in_idx for b in batches), *(b.t_idx for b in batches)]))
-        users = np.unique(np.concatenate([[user], neighbours])).astype(np.int32) if self.user_node else None
+        items, item_id = _touched(self.n_items, own[1], *(b.in_idx for b in batches), *(b.t_idx for b in batches))
         local = {"E": p["E"][items], "b": p["b"].copy(), "D": p["D"][items], "c": p["c"][items]}
-        if users is not None:
+        users, user_id = None, None
+        if self.user_node:
+            users, user_id = _touched(self.n_users, np.array([user]), neighbours)
             local["U"] = p["U"][users]
         grads = {name: np.zeros_like(v) for name, v in local.items()}
         keep = forget ** (1.0 / len(batches)) if batches else 1.0
         for b in batches:
-            compact = b._replace(in_idx=np.searchsorted(items, b.in_idx).astype(np.int32),
-                                 t_idx=np.searchsorted(items, b.t_idx).astype(np.int32),
-                                 users=np.searchsorted(users, b.users).astype(np.int32) if users is not None
-                                 else b.users)
+            compact = b._replace(in_idx=item_id[b.in_idx], t_idx=item_id[b.t_idx],
+                                 users=b.users if user_id is None else user_id[b.users])
             self._data_grad(compact, local, grads)
             for name, v in local.items():
                 sgd_step(v.reshape(-1), grads[name].reshape(-1), lr, keep)
         h = np.empty((1, self.config.hidden), dtype=np.float32)
-        me = np.zeros(1, np.int32) if users is None else np.searchsorted(users, [user]).astype(np.int32)
-        hidden_layer(np.zeros(1, np.int32), me, own[0], np.searchsorted(items, own[1]).astype(np.int32), own[2],
+        me = np.zeros(1, np.int32) if user_id is None else user_id[[user]]
+        hidden_layer(np.zeros(1, np.int32), me, own[0], item_id[own[1]], own[2],
                      local["E"], local["b"], local.get("U", np.zeros((0, self.config.hidden), np.float32)), h)
         shrink = np.float32(keep ** len(batches))
         s = (p["D"] @ h[0] + p["c"]) * shrink
