@@ -71,9 +71,10 @@ def loss_grad(rows, users, in_ptr, in_idx, in_val, t_ptr, t_idx, t_val, E, b, D,
             a = c[i]
             for k in range(h):
                 a += d[k] * z[k]
-            if log_loss:
-                loss += max(a, 0.0) + math.log1p(math.exp(-abs(a))) - t * a
-                delta[0] = _sigmoid(a) - t
+            if log_loss:  # softplus(a) - t a, and sigmoid(a), from one exp(-|a|)
+                e = math.exp(-abs(a))
+                loss += max(a, 0.0) + math.log1p(e) - t * a
+                delta[0] = (1.0 if a >= 0 else e) / (1.0 + e) - t
             elif out_sigmoid:
                 y = _sigmoid(a)
                 loss += (y - t) * (y - t)

@@ -69,6 +69,11 @@ def _touched(n: int, *ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(mask), (np.cumsum(mask, dtype=np.int32) - 1)
 
 
+def _user_node(arrays: dict[str, np.ndarray], like: np.ndarray) -> np.ndarray:
+    """``arrays["U"]``, or an empty ``[0, hidden]`` array: the kernels' "no user node"."""
+    return arrays["U"] if "U" in arrays else np.zeros((0, like.shape[1]), like.dtype)
+
+
 def chunks(ids: np.ndarray, size: int) -> Iterator[np.ndarray]:
     """``ids`` in consecutive pieces of at most ``size``."""
     for a in range(0, len(ids), size):
@@ -182,11 +187,8 @@ class AutoEncoderModel(TrainableModel):
     def _hidden(self, users: np.ndarray) -> np.ndarray:
         p = self.params
         out = np.empty((len(users), self.config.hidden), dtype=np.float32)
-        hidden_layer(users, users, *self._input, p["E"], p["b"], self._user_weights(), out)
+        hidden_layer(users, users, *self._input, p["E"], p["b"], _user_node(p, p["E"]), out)
         return out
-
-    def _user_weights(self) -> np.ndarray:
-        return self.params["U"] if self.user_node else np.zeros((0, self.config.hidden), np.float32)
 
     def _output(self, scores: np.ndarray) -> np.ndarray:
         return expit(scores).astype(np.float32) if self.out_sigmoid else scores
@@ -293,7 +295,7 @@ class AutoEncoderModel(TrainableModel):
         h = np.empty((1, self.config.hidden), dtype=np.float32)
         me = np.zeros(1, np.int32) if user_id is None else user_id[[user]]
         hidden_layer(np.zeros(1, np.int32), me, own[0], item_id[own[1]], own[2],
-                     local["E"], local["b"], local.get("U", np.zeros((0, self.config.hidden), np.float32)), h)
+                     local["E"], local["b"], _user_node(local, local["E"]), h)
         shrink = np.float32(keep ** len(batches))
         s = (p["D"] @ h[0] + p["c"]) * shrink
         s[items] = local["D"] @ h[0] + local["c"]
@@ -304,8 +306,8 @@ class AutoEncoderModel(TrainableModel):
 
     def _data_grad(self, batch: Batch, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> float:
         """The data loss of ``batch`` under ``params``; adds its gradient (no L2) to ``grads``."""
-        empty = np.zeros((0, params["E"].shape[1]), params["E"].dtype)
-        U, gU = (params["U"], grads["U"]) if "U" in params else (empty, empty)
+        E = params["E"]
         return loss_grad(batch.rows, batch.users, batch.in_ptr, batch.in_idx, batch.in_val, batch.t_ptr,
-                         batch.t_idx, batch.t_val, params["E"], params["b"], params["D"], params["c"], U,
-                         self.out_sigmoid, self.log_loss, grads["E"], grads["b"], grads["D"], grads["c"], gU)
+                         batch.t_idx, batch.t_val, E, params["b"], params["D"], params["c"], _user_node(params, E),
+                         self.out_sigmoid, self.log_loss, grads["E"], grads["b"], grads["D"], grads["c"],
+                         _user_node(grads, E))
