@@ -1,8 +1,8 @@
 """AutoRec and CDAE: training-epoch time against a dense numpy implementation of the same
 model, and RVD's per-user latency.
 
-* epoch: ``--epochs`` epochs of each model (default settings, e.g. AutoRec 500 hidden units,
-  CDAE 50, batch 32 users, Adam) on ``--dataset`` through ``train_epoch``, and as many of
+* epoch: ``--epochs`` epochs of each model (default settings, e.g. AutoRec 500 hidden units
+  (``--autorec-hidden``), CDAE 50, batch 32 users, Adam) on ``--dataset`` through ``train_epoch``, and as many of
   the numpy reference: the same batches (the model's own sampling), densified to
   ``[batch, n_items]`` matrices, forward and backward passes as dense matmuls, and the same
   dense Adam step written in numpy. Medians over epochs (the first of ours, which compiles
@@ -136,13 +136,14 @@ def main() -> None:
     ap.add_argument("--rvd-fit-epochs", type=int, default=1)
     ap.add_argument("--rvd-epochs", type=int, default=5)
     ap.add_argument("--latency-users", type=int, default=50)
+    ap.add_argument("--autorec-hidden", type=int, default=500, help="AutoRec's hidden units (default 500)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
     train = load_ratings(args.dataset)
-    result: dict = {"dataset": args.dataset, "data_source": train.meta.get("data_source"), "epoch": {}, "rvd": {}}
+    result: dict = {"autorec_hidden": args.autorec_hidden, "dataset": args.dataset, "data_source": train.meta.get("data_source"), "epoch": {}, "rvd": {}}
     print(f"{args.dataset}: {train.n_users} users x {train.n_items} items, {train.n_ratings} ratings")
-    for model in (AutoRec(), CDAE()):
+    for model in (AutoRec(hidden=args.autorec_hidden), CDAE()):
         r = epoch_times(model, train, args.epochs)
         result["epoch"][model.name] = r
         print(f"  {model.name:<8} epoch {r['ours_epoch_s']:.3f} s, numpy reference {r['numpy_epoch_s']:.3f} s "
@@ -151,10 +152,10 @@ def main() -> None:
     result["rvd_dataset"] = args.rvd_dataset
     print(f"{args.rvd_dataset}: {rvd_train.n_users} users x {rvd_train.n_items} items, RVD one thread, "
           f"{args.rvd_epochs} fine-tune epochs")
-    for model in (AutoRec(), CDAE()):
+    for model in (AutoRec(hidden=args.autorec_hidden), CDAE()):
         r = rvd_latency(model, rvd_train, args.rvd_dataset, args.rvd_fit_epochs, args.rvd_epochs, args.latency_users)
         result["rvd"][model.name] = r
-        print(f"  {model.name:<8} k={r['k']:<4} median {r['latency_median_ms']:.1f} ms, "
+        print(f"  {model.name:<8} hidden {model.config.hidden:<4} k={r['k']:<4} median {r['latency_median_ms']:.1f} ms, "
               f"p90 {r['latency_p90_ms']:.1f} ms per user")
     if args.json:
         with open(args.json, "w") as f:
