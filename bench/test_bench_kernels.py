@@ -10,7 +10,12 @@
   thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure);
 * TCD's agreement kernel on a Yelp-shaped block of 512 users x 25,602 items: both models'
   scores given, it snaps, compares, masks ~38 seen items per user and samples at ratio 0.2;
-  ``extra_info["pairs_per_s"]`` is user-item pairs examined per second.
+  ``extra_info["pairs_per_s"]`` is user-item pairs examined per second;
+* one training epoch of AutoRec (500 hidden units) and of CDAE (50 hidden units, 5 negatives
+  per rating), default settings (batch 32 users, Adam), over the ML-1M-shaped ratings;
+* RVD serving one user of ``synthetic:yelp`` with AutoRec / CDAE (default sizes, trained one
+  epoch in batches of 4096 users; the RVD paper's k = 100 / 200 neighbours, 5 fine-tune
+  epochs): hnswlib query + fine-tuning a copy of the touched rows + scoring + top-50.
 
 Kernels update their parameters in place, so rounds after the first continue training;
 the timing of an epoch does not depend on the parameter values.
@@ -30,7 +35,8 @@ from _data import load_ratings  # noqa: E402
 
 from fastpoison import _core  # noqa: E402
 from fastpoison.defenses import RVD  # noqa: E402
-from fastpoison.models import MF  # noqa: E402
+from fastpoison.defenses import paper_k  # noqa: E402
+from fastpoison.models import CDAE, MF, AutoRec  # noqa: E402
 from fastpoison.models.buffers import aligned_zeros  # noqa: E402
 from fastpoison.models.mf import xavier  # noqa: E402
 from fastpoison.models.scoring import SeenItems, score_top_k  # noqa: E402
@@ -117,3 +123,30 @@ def test_tcd_agreement_yelp_block(benchmark):
                              rounds=ROUNDS, warmup_rounds=1)
     assert 0 < len(out[0]) < 0.2 * n_users * n_items
     benchmark.extra_info["pairs_per_s"] = n_users * n_items / benchmark.stats.stats.median
+
+
+@pytest.fixture(scope="module")
+def ml1m_ratings():
+    return load_ratings("synthetic:ml-1m")
+
+
+@pytest.mark.parametrize("cls", [AutoRec, CDAE], ids=["autorec", "cdae"])
+def test_neural_epoch_ml1m(benchmark, ml1m_ratings, cls):
+    model = cls(threads=THREADS)
+    model.start(ml1m_ratings, ml1m_ratings, seed=0)
+    epochs = iter(range(1000))
+    benchmark.pedantic(lambda: model.train_epoch(ml1m_ratings, next(epochs)), rounds=3, warmup_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def yelp_ratings():
+    return load_ratings("synthetic:yelp")
+
+
+@pytest.mark.parametrize("cls", [AutoRec, CDAE], ids=["autorec", "cdae"])
+def test_neural_rvd_one_user_yelp(benchmark, yelp_ratings, cls):
+    model = cls(batch_size=4096, threads=THREADS).fit(yelp_ratings, epochs=1, seed=0)
+    rvd = RVD(model, k=paper_k("yelp", model.name), epochs=5, threads=THREADS)
+    users = iter(np.random.default_rng(0).permutation(model.n_users).astype(np.int32))
+    benchmark.pedantic(lambda: rvd.recommend(np.array([next(users)], dtype=np.int32), 50), rounds=30,
+                       warmup_rounds=2)

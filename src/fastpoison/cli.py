@@ -65,7 +65,7 @@ def _load(args: argparse.Namespace, name: str):
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {"threads": args.threads}
-    for key in ("epochs", "factors", "lr", "reg", "optimizer", "item_reg"):
+    for key in ("epochs", "factors", "hidden", "lr", "reg", "optimizer", "item_reg"):
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = value
@@ -275,12 +275,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, help="training epochs (default: the model's, 40)")
-    p.add_argument("--factors", type=int, help="latent dimension (default 128)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
+    p.add_argument("--factors", type=int, help="MF/NSVD: latent dimension (default 128)")
+    p.add_argument("--hidden", type=int, help="AutoRec/CDAE: hidden units (default 500 / 50)")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--reg", type=float, help="L2 regularisation")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam (the papers')")
-    p.add_argument("--bias", action="store_true", help="add user/item bias terms")
+    p.add_argument("--bias", action="store_true", help="MF/NSVD: add user/item bias terms")
     p.add_argument("--item-reg", type=float, help="NSVD only: strength of the per-item prior on q_i (default 16)")
 
 
@@ -386,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("bench", help="the standard grid on one dataset: effect, accuracy and timing tables")
-    p.add_argument("--models", default="mf", help="comma-separated models (default mf)")
+    p.add_argument("--models", default="mf", help=f"comma-separated models of {', '.join(MODELS)} (default mf)")
     p.add_argument("--attacks", default=",".join(STANDARD_ATTACKS),
                    help=f"comma-separated attacks, 'none' for no attack (default {','.join(STANDARD_ATTACKS)})")
     p.add_argument("--defenses", default=",".join(STANDARD_DEFENSES),

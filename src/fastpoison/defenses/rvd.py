@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.base import FactorModel
+from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .neighbours import HnswNeighbours, exact_neighbours
 
@@ -11,6 +11,8 @@ from .neighbours import HnswNeighbours, exact_neighbours
 PAPER_K: dict[tuple[str, str], int] = {
     ("ml-100k", "mf"): 12, ("ml-1m", "mf"): 12, ("filmtrust", "mf"): 650, ("yelp", "mf"): 100,
     ("ml-100k", "nsvd"): 25, ("ml-1m", "nsvd"): 70, ("filmtrust", "nsvd"): 7, ("yelp", "nsvd"): 900,
+    ("ml-100k", "autorec"): 12, ("ml-1m", "autorec"): 12, ("filmtrust", "autorec"): 12, ("yelp", "autorec"): 100,
+    ("ml-100k", "cdae"): 12, ("ml-1m", "cdae"): 12, ("filmtrust", "cdae"): 12, ("yelp", "cdae"): 200,
 }
 DEFAULT_K = 12
 
@@ -22,7 +24,7 @@ def paper_k(dataset: str | None, model: str) -> int:
 
 
 class RVD:
-    """Serve recommendations with RVD on top of a trained factor model.
+    """Serve recommendations with RVD on top of a trained model (MF, NSVD, AutoRec, CDAE).
 
     For each served user: its ``k`` nearest users by Euclidean distance between user
     embeddings (the user included; hnswlib index built once, or exact search with
@@ -36,13 +38,19 @@ class RVD:
     the neighbourhood does not support fade, which is what unlearns fake users' influence.
     (A fixed decay per step instead, as ``1 - lr * reg``, collapses the whole model to zero
     when k times the profile length is large, e.g. FilmTrust's k = 650.)
+
+    Auto-encoders (AutoRec, CDAE) fine-tune a private copy of the rows their neighbours'
+    batches touch with their own training step (SGD, without L2) and shrink every weight the
+    same way; their user embeddings are the hidden layer (see ``vicinal_top_k`` there).
     """
 
-    def __init__(self, model: FactorModel, k: int | None = None, epochs: int = 5, lr: float = 0.05,
+    def __init__(self, model: TrainableModel, k: int | None = None, epochs: int = 5, lr: float = 0.05,
                  forget: float = 0.1, *, exact: bool = False, dataset: str | None = None, seed: int = 0,
                  threads: int | None = None) -> None:
-        if not isinstance(model, FactorModel) or not model.params:
-            raise ValueError("RVD needs a fitted factor model with user embeddings (MF or NSVD)")
+        if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
+                and hasattr(model, "vicinal_top_k")) or not model.params:
+            raise ValueError("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal "
+                             "fine-tuning (MF, NSVD, AutoRec or CDAE)")
         n_users = model.n_users
         self.k = paper_k(dataset, model.name) if k is None else int(k)
         if not 1 <= self.k <= n_users:

@@ -8,19 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from .base import FactorConfig, FactorModel, Recommender
+from .autorec import AutoRec, AutoRecConfig
+from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig
+from .cdae import CDAE, CDAEConfig
 from .mf import MF
 from .nsvd import NSVD
 from .scoring import TopK, score_top_k
 
-MODELS: dict[str, type[FactorModel]] = {"mf": MF, "nsvd": NSVD}
-
-#: Per-dataset settings of the TCD authors' code (batch 4096 on FilmTrust, 2048 elsewhere).
-PAPER_OVERRIDES: dict[str, dict[str, Any]] = {"filmtrust": {"batch_size": 4096}}
+MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": AutoRec, "cdae": CDAE}
 
 
-def make_model(name: str, dataset: str | None = None, **overrides: Any) -> FactorModel:
-    """A fresh model by registry name, with the papers' per-dataset settings, then ``overrides``."""
+def make_model(name: str, dataset: str | None = None, **overrides: Any) -> TrainableModel:
+    """A fresh model by registry name, with the papers' per-dataset settings (the class's
+    ``paper_overrides``, e.g. MF's batch 4096 on FilmTrust), then ``overrides``."""
     try:
         cls = MODELS[name.lower()]
     except KeyError:
@@ -30,10 +30,10 @@ def make_model(name: str, dataset: str | None = None, **overrides: Any) -> Facto
     if unknown:
         raise ValueError(f"option {', '.join(unknown)} does not apply to model {cls.name}")
     base = (dataset or "").removeprefix("synthetic:")
-    return cls(**{**PAPER_OVERRIDES.get(base, {}), **overrides})
+    return cls(**{**cls.paper_overrides.get(base, {}), **overrides})
 
 
-def load_model(path: str | os.PathLike[str]) -> FactorModel:
+def load_model(path: str | os.PathLike[str]) -> TrainableModel:
     """Read any registered model saved with ``save`` (npz, ``allow_pickle=False``)."""
     with np.load(path, allow_pickle=False) as z:
         state = {k: z[k] for k in z.files}
@@ -42,5 +42,5 @@ def load_model(path: str | os.PathLike[str]) -> FactorModel:
     return make_model(json.loads(str(state["meta"]))["model"]).load_state(state)
 
 
-__all__ = ["MODELS", "MF", "NSVD", "FactorConfig", "FactorModel", "Recommender", "TopK", "load_model",
-           "make_model", "score_top_k"]
+__all__ = ["CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",
+           "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model", "score_top_k"]

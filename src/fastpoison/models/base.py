@@ -1,4 +1,5 @@
-"""The `Recommender` protocol and the shared machinery of the factor models (MF, NSVD)."""
+"""The `Recommender` protocol, the model-agnostic training machinery (`TrainableModel`) and the
+factor models' part of it (`FactorModel`: MF, NSVD)."""
 from __future__ import annotations
 
 import json
@@ -41,16 +42,15 @@ class Recommender(Protocol):
 
 
 @dataclass
-class FactorConfig:
-    """Hyper-parameters of a factor model; the defaults are the TCD paper's MF (§6.1.5)."""
+class TrainConfig:
+    """Hyper-parameters every trainable model has: epochs, optimiser (lr defaults per
+    optimiser), L2 strength, batch size, validation share and threads."""
 
-    factors: int = 128
     epochs: int = 40
     optimizer: str = "adam"
     lr: float | None = None
     reg: float = 0.005
     batch_size: int = 2048
-    bias: bool = False
     valid_fraction: float = 0.1
     threads: int = 1
     adam_betas: tuple[float, float] = (0.9, 0.999)
@@ -64,14 +64,30 @@ class FactorConfig:
         if self.lr is None:
             self.lr = self.DEFAULT_LR[self.optimizer]
         self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]
-        checks = [(self.factors >= 1, "factors must be >= 1"), (self.epochs >= 1, "epochs must be >= 1"),
-                  (self.lr > 0, "lr must be > 0"), (self.reg >= 0, "reg must be >= 0"),
-                  (self.batch_size >= 1, "batch_size must be >= 1"),
-                  (0 <= self.valid_fraction < 1, "valid_fraction must lie in [0, 1)"),
-                  (self.threads >= 0, "threads must be >= 0 (0 = all cores)")]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        check_all([(self.epochs >= 1, "epochs must be >= 1"),
+                   (self.lr > 0, "lr must be > 0"), (self.reg >= 0, "reg must be >= 0"),
+                   (self.batch_size >= 1, "batch_size must be >= 1"),
+                   (0 <= self.valid_fraction < 1, "valid_fraction must lie in [0, 1)"),
+                   (self.threads >= 0, "threads must be >= 0 (0 = all cores)")])
+
+
+def check_all(checks: Iterable[tuple[bool, str]]) -> None:
+    """Raise ValueError with the message of the first failed ``(ok, message)`` check."""
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
+@dataclass
+class FactorConfig(TrainConfig):
+    """Hyper-parameters of a factor model; the defaults are the TCD paper's MF (§6.1.5)."""
+
+    factors: int = 128
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_all([(self.factors >= 1, "factors must be >= 1")])
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -79,25 +95,26 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0])
 
 
-class FactorModel(ABC):
-    """A latent-factor recommender trained by a C++ epoch kernel on ratings scaled to [0, 1].
+class TrainableModel(ABC):
+    """What every trained victim shares, whatever its parameters: the fit loop keeping the
+    epoch of lowest validation MSE, the step-by-step training API (for TCD), user-range
+    checks, pair predictions and npz persistence.
 
-    Subclasses define their parameter arrays and kernels. ``threads=1`` (the default) is
-    bitwise deterministic for a seed; ``threads>1`` runs Hogwild SGD (races between
-    threads make results vary slightly run to run) or parallel Adam row updates
-    (deterministic). The epoch with the lowest validation MSE is kept.
+    Subclasses hold their parameters as named float32 arrays in ``self.params`` and fill the
+    hooks below; ratings are scaled to [0, 1] (divided by the maximum rating) for training.
     """
 
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
-    config_class: ClassVar[type[FactorConfig]] = FactorConfig
-    #: True when the first parameter array holds item rows that make up user vectors (NSVD).
-    implicit_users: ClassVar[bool] = False
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    #: The key of the per-epoch training loss in ``history`` (mean over training ratings).
+    train_metric: ClassVar[str] = "train_mse"
+    #: Per-dataset settings of the papers' code, applied by `make_model` before user overrides.
+    paper_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, **config: Any) -> None:
         self.config = self.config_class(**config)
         self.params: dict[str, np.ndarray] = {}
-        self.mu = 0.0
         self.scale = RatingScale(1, 5, 1)
         self.seen_indptr = np.zeros(1, dtype=np.int64)
         self.seen_indices = np.zeros(0, dtype=np.int32)
@@ -110,20 +127,30 @@ class FactorModel(ABC):
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
-        """Fill ``self.params`` (aligned float32 arrays) for a fresh fit."""
+        """Fill ``self.params`` (and any optimiser state) for a fresh fit."""
 
     @abstractmethod
     def _prepare(self, train: RatingData, seed: int) -> None:
-        """Lay out the (normalised) training ratings the way the epoch kernel reads them, in
+        """Lay out the normalised training ratings the way `_run_epoch` reads them, in
         ``self._prepared``."""
 
     @abstractmethod
     def _run_epoch(self, seed: int) -> float:
-        """One epoch over the prepared ratings; returns the sum of squared errors."""
+        """One epoch over the prepared ratings; returns the summed training loss."""
 
     @abstractmethod
-    def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """``(user factors [n_users, d], item factors [n_items, d], user bias, item bias)``."""
+    def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predictions on the [0, 1] scale of (user, item) pairs (int32 arrays, checked)."""
+
+    def _after_fit(self) -> None:
+        """Hook run once the final parameters are in place (e.g. caching derived factors)."""
+
+    def _meta(self) -> dict[str, Any]:
+        """Model-specific scalars saved in the state's ``meta`` (restored by `_load_meta`)."""
+        return {}
+
+    def _load_meta(self, meta: dict[str, Any]) -> None:
+        """Restore what `_meta` saved."""
 
     # ----------------------------------------------------------------- training
     @property
@@ -131,7 +158,7 @@ class FactorModel(ABC):
         return len(self.seen_indptr) - 1
 
     def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
-            callbacks: Iterable[EpochCallback] = (), progress: bool = False) -> "FactorModel":
+            callbacks: Iterable[EpochCallback] = (), progress: bool = False) -> "TrainableModel":
         """Train from scratch on ``train``; keeps the epoch with the best validation MSE."""
         n_epochs = self.config.epochs if epochs is None else int(epochs)
         if n_epochs < 1:
@@ -144,8 +171,8 @@ class FactorModel(ABC):
         callbacks = tuple(callbacks)
         bar = tqdm(range(n_epochs), desc=f"{self.name} fit", unit="epoch", disable=None if progress else True, leave=False)
         for epoch in bar:
-            sse = self._run_epoch(epoch_seed(seed, epoch))
-            record = {"epoch": float(epoch), "train_mse": sse / normalized.n_ratings}
+            loss = self._run_epoch(epoch_seed(seed, epoch))
+            record = {"epoch": float(epoch), self.train_metric: loss / normalized.n_ratings}
             if valid is not None:
                 record["valid_mse"] = self.validation_mse(valid)
                 if record["valid_mse"] < best_mse:
@@ -170,18 +197,17 @@ class FactorModel(ABC):
 
     def start(self, train: RatingData, fit_part: RatingData, seed: int) -> None:
         """Begin a fresh fit without training: ``train``'s ratings become the seen items that
-        recommendations exclude; parameters are initialised (and ``mu`` taken from ``fit_part``)."""
+        recommendations exclude; parameters are initialised."""
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
         self.scale = train.scale
         self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
         self.n_items = train.n_items
-        self.mu = float(fit_part.normalized().values.mean()) if self.config.bias else 0.0
         self._init_params(rng, train.n_users, train.n_items)
         self.history, self.best_epoch = [], -1
 
     def train_epoch(self, ratings: RatingData, seed: int) -> float:
         """One epoch over ``ratings`` (dataset scale, e.g. training ratings plus pseudo-labels)
-        from the current parameters, after :meth:`start`; returns the epoch's training MSE."""
+        from the current parameters, after :meth:`start`; returns the epoch's mean training loss."""
         normalized = ratings.normalized()
         self._prepare(normalized, seed)
         try:
@@ -208,9 +234,6 @@ class FactorModel(ABC):
             self.best_epoch = last_epoch
         self._after_fit()
 
-    def _after_fit(self) -> None:
-        """Hook run once the final parameters are in place (e.g. caching derived factors)."""
-
     # ----------------------------------------------------------------- inference
     def _require_fitted(self) -> None:
         if not self.params:
@@ -226,14 +249,6 @@ class FactorModel(ABC):
             raise ValueError(f"user ids must lie in [0, {self.n_users})")
         return u.astype(np.int32)
 
-    def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        U, V, bu, bi = self._factors()
-        s = _core.dot_pairs(U, V, np.ascontiguousarray(users, dtype=np.int32),
-                            np.ascontiguousarray(items, dtype=np.int32), self.config.threads)
-        if bu is not None:
-            s += self.mu + bu[users] + bi[items]
-        return s
-
     def predict_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Predicted ratings (dataset scale) of the given (user, item) pairs."""
         self._require_fitted()
@@ -241,7 +256,96 @@ class FactorModel(ABC):
         i = np.asarray(items, dtype=np.int64)
         if i.shape != u.shape or (i.size and (i.min() < 0 or i.max() >= self.n_items)):
             raise ValueError("items must match users in length and lie in the item range")
-        return self.scale.denormalize(self._predict_normalized(u, i))
+        return self.scale.denormalize(self._predict_normalized(u, i.astype(np.int32)))
+
+    # ----------------------------------------------------------------- persistence
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to restore the model, as plain arrays (npz, no pickle)."""
+        self._require_fitted()
+        cfg = asdict(self.config)
+        meta = {"model": self.name, "config": cfg, **self._meta(), "n_items": self.n_items,
+                "scale": [self.scale.low, self.scale.high, self.scale.step], "best_epoch": self.best_epoch}
+        out = {f"param_{k}": np.asarray(v) for k, v in self.params.items()}
+        out.update(meta=np.array(json.dumps(meta)), seen_indptr=self.seen_indptr, seen_indices=self.seen_indices)
+        if self.seen_values is not None:
+            out["seen_values"] = self.seen_values
+        return out
+
+    def load_state(self, state: dict[str, np.ndarray]) -> "TrainableModel":
+        """Restore from :meth:`state`'s output; raises ValueError on a mismatched or partial state."""
+        try:
+            meta = json.loads(str(state["meta"]))
+            if meta["model"] != self.name:
+                raise ValueError(f"state holds a {meta['model']} model, not {self.name}")
+            params = {k: np.asarray(state[f"param_{k}"], dtype=np.float32) for k in self.param_names}
+            indptr = np.asarray(state["seen_indptr"], dtype=np.int64)
+            indices = np.asarray(state["seen_indices"], dtype=np.int32)
+        except KeyError as e:
+            raise ValueError(f"model state is missing {e}") from None
+        self.config = self.config_class(**meta["config"])
+        self._load_meta(meta)
+        self.n_items, self.best_epoch = int(meta["n_items"]), int(meta["best_epoch"])
+        self.scale = RatingScale(*meta["scale"])
+        self.seen_indptr, self.seen_indices = indptr, indices
+        values = state.get("seen_values")
+        self.seen_values = None if values is None else np.asarray(values, dtype=np.float32)
+        self.params = {k: aligned_copy(v) for k, v in params.items()}
+        self._after_fit()
+        return self
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`state` as an uncompressed ``.npz``."""
+        np.savez(path, **self.state())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "TrainableModel":
+        """Read a model written by :meth:`save` (``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as z:
+            return cls().load_state({k: z[k] for k in z.files})
+
+
+class FactorModel(TrainableModel):
+    """A latent-factor recommender trained by a C++ epoch kernel on ratings scaled to [0, 1].
+
+    Subclasses define their parameter arrays and kernels. ``threads=1`` (the default) is
+    bitwise deterministic for a seed; ``threads>1`` runs Hogwild SGD (races between
+    threads make results vary slightly run to run) or parallel Adam row updates
+    (deterministic). The epoch with the lowest validation MSE is kept.
+    """
+
+    config_class: ClassVar[type[FactorConfig]] = FactorConfig
+    config: FactorConfig
+    paper_overrides = {"filmtrust": {"batch_size": 4096}}  # the TCD authors' code
+    #: True when the first parameter array holds item rows that make up user vectors (NSVD).
+    implicit_users: ClassVar[bool] = False
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self.mu = 0.0
+
+    @abstractmethod
+    def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(user factors [n_users, d], item factors [n_items, d], user bias, item bias)``."""
+
+    def start(self, train: RatingData, fit_part: RatingData, seed: int) -> None:
+        """As `TrainableModel.start`; ``mu`` (with biases) is the mean of ``fit_part``'s ratings."""
+        self.mu = float(fit_part.normalized().values.mean()) if self.config.bias else 0.0
+        super().start(train, fit_part, seed)
+
+    def _meta(self) -> dict[str, Any]:
+        return {"mu": self.mu}
+
+    def _load_meta(self, meta: dict[str, Any]) -> None:
+        self.mu = float(meta["mu"])
+
+    # ----------------------------------------------------------------- inference
+    def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        U, V, bu, bi = self._factors()
+        s = _core.dot_pairs(U, V, np.ascontiguousarray(users, dtype=np.int32),
+                            np.ascontiguousarray(items, dtype=np.int32), self.config.threads)
+        if bu is not None:
+            s += self.mu + bu[users] + bi[items]
+        return s
 
     def predict(self, users: np.ndarray) -> np.ndarray:
         """Predicted ratings [len(users), n_items] on the dataset's scale (dense: keep batches small)."""
@@ -293,48 +397,3 @@ class FactorModel(ABC):
                                         values, u, nb, int(epochs), float(lr), float(forget), int(k),
                                         self.config.threads if threads is None else threads)
         return TopK(items, scores)
-
-    # ----------------------------------------------------------------- persistence
-    def state(self) -> dict[str, np.ndarray]:
-        """Everything needed to restore the model, as plain arrays (npz, no pickle)."""
-        self._require_fitted()
-        cfg = asdict(self.config)
-        meta = {"model": self.name, "config": cfg, "mu": self.mu, "n_items": self.n_items,
-                "scale": [self.scale.low, self.scale.high, self.scale.step], "best_epoch": self.best_epoch}
-        out = {f"param_{k}": np.asarray(v) for k, v in self.params.items()}
-        out.update(meta=np.array(json.dumps(meta)), seen_indptr=self.seen_indptr, seen_indices=self.seen_indices)
-        if self.seen_values is not None:
-            out["seen_values"] = self.seen_values
-        return out
-
-    def load_state(self, state: dict[str, np.ndarray]) -> "FactorModel":
-        """Restore from :meth:`state`'s output; raises ValueError on a mismatched or partial state."""
-        try:
-            meta = json.loads(str(state["meta"]))
-            if meta["model"] != self.name:
-                raise ValueError(f"state holds a {meta['model']} model, not {self.name}")
-            params = {k: np.asarray(state[f"param_{k}"], dtype=np.float32) for k in self.param_names}
-            indptr = np.asarray(state["seen_indptr"], dtype=np.int64)
-            indices = np.asarray(state["seen_indices"], dtype=np.int32)
-        except KeyError as e:
-            raise ValueError(f"model state is missing {e}") from None
-        self.config = self.config_class(**meta["config"])
-        self.mu, self.n_items, self.best_epoch = float(meta["mu"]), int(meta["n_items"]), int(meta["best_epoch"])
-        self.scale = RatingScale(*meta["scale"])
-        self.seen_indptr, self.seen_indices = indptr, indices
-        values = state.get("seen_values")
-        self.seen_values = None if values is None else np.asarray(values, dtype=np.float32)
-        self.params = {k: aligned_copy(v) for k, v in params.items()}
-        self._after_fit()
-        return self
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`state` as an uncompressed ``.npz``."""
-        np.savez(path, **self.state())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "FactorModel":
-        """Read a model written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(path, allow_pickle=False) as z:
-            return cls().load_state({k: z[k] for k in z.files})
-
