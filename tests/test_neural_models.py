@@ -278,7 +278,7 @@ def test_cli_trains_and_serves_the_neural_models(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "autorec", "--defense", "ltsmf"], "does not apply"),
-    (["--model", "cdae", "--defense", "tcd+rvd"], "does not apply"),
+    (["--model", "cdae", "--defense", "apr+rvd"], "does not apply"),
     (["--model", "autorec", "--factors", "8"], "factors does not apply"),
     (["--model", "cdae", "--bias"], "bias does not apply"),
 ])

@@ -8,10 +8,11 @@ import pytest
 from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
+from fastpoison.data.split import default_threshold
 from fastpoison.defenses import TCD, agreement_labels, get_defense
 from fastpoison.defenses.tcd import SAMPLE_FIRST_BELOW
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
-from fastpoison.models import MF, NSVD
+from fastpoison.models import CDAE, MF, NSVD, AutoRec
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,29 @@ def test_tcd_is_deterministic_and_trains_model_zero(train, cls):
     assert [h["pseudo_labels"] for h in first.history][0] == 0 and first.history[-1]["pseudo_labels"] > 0
     assert not np.array_equal(first.params[cls.param_names[0]],
                               tcd.fit(factory, train, seed=4).params[cls.param_names[0]])
+
+
+@pytest.mark.parametrize("cls", [AutoRec, CDAE])
+def test_tcd_trains_auto_encoders(train, cls, monkeypatch):
+    added = []
+    merge = RatingData.with_ratings
+
+    def spy(self, users, items, ratings):
+        added.append(ratings)
+        return merge(self, users, items, ratings)
+    monkeypatch.setattr(RatingData, "with_ratings", spy)
+    tcd = TCD(pretrain_epochs=2, epochs=4, pseudo_ratio=1.0)
+    factory = lambda **o: cls(hidden=16, batch_size=64, **o)  # noqa: E731
+    first = tcd.fit(factory, train, seed=3)
+    labels = np.concatenate(added)
+    assert first.history[0]["pseudo_labels"] == 0 and first.history[-1]["pseudo_labels"] > 0 and len(labels)
+    if cls.implicit_feedback:  # every rating is an interaction: only the agreed "liked" pairs are added
+        assert labels.min() >= default_threshold(train.scale) - 1e-4
+    else:
+        assert labels.min() < default_threshold(train.scale)
+    second = tcd.fit(factory, train, seed=3)
+    for k in first.params:
+        assert np.array_equal(first.params[k], second.params[k]), k
 
 
 def test_tcd_settings():

@@ -10,7 +10,8 @@ from tqdm.auto import tqdm
 
 from .. import _core
 from ..data.ratings import RatingData
-from ..models.base import FactorModel, epoch_seed
+from ..data.split import default_threshold
+from ..models.base import TrainableModel, epoch_seed
 from .training import ModelFactory, TrainingDefense
 
 #: (pre-training epochs, pseudo-label ratio) of the TCD paper §6.1.5; a synthetic twin counts
@@ -27,7 +28,7 @@ SMALL_PAIRS = 5_000_000
 SAMPLE_FIRST_BELOW = 0.2
 
 
-def agreement_labels(model_a: FactorModel, model_b: FactorModel, seen: RatingData, *, ratio: float, seed: int,
+def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
                      block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pseudo-labels ``(users, items, ratings)``: the pairs unrated in ``seen`` whose two
     predictions snap to the same grid rating, each kept with probability ``ratio``.
@@ -55,7 +56,7 @@ def agreement_labels(model_a: FactorModel, model_b: FactorModel, seen: RatingDat
     return out[0], out[1], out[2]
 
 
-def sampled_agreement(model_a: FactorModel, model_b: FactorModel, seen: RatingData, *, ratio: float, seed: int,
+def sampled_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
                       threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`agreement_labels` by drawing each unrated pair with probability ``ratio`` first (C++,
     geometric gaps) and keeping the drawn pairs whose two predictions snap to the same grid
@@ -65,6 +66,12 @@ def sampled_agreement(model_a: FactorModel, model_b: FactorModel, seen: RatingDa
     keep = level_a == grid_levels(seen, model_b.predict_pairs(users, items))
     ratings = (seen.scale.low + seen.scale.step * level_a[keep]).astype(np.float32)
     return users[keep], items[keep], ratings
+
+
+def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    keep = labels[2] >= liked - 1e-4
+    return labels[0][keep], labels[1][keep], labels[2][keep]
 
 
 def grid_levels(seen: RatingData, ratings: np.ndarray) -> np.ndarray:
@@ -82,7 +89,9 @@ class TCD(TrainingDefense):
     model j in turn trains one epoch on the training ratings plus the unrated pairs on which
     the two other models agree after projection onto the rating grid (`agreement_labels`,
     sampled at ``pseudo_ratio``). Model 0 is returned, at its epoch of lowest validation MSE.
-    ``epochs`` (None: the model's own setting) counts pre-training epochs too.
+    ``epochs`` (None: the model's own setting) counts pre-training epochs too. Any model
+    with the step API works; for implicit-feedback models (CDAE), where every rating is an
+    interaction, only pseudo-labels at or above the "liked" threshold (4 of 5) are kept.
 
     ``pseudo_budget`` caps the cost: the sampling ratio becomes ``min(pseudo_ratio,
     pseudo_budget x training ratings / unrated pairs)``, so each model-epoch expects at most
@@ -127,11 +136,12 @@ class TCD(TrainingDefense):
         return min(self.pseudo_ratio, self.pseudo_budget * n_fit_ratings / max(1, unrated))
 
     def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0,
-            progress: bool = False) -> FactorModel:
+            progress: bool = False) -> TrainableModel:
         models = [model_factory() for _ in range(3)]
-        if not all(isinstance(m, FactorModel) for m in models):
-            raise ValueError("TCD needs a factory of factor models (MF or NSVD)")
+        if not all(isinstance(m, TrainableModel) for m in models):
+            raise ValueError("TCD needs a factory of fastpoison models (mf, nsvd, autorec, cdae)")
         head = models[0]
+        liked = default_threshold(train.scale) if head.implicit_feedback else None
         n_epochs = head.config.epochs if self.epochs is None else self.epochs
         fit_part, valid = head.split_validation(train, seed)
         seeds = np.random.SeedSequence([seed, 0x7CD]).generate_state(4, np.uint64).tolist()
@@ -148,6 +158,8 @@ class TCD(TrainingDefense):
                     pseudo = agreement_labels(models[(j + 1) % 3], models[(j + 2) % 3], train,
                                               ratio=ratio, seed=epoch_seed(seeds[3] + j, epoch),
                                               block_users=self.block_users, threads=head.config.threads)
+                    if liked is not None:
+                        pseudo = _liked_only(pseudo, liked)
                     record["pseudo_labels"] += len(pseudo[0]) / 3
                     data = fit_part.with_ratings(*pseudo)
                     del pseudo  # only the merged copy is needed while training

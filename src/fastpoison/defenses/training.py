@@ -22,7 +22,7 @@ class TrainingDefense(ABC):
     """A defense applied by training: ``fit(model_factory, train, seed=...)`` returns the fitted victim."""
 
     name: ClassVar[str]
-    #: Model names the defense applies to (None: every factor model).
+    #: Model names the defense applies to (None: every model).
     models: ClassVar[tuple[str, ...] | None] = None
 
     @abstractmethod

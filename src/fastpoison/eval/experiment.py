@@ -14,8 +14,8 @@ from ..data.datasets import Dataset, load_dataset
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
 from ..defenses import RVD, DefensePlan, get_defense
-from ..models import MODELS, make_model
-from ..models.base import FactorModel, TrainableModel
+from ..models import make_model
+from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_shift_summary,
                       robustness_improvement, target_hit_ratio, test_hit_ratio)
@@ -56,10 +56,6 @@ class ExperimentSpec:
             models = None if plan.training is None else plan.training.models
             if models is not None and self.model not in models:
                 raise ValueError(f"defense {self.defense} trains {', '.join(models)}; it does not apply to "
-                                 f"model {self.model!r}")
-            cls = MODELS.get(self.model.lower())
-            if plan.training is not None and models is None and cls is not None and not issubclass(cls, FactorModel):
-                raise ValueError(f"defense {self.defense} trains factor models (mf, nsvd); it does not apply to "
                                  f"model {self.model!r}")
         elif self.defense_options:
             raise ValueError("defense options need a defense")

@@ -111,6 +111,8 @@ class TrainableModel(ABC):
     train_metric: ClassVar[str] = "train_mse"
     #: Per-dataset settings of the papers' code, applied by `make_model` before user overrides.
     paper_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: True when the model learns from implicit feedback: any rating counts as an interaction.
+    implicit_feedback: ClassVar[bool] = False
 
     def __init__(self, **config: Any) -> None:
         self.config = self.config_class(**config)

@@ -52,6 +52,7 @@ class CDAE(AutoEncoderModel):
     param_names = ("E", "b", "D", "c", "U")
     user_node = True
     train_metric = "train_loss"
+    implicit_feedback = True
 
     @property
     def out_sigmoid(self) -> bool:
