@@ -158,8 +158,10 @@ def test_tcd_trains_auto_encoders(train, cls, monkeypatch):
 
 def test_tcd_settings():
     assert (TCD.for_dataset("ml-100k").pretrain_epochs, TCD.for_dataset("ml-100k").pseudo_ratio) == (4, 1.0)
-    assert TCD.for_dataset("synthetic:yelp").pseudo_ratio == 0.2
-    assert TCD.for_dataset("mine", n_pairs=10**9).pseudo_ratio == 0.2
+    assert (TCD.for_dataset("synthetic:yelp").pseudo_ratio, TCD.for_dataset("yelp").pseudo_budget) == (0.2, 4.0)
+    assert TCD.for_dataset("mine", n_pairs=10**9).pseudo_budget == 4.0
+    assert TCD.for_dataset("mine", n_pairs=10**5).pseudo_budget is None
+    assert TCD.for_dataset("ml-1m").pseudo_budget is None  # the paper's own settings are left alone
     for bad in ({"pseudo_ratio": 0}, {"pseudo_ratio": 1.1}, {"pretrain_epochs": -1}, {"epochs": 0}):
         with pytest.raises(ValueError):
             TCD(**bad)

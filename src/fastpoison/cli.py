@@ -211,7 +211,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         _say(args, f"{args.table} has no {args.dataset}; its appendix twin {table.name} has")
     pairs = reproduce.plan(table, args.dataset)
     seeds = 1 if args.quick else args.seeds
-    cells = reproduce.cells(pairs, seeds=seeds, quick=args.quick, data_dir=args.data_dir)
+    cells = reproduce.cells(pairs, seeds=seeds, data_dir=args.data_dir)
     cells = [dataclasses.replace(c, require_real=args.require_real) for c in cells]
     out = args.out or str(Path("reproduce-results") / f"{table.name}-{args.dataset or 'all'}")
     start = time.perf_counter()
@@ -222,8 +222,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                             "cells": len(cells), "ran": outcome.ran, "wall_s": time.perf_counter() - start,
                             "rows": rows, "failed": list(outcome.failed)})
     _say(args, reproduce.to_markdown(table, rows))
-    _say(args, f"{len(cells)} cells ({outcome.skipped} already done), {seeds} seed(s)"
-               f"{', quick: ' + str(reproduce.QUICK_EPOCHS) + ' epochs' if args.quick else ''}, "
+    _say(args, f"{len(cells)} cells ({outcome.skipped} already done), {seeds} seed(s), "
                f"{time.perf_counter() - start:.0f} s; records in {out}")
     return 1 if outcome.failed else 0
 
@@ -379,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="only this dataset of the table (an RVD table's appendix twin is used if needed)")
     p.add_argument("--seeds", type=int, default=3, help="repeats per cell (default 3; the papers: 30)")
     p.add_argument("--quick", action="store_true",
-                   help=f"one seed and {reproduce.QUICK_EPOCHS} training epochs")
+                   help="one seed (fewer training epochs change the results too much to be a preview)")
     p.add_argument("--out", help="record folder (default reproduce-results/TABLE-DATASET)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--resume", action="store_true", help="skip cells already in --out")

@@ -20,8 +20,6 @@ from .report import Cell, collect
 #: Appendix twins in the RVD paper: the same layout on the other two datasets.
 TWINS: dict[str, str] = {"rvd-table3": "rvd-table7", "rvd-table4": "rvd-table8", "rvd-table5": "rvd-table9"}
 TWINS.update({v: k for k, v in TWINS.items()})
-#: ``--quick``: one seed and this many training epochs.
-QUICK_EPOCHS = 20
 DEFAULT_TARGETS, DEFAULT_KNOWLEDGE = "unpopular", 0.4
 
 
@@ -54,14 +52,13 @@ def plan(table: PaperTable, dataset: str | None = None) -> list[tuple[PaperEntry
     return [(entry, _spec(table, entry)) for entry in table.rows if dataset is None or entry.dataset == dataset]
 
 
-def cells(pairs: Sequence[tuple[PaperEntry, ExperimentSpec]], *, seeds: int, quick: bool,
+def cells(pairs: Sequence[tuple[PaperEntry, ExperimentSpec]], *, seeds: int,
           data_dir: str | None = None) -> list[ExperimentSpec]:
-    """The distinct one-seed cells to run for ``pairs``."""
-    options: dict[str, Any] = {"epochs": QUICK_EPOCHS} if quick else {}
+    """The distinct one-seed cells to run for ``pairs`` (seeds 0 .. seeds-1)."""
     out: dict[str, ExperimentSpec] = {}
     for _, spec in pairs:
         for s in range(seeds):
-            cell = dataclasses.replace(spec, seed=s, model_options=options, data_dir=data_dir)
+            cell = dataclasses.replace(spec, seed=s, data_dir=data_dir)
             out.setdefault(cell.key(), cell)
     return list(out.values())
 
