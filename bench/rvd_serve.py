@@ -11,6 +11,7 @@ it is trained), builds the hnswlib index, then
   the batched call (the exact search runs after it).
 
     PYTHONPATH=src python3 bench/rvd_serve.py --dataset synthetic:yelp --factors 64 --k 100 [--json out.json]
+    PYTHONPATH=src python3 bench/rvd_serve.py --model nsvd --k 900     # the RVD paper's k for NSVD on Yelp
 """
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ import numpy as np
 from _data import load_ratings
 from _memory import peak_rss_kib, reset_peak_rss
 from fastpoison.defenses import RVD, exact_neighbours
-from fastpoison.models import MF
+from fastpoison.models import make_model
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="synthetic:yelp")
+    ap.add_argument("--model", choices=("mf", "nsvd"), default="mf")
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--k", type=int, default=100, help="neighbours per user")
@@ -41,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
 
     train = load_ratings(args.dataset)
-    model = MF(factors=args.factors, epochs=args.epochs, threads=1).fit(train, seed=0)
+    model = make_model(args.model, factors=args.factors, epochs=args.epochs, threads=1).fit(train, seed=0)
     reset_peak_rss()
     rss_before = peak_rss_kib()
     start = time.perf_counter()
@@ -64,14 +66,14 @@ def main() -> None:
     exact_neighbours(model.user_embeddings(), all_users, args.k)
     exact_s = time.perf_counter() - t0
     result = {
-        "dataset": args.dataset, "data_source": train.meta.get("data_source"), "n_users": train.n_users,
+        "dataset": args.dataset, "model": args.model, "data_source": train.meta.get("data_source"), "n_users": train.n_users,
         "n_items": train.n_items, "factors": args.factors, "k": args.k, "rvd_epochs": args.rvd_epochs,
         "index_build_s": index_s, "latency_median_ms": 1e3 * statistics.median(latency),
         "latency_p90_ms": 1e3 * float(np.percentile(latency, 90)), "batch_threads": args.threads,
         "batch_s": batch_s, "users_per_s": train.n_users / batch_s, "exact_knn_all_users_s": exact_s,
         "peak_rss_before_mib": rss_before / 1024, "peak_rss_after_mib": rss_after / 1024,
     }
-    print(f"{args.dataset}: {train.n_users} users x {train.n_items} items, d={args.factors}, k={args.k}, "
+    print(f"{args.dataset}, {args.model}: {train.n_users} users x {train.n_items} items, d={args.factors}, k={args.k}, "
           f"{args.rvd_epochs} fine-tune epochs")
     print(f"  hnswlib index build       {index_s:.2f} s")
     print(f"  latency, one thread       median {result['latency_median_ms']:.2f} ms, "
