@@ -190,3 +190,11 @@ def test_run_with_attack_and_rvd_fills_every_field(tmp_path):
         assert len(r[key]["values"]) == 2, key
     assert r["p_value"] is not None
     assert r["timings"]["defense_fit"] > 0 and r["timings"]["recommend_per_user"] > 0
+
+
+def test_defense_options_reach_the_defense(tmp_path):
+    result = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--attack", "random", "--defense", "tcd",
+                      "--defense-option", "pseudo_budget=0.5", "--defense-option", "epochs=3", "--epochs", "3",
+                      "--factors", "8")
+    assert result["defense_options"] == {"pseudo_budget": 0.5, "epochs": 3}
+    assert result["hr_defense"] is not None and result["timings"]["defense_fit"] > 0
