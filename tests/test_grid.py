@@ -183,3 +183,23 @@ def test_markdown_csv_latex_and_png(local_records, tmp_path):
         png = plot(cells, kind, tmp_path / f"{kind}.png")
         height, width = matplotlib_image.imread(png).shape[:2]
         assert (width, height) == (round(PANEL[0] * DPI * 2), round(PANEL[1] * DPI))  # targets random, unpopular
+
+
+def test_k_sweep_draws_one_line_per_attack_and_defense(tmp_path):
+    from fastpoison.eval.report import Cell
+    base = {"dataset": "d", "model": "mf", "targets": "unpopular", "knowledge": 0.4, "attack_size": 0.03,
+            "attack": "random", "defense": "rvd", "defense_options": {}}
+    cells = []
+    for k, hr in ((5, 0.3), (10, 0.2), (20, 0.1)):
+        cell = Cell({**base, "rvd_k": k})
+        cell.per_seed = {0: {"hr_defense": hr, "hr_attack": 0.5}, 1: {"hr_defense": hr + 0.02, "hr_attack": 0.5}}
+        cells.append(cell)
+    matplotlib_image = pytest.importorskip("matplotlib.image")
+    drawn = matplotlib_image.imread(plot(cells, "k-sweep", tmp_path / "k.png"))
+    assert drawn.shape[:2] == (round(PANEL[1] * DPI), round(PANEL[0] * DPI))
+    for cell in cells:  # the same panel without RVD cells: no line
+        cell.spec["defense"] = None
+    empty = matplotlib_image.imread(plot(cells, "k-sweep", tmp_path / "empty.png"))
+    assert drawn.shape == empty.shape and not np.array_equal(drawn, empty)
+    with pytest.raises(ValueError, match="plot must be one of"):
+        plot(cells, "pie", tmp_path / "x.png")
