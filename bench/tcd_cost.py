@@ -3,7 +3,8 @@
     python3 bench/tcd_cost.py --dataset synthetic:ml-1m [--data-dir DIR] [--model mf]
                               [--ratio R] [--budget B] [--epochs E] [--json out.json]
 
-One thread, the paper's TCD settings for the dataset unless ``--ratio`` is given; the
+One thread, TCD's settings for the dataset (`TCD.for_dataset`) unless ``--ratio`` or
+``--budget`` is given; the
 plain training is the same model with the same epochs. Wall time and this process's CPU
 time are both reported: on a shared machine the CPU-time ratio is the steadier one. Peak RSS is read after each phase
 (the peak is reset before TCD where Linux allows it).
@@ -42,7 +43,8 @@ def main() -> None:
     tcd = TCD.for_dataset(ds.name, train.n_users * train.n_items)
     if args.ratio is not None:
         tcd = dataclasses.replace(tcd, pseudo_ratio=args.ratio)
-    tcd = dataclasses.replace(tcd, pseudo_budget=args.budget)
+    if args.budget is not None:
+        tcd = dataclasses.replace(tcd, pseudo_budget=args.budget)
     reset_peak_rss()
     start, cpu = time.perf_counter(), time.process_time()
     model = tcd.fit(lambda **o: make_model(args.model, ds.name, **options, **o), train, seed=0, progress=True)
