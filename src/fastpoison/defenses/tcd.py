@@ -41,12 +41,19 @@ def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: Rat
 
     Pairs come out by user, items ascending; the draws depend on ``seed`` and the user only,
     not on blocks or threads. Below `SAMPLE_FIRST_BELOW` the pairs are drawn first and only
-    they are scored (O(kept pairs)); otherwise both models score blocks of ``block_users``
-    users (memory O(block x items)) and a C++ kernel projects, compares, masks and samples.
-    Either way each agreeing pair is kept independently with probability ``ratio``.
+    they are scored (`sampled_agreement`, O(kept pairs)); otherwise whole user blocks are
+    scored (`block_agreement`). Either way each agreeing pair is kept independently with
+    probability ``ratio``.
     """
     if ratio < SAMPLE_FIRST_BELOW:
         return sampled_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, threads=threads)
+    return block_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, block_users=block_users, threads=threads)
+
+
+def block_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
+                    block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`agreement_labels` by scoring blocks of ``block_users`` users with both models (memory
+    O(block x items)); a C++ kernel projects, compares, masks rated pairs and samples."""
     scale, n_levels = seen.scale, len(seen.scale.grid)
     columns: list[list[np.ndarray]] = [[], [], []]
     for start in range(0, seen.n_users, block_users):
