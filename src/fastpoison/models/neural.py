@@ -8,6 +8,7 @@ score ``s_ui = D[i] . h_u + c[i]``, output ``g(s_ui)`` (identity or sigmoid).
 """
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from .. import _core
 from ..data.ratings import RatingData
 from .base import TrainableModel, TrainConfig, check_all
 from .buffers import aligned_zeros
-from .dae_kernels import add_scaled, hidden_layer, loss_grad, sgd_step
+from .dae_kernels import add_scaled, hidden_layer, loss_grad
 from .mf import xavier
 from .optim import Optimizer
 from .scoring import SeenItems, TopK, score_top_k
+from .vicinal_kernels import Base, Overlay, encode, item_major, vicinal_scores, vicinal_step
 
 
 @dataclass
@@ -72,6 +74,45 @@ def _touched(n: int, *ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _user_node(arrays: dict[str, np.ndarray], like: np.ndarray) -> np.ndarray:
     """``arrays["U"]``, or an empty ``[0, hidden]`` array: the kernels' "no user node"."""
     return arrays["U"] if "U" in arrays else np.zeros((0, like.shape[1]), like.dtype)
+
+
+_thread_scratch = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float32 array of ``shape``, reused by this thread's later calls with
+    the same ``name`` (a fresh large array costs a page fault per page written; the buffer
+    keeps the largest size asked for)."""
+    size = int(np.prod(shape))
+    buf = getattr(_thread_scratch, name, None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, np.float32)
+        setattr(_thread_scratch, name, buf)
+    return buf[:size].reshape(shape)
+
+
+def _input_sums(rows: int, hidden: int, step: int) -> np.ndarray:
+    """Zeros [rows, hidden] for a step's input sums; consecutive steps get different buffers."""
+    out = _scratch(f"pre{step % 2}", (rows, hidden))
+    out[...] = 0.0
+    return out
+
+
+def _no_entries(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An item-major batch of ``n`` items without entries."""
+    return np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+
+
+def _activate(pre: np.ndarray, ov: Overlay, users: np.ndarray, s: np.float32) -> np.ndarray:
+    """The hidden layer ``sigmoid(s (pre + b + U[users]))`` of input sums ``pre`` (in place)."""
+    pre += ov.b
+    if len(ov.U):
+        pre += ov.U[users]
+    pre *= -s
+    with np.errstate(over="ignore"):
+        np.exp(pre, out=pre)
+    pre += 1.0
+    return np.reciprocal(pre, out=pre)
 
 
 def chunks(ids: np.ndarray, size: int) -> Iterator[np.ndarray]:
@@ -240,10 +281,11 @@ class AutoEncoderModel(TrainableModel):
         neighbours' batches do not touch end at ``forget`` times their size; then all items are
         scored for the user, its rated items excluded. The model is not changed.
 
-        The copy holds only the rows the batches touch (their items, users): the loss reads no
-        other row, and an untouched row only shrinks, so its final value is ``forget`` times
-        the base row; scoring uses that instead of copying it. Users run in parallel on
-        ``threads`` (default: the model's) with identical results.
+        The copy holds only the rows the batches touch (their items, users), each divided by
+        the shrink so far (`vicinal_kernels.Overlay`): the loss reads no other row, and an
+        untouched row only shrinks, so its final value is ``forget`` times the base row;
+        scoring uses that instead of copying it. Users run in parallel on ``threads``
+        (default: the model's) with identical results.
         """
         self._require_fitted()
         u = self._users(users)
@@ -274,35 +316,48 @@ class AutoEncoderModel(TrainableModel):
 
     def _vicinal_one(self, user: int, neighbours: np.ndarray, k: int, epochs: int, lr: float,
                      forget: float) -> tuple[np.ndarray, np.ndarray]:
-        """One user's (items, pre-output scores) after fine-tuning a compact copy of the weights."""
-        p = self.params
-        batches = self.vicinal_batches(user, neighbours, epochs)
+        """One user's (items, pre-output scores) after fine-tuning an `Overlay` on the weights."""
+        ov, base, scale, h = self._fine_tune(user, neighbours, self.vicinal_batches(user, neighbours, epochs), lr,
+                                             forget)
+        scores = _scratch("scores", (self.n_items,))
+        vicinal_scores(self.params["D"], self.params["c"], h, ov, base, scores)
+        scores[self.seen_indices[self.seen_indptr[user]:self.seen_indptr[user + 1]]] = -np.inf
+        top_items, top_scores = _core.topk_rows(scores[None, :], k, 1)
+        return top_items[0], scale * top_scores[0]
+
+    def _fine_tune(self, user: int, neighbours: np.ndarray, batches: list[Batch], lr: float,
+                   forget: float) -> tuple[Overlay, Base, np.float32, np.ndarray]:
+        """SGD steps on ``batches`` (shrinking every weight by ``forget ** (1 / steps)`` each) of
+        an overlay on the rows they and ``user``'s input touch. Returns the overlay, its base,
+        its final scale and ``user``'s hidden layer under it."""
         own = csr_rows(*self._input, np.array([user]))
         items, item_id = _touched(self.n_items, own[1], *(b.in_idx for b in batches), *(b.t_idx for b in batches))
-        local = {"E": p["E"][items], "b": p["b"].copy(), "D": p["D"][items], "c": p["c"][items]}
-        users, user_id = None, None
-        if self.user_node:
-            users, user_id = _touched(self.n_users, np.array([user]), neighbours)
-            local["U"] = p["U"][users]
-        grads = {name: np.zeros_like(v) for name, v in local.items()}
-        keep = forget ** (1.0 / len(batches)) if batches else 1.0
-        for b in batches:
-            compact = b._replace(in_idx=item_id[b.in_idx], t_idx=item_id[b.t_idx],
-                                 users=b.users if user_id is None else user_id[b.users])
-            self._data_grad(compact, local, grads)
-            for name, v in local.items():
-                sgd_step(v.reshape(-1), grads[name].reshape(-1), lr, keep)
-        h = np.empty((1, self.config.hidden), dtype=np.float32)
-        me = np.zeros(1, np.int32) if user_id is None else user_id[[user]]
-        hidden_layer(np.zeros(1, np.int32), me, own[0], item_id[own[1]], own[2],
-                     local["E"], local["b"], _user_node(local, local["E"]), h)
-        shrink = np.float32(keep ** len(batches))
-        s = (p["D"] @ h[0] + p["c"]) * shrink
-        s[items] = local["D"] @ h[0] + local["c"]
-        s = s[None, :]
-        _core.mask_seen(s, np.array([user], dtype=np.int32), self.seen_indptr, self.seen_indices, 1)
-        top_items, top_scores = _core.topk_rows(s, k, 1)
-        return top_items[0], top_scores[0]
+        users, user_id = _touched(self.n_users, np.array([user]), neighbours)
+        ov, base = self._overlay(items, users), Base(self.params["E"], self.params["D"], items.astype(np.int32))
+        n = len(items)
+        inputs = [item_major(b.in_ptr, b.in_idx, b.in_val, item_id, n) for b in batches]
+        inputs.append(item_major(*own, item_id, n))
+        row_users = [user_id[b.users] for b in batches] + [user_id[[user]]]
+        keep = np.float32(forget ** (1.0 / len(batches)) if batches else 1.0)
+        scale = np.float32(1.0)
+        pre = _input_sums(len(row_users[0]), self.config.hidden, 0)
+        encode(_no_entries(n), pre, inputs[0], pre, ov, base, scale)
+        for t, b in enumerate(batches):
+            hidden = _activate(pre, ov, row_users[t], scale)
+            pre = _input_sums(len(row_users[t + 1]), self.config.hidden, t + 1)
+            vicinal_step(item_major(b.t_ptr, b.t_idx, b.t_val, item_id, n), inputs[t], row_users[t], hidden,
+                         inputs[t + 1], pre, ov, base, scale, np.float32(lr / (scale * keep)), self.out_sigmoid,
+                         self.log_loss)
+            scale *= keep
+        return ov, base, scale, _activate(pre, ov, row_users[-1], scale)[0]
+
+    def _overlay(self, items: np.ndarray, users: np.ndarray) -> Overlay:
+        """An empty `Overlay` at scale 1 on ``items`` and ``users`` (no user rows without a user
+        node); its row arrays are this thread's scratch buffers."""
+        p, n, h = self.params, len(items), self.config.hidden
+        U = p["U"][users] if self.user_node else np.zeros((0, h), np.float32)
+        return Overlay(_scratch("E", (n, h)), np.zeros(n, np.bool_), _scratch("D", (n, h)), np.zeros(n, np.bool_),
+                       p["c"][items], p["b"].copy(), U)
 
     def _data_grad(self, batch: Batch, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> float:
         """The data loss of ``batch`` under ``params``; adds its gradient (no L2) to ``grads``."""
