@@ -25,7 +25,7 @@ from .dae_kernels import add_scaled, hidden_layer, loss_grad
 from .mf import xavier
 from .optim import Optimizer
 from .scoring import SeenItems, TopK, score_top_k
-from .vicinal_kernels import Base, Overlay, encode, item_major, vicinal_scores, vicinal_step
+from .vicinal_kernels import Base, Overlay, input_sums, item_major, vicinal_scores, vicinal_step
 
 
 @dataclass
@@ -91,23 +91,28 @@ def _scratch(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return buf[:size].reshape(shape)
 
 
-def _input_sums(rows: int, hidden: int, step: int) -> np.ndarray:
-    """Zeros [rows, hidden] for a step's input sums; consecutive steps get different buffers."""
-    out = _scratch(f"pre{step % 2}", (rows, hidden))
-    out[...] = 0.0
-    return out
-
-
 def _no_entries(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An item-major batch of ``n`` items without entries."""
     return np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
 
 
-def _activate(pre: np.ndarray, ov: Overlay, users: np.ndarray, s: np.float32) -> np.ndarray:
-    """The hidden layer ``sigmoid(s (pre + b + U[users]))`` of input sums ``pre`` (in place)."""
-    pre += ov.b
-    if len(ov.U):
-        pre += ov.U[users]
+def _item_major_batches(batches: list[Batch], item_id: np.ndarray,
+                        n: int) -> list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]:
+    """Each batch's item-major (inputs, targets) (`item_major`), converting a CSR shared by
+    several batches or by a batch's inputs and targets once."""
+    done: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+
+    def convert(ptr: np.ndarray, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, ...]:
+        key = (id(ptr), id(idx), id(val))
+        if key not in done:
+            done[key] = item_major(ptr, idx, val, item_id, n)
+        return done[key]
+
+    return [(convert(b.in_ptr, b.in_idx, b.in_val), convert(b.t_ptr, b.t_idx, b.t_val)) for b in batches]
+
+
+def _activate(pre: np.ndarray, s: np.float32) -> np.ndarray:
+    """The hidden layer ``sigmoid(s pre)`` of pre-activations ``pre`` (in place)."""
     pre *= -s
     with np.errstate(over="ignore"):
         np.exp(pre, out=pre)
@@ -136,6 +141,8 @@ class AutoEncoderModel(TrainableModel):
     param_names = ("E", "b", "D", "c")
     #: Whether the model has the per-user input node ``U``.
     user_node: ClassVar[bool] = False
+    #: Whether `_batch` draws at random (else it ignores its seed: every epoch's batch is the same).
+    sampled_batches: ClassVar[bool] = False
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
@@ -265,8 +272,10 @@ class AutoEncoderModel(TrainableModel):
     def vicinal_batches(self, user: int, neighbours: np.ndarray, epochs: int) -> list[Batch]:
         """The fine-tuning batches RVD runs for ``user``: one per epoch, of all ``neighbours``'
         training vectors (batch-local CSR rows, global item and user ids; random draws seeded
-        by the user and the epoch)."""
+        by the user and the epoch; one shared batch if `sampled_batches` is false)."""
         nb = np.asarray(neighbours, dtype=np.int32)
+        if not self.sampled_batches:
+            return [self._batch(nb, *self._input, 0)] * epochs
         seeds = np.random.SeedSequence([int(user), 0x7D]).generate_state(max(1, epochs), np.uint32)
         return [self._batch(nb, *self._input, int(seeds[e])) for e in range(epochs)]
 
@@ -334,22 +343,21 @@ class AutoEncoderModel(TrainableModel):
         items, item_id = _touched(self.n_items, own[1], *(b.in_idx for b in batches), *(b.t_idx for b in batches))
         users, user_id = _touched(self.n_users, np.array([user]), neighbours)
         ov, base = self._overlay(items, users), Base(self.params["E"], self.params["D"], items.astype(np.int32))
-        n = len(items)
-        inputs = [item_major(b.in_ptr, b.in_idx, b.in_val, item_id, n) for b in batches]
-        inputs.append(item_major(*own, item_id, n))
+        n, hidden = len(items), self.config.hidden
+        steps = _item_major_batches(batches, item_id, n)
+        inputs = [x for x, _ in steps] + [item_major(*own, item_id, n)]
         row_users = [user_id[b.users] for b in batches] + [user_id[[user]]]
         keep = np.float32(forget ** (1.0 / len(batches)) if batches else 1.0)
         scale = np.float32(1.0)
-        pre = _input_sums(len(row_users[0]), self.config.hidden, 0)
-        encode(_no_entries(n), pre, inputs[0], pre, ov, base, scale)
-        for t, b in enumerate(batches):
-            hidden = _activate(pre, ov, row_users[t], scale)
-            pre = _input_sums(len(row_users[t + 1]), self.config.hidden, t + 1)
-            vicinal_step(item_major(b.t_ptr, b.t_idx, b.t_val, item_id, n), inputs[t], row_users[t], hidden,
-                         inputs[t + 1], pre, ov, base, scale, np.float32(lr / (scale * keep)), self.out_sigmoid,
-                         self.log_loss)
+        pre = _scratch("pre0", (len(row_users[0]), hidden))
+        input_sums(_no_entries(n), pre, inputs[0], row_users[0], pre, ov, base, scale)
+        for t, (_, targets) in enumerate(steps):
+            z = _activate(pre, scale)
+            pre = _scratch(f"pre{(t + 1) % 2}", (len(row_users[t + 1]), hidden))
+            vicinal_step(targets, inputs[t], row_users[t], z, inputs[t + 1], row_users[t + 1], pre, ov,
+                         base, scale, np.float32(lr / (scale * keep)), self.out_sigmoid, self.log_loss)
             scale *= keep
-        return ov, base, scale, _activate(pre, ov, row_users[-1], scale)[0]
+        return ov, base, scale, _activate(pre, scale)[0]
 
     def _overlay(self, items: np.ndarray, users: np.ndarray) -> Overlay:
         """An empty `Overlay` at scale 1 on ``items`` and ``users`` (no user rows without a user

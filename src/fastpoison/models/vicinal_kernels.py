@@ -124,13 +124,19 @@ def _hidden_error(Z, dZ, users, ov, s, step):
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def encode(inputs, dZ, next_inputs, pre, ov, base, step):
-    """Per item: moves its encoder row by ``-step`` times its gradient from ``inputs`` and
-    ``dZ`` (none for items without such entries), then adds ``x * row`` of its
-    ``next_inputs`` entries ``x`` to ``pre``'s rows (the next inputs' sums, unscaled)."""
+def input_sums(inputs, dZ, next_inputs, next_users, pre, ov, base, step):
+    """The encoder pass: moves each item's encoder row by ``-step`` times its gradient from
+    ``inputs`` and ``dZ`` (none for items without such entries), then sets ``pre`` to the
+    pre-activations of ``next_inputs`` (row ``r``'s user ``next_users[r]``) divided by the scale."""
     g_ptr, g_rows, g_vals = inputs
     n_ptr, n_rows, n_vals = next_inputs
     h = pre.shape[1]
+    for r in range(pre.shape[0]):
+        for k in range(h):
+            pre[r, k] = ov.b[k]
+        if ov.U.shape[0] > 0:
+            for k in range(h):
+                pre[r, k] += ov.U[next_users[r], k]
     for i in range(g_ptr.shape[0] - 1):
         if g_ptr[i] == g_ptr[i + 1] and n_ptr[i] == n_ptr[i + 1]:
             continue
@@ -146,15 +152,16 @@ def encode(inputs, dZ, next_inputs, pre, ov, base, step):
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def vicinal_step(targets, inputs, users, Z, next_inputs, next_pre, ov, base, s, step, out_sigmoid, log_loss):
+def vicinal_step(targets, inputs, users, Z, next_inputs, next_users, next_pre, ov, base, s, step, out_sigmoid,
+                 log_loss):
     """One full-batch SGD step of the overlay at scale ``s`` on a batch (item-major
     ``targets`` and ``inputs``, row ``r``'s local user ``users[r]``, hidden layer ``Z``);
-    ``step`` is ``lr`` over the scale after the step. Fills ``next_pre`` (zeros) with the
-    unscaled input sums of ``next_inputs`` under the updated encoder. Returns the data loss."""
+    ``step`` is ``lr`` over the scale after the step. Sets ``next_pre`` as `input_sums`.
+    Returns the data loss."""
     dZ = np.zeros_like(Z)
     loss = _decode(targets, Z, dZ, ov, base, s, step, out_sigmoid, log_loss)
     _hidden_error(Z, dZ, users, ov, s, step)
-    encode(inputs, dZ, next_inputs, next_pre, ov, base, step)
+    input_sums(inputs, dZ, next_inputs, next_users, next_pre, ov, base, step)
     return loss
 
 
