@@ -14,6 +14,7 @@ model, and RVD's per-user latency.
   (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure).
 
     PYTHONPATH=src python3 bench/neural_epoch.py --dataset synthetic:ml-1m --rvd-dataset synthetic:yelp [--json out.json]
+    PYTHONPATH=src python3 bench/neural_epoch.py --rvd-only --latency-users 200   # RVD latency only
 """
 from __future__ import annotations
 
@@ -137,17 +138,20 @@ def main() -> None:
     ap.add_argument("--rvd-epochs", type=int, default=5)
     ap.add_argument("--latency-users", type=int, default=50)
     ap.add_argument("--autorec-hidden", type=int, default=500, help="AutoRec's hidden units (default 500)")
+    ap.add_argument("--rvd-only", action="store_true", help="skip the epoch timings")
     ap.add_argument("--json")
     args = ap.parse_args()
 
-    train = load_ratings(args.dataset)
-    result: dict = {"autorec_hidden": args.autorec_hidden, "dataset": args.dataset, "data_source": train.meta.get("data_source"), "epoch": {}, "rvd": {}}
-    print(f"{args.dataset}: {train.n_users} users x {train.n_items} items, {train.n_ratings} ratings")
-    for model in (AutoRec(hidden=args.autorec_hidden), CDAE()):
-        r = epoch_times(model, train, args.epochs)
-        result["epoch"][model.name] = r
-        print(f"  {model.name:<8} epoch {r['ours_epoch_s']:.3f} s, numpy reference {r['numpy_epoch_s']:.3f} s "
-              f"({r['speedup']:.1f}x), hidden {model.config.hidden}, batch {model.config.batch_size}")
+    result: dict = {"autorec_hidden": args.autorec_hidden, "epoch": {}, "rvd": {}}
+    if not args.rvd_only:
+        train = load_ratings(args.dataset)
+        result.update(dataset=args.dataset, data_source=train.meta.get("data_source"))
+        print(f"{args.dataset}: {train.n_users} users x {train.n_items} items, {train.n_ratings} ratings")
+        for model in (AutoRec(hidden=args.autorec_hidden), CDAE()):
+            r = epoch_times(model, train, args.epochs)
+            result["epoch"][model.name] = r
+            print(f"  {model.name:<8} epoch {r['ours_epoch_s']:.3f} s, numpy reference {r['numpy_epoch_s']:.3f} s "
+                  f"({r['speedup']:.1f}x), hidden {model.config.hidden}, batch {model.config.batch_size}")
     rvd_train = load_ratings(args.rvd_dataset)
     result["rvd_dataset"] = args.rvd_dataset
     print(f"{args.rvd_dataset}: {rvd_train.n_users} users x {rvd_train.n_items} items, RVD one thread, "

@@ -51,6 +51,7 @@ class CDAE(AutoEncoderModel):
     config: CDAEConfig
     param_names = ("E", "b", "D", "c", "U")
     user_node = True
+    sampled_batches = True
     train_metric = "train_loss"
     implicit_feedback = True
 

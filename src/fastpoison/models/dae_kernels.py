@@ -46,6 +46,18 @@ def hidden_layer(rows, users, in_ptr, in_idx, in_val, E, b, U, out):
 
 
 @njit(cache=True, fastmath=True, nogil=True)
+def output_error(a, t, out_sigmoid, log_loss):
+    """``(loss, d loss / d a)`` of one target ``t`` at output score ``a`` (see `loss_grad`)."""
+    if log_loss:  # softplus(a) - t a, and sigmoid(a), from one exp(-|a|)
+        e = math.exp(-abs(a))
+        return max(a, 0.0) + math.log1p(e) - t * a, (1.0 if a >= 0 else e) / (1.0 + e) - t
+    if out_sigmoid:
+        y = _sigmoid(a)
+        return (y - t) * (y - t), 2.0 * (y - t) * y * (1.0 - y)
+    return (a - t) * (a - t), 2.0 * (a - t)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
 def loss_grad(rows, users, in_ptr, in_idx, in_val, t_ptr, t_idx, t_val, E, b, D, c, U, out_sigmoid, log_loss,
               gE, gb, gD, gc, gU):
     """Data loss of a batch, its gradients *added* to ``gE, gb, gD, gc, gU``.
@@ -71,17 +83,9 @@ def loss_grad(rows, users, in_ptr, in_idx, in_val, t_ptr, t_idx, t_val, E, b, D,
             a = c[i]
             for k in range(h):
                 a += d[k] * z[k]
-            if log_loss:  # softplus(a) - t a, and sigmoid(a), from one exp(-|a|)
-                e = math.exp(-abs(a))
-                loss += max(a, 0.0) + math.log1p(e) - t * a
-                delta[0] = (1.0 if a >= 0 else e) / (1.0 + e) - t
-            elif out_sigmoid:
-                y = _sigmoid(a)
-                loss += (y - t) * (y - t)
-                delta[0] = 2.0 * (y - t) * y * (1.0 - y)
-            else:
-                loss += (a - t) * (a - t)
-                delta[0] = 2.0 * (a - t)
+            err, d_out = output_error(a, t, out_sigmoid, log_loss)
+            loss += err
+            delta[0] = d_out
             g = delta[0]
             gc[i] += g
             gd = gD[i]

@@ -8,6 +8,7 @@ score ``s_ui = D[i] . h_u + c[i]``, output ``g(s_ui)`` (identity or sigmoid).
 """
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from .. import _core
 from ..data.ratings import RatingData
 from .base import TrainableModel, TrainConfig, check_all
 from .buffers import aligned_zeros
-from .dae_kernels import add_scaled, hidden_layer, loss_grad, sgd_step
+from .dae_kernels import add_scaled, hidden_layer, loss_grad
 from .mf import xavier
 from .optim import Optimizer
 from .scoring import SeenItems, TopK, score_top_k
+from .vicinal_kernels import Base, Overlay, input_sums, item_major, vicinal_scores, vicinal_step
 
 
 @dataclass
@@ -74,6 +76,50 @@ def _user_node(arrays: dict[str, np.ndarray], like: np.ndarray) -> np.ndarray:
     return arrays["U"] if "U" in arrays else np.zeros((0, like.shape[1]), like.dtype)
 
 
+_thread_scratch = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float32 array of ``shape``, reused by this thread's later calls with
+    the same ``name`` (a fresh large array costs a page fault per page written; the buffer
+    keeps the largest size asked for)."""
+    size = int(np.prod(shape))
+    buf = getattr(_thread_scratch, name, None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, np.float32)
+        setattr(_thread_scratch, name, buf)
+    return buf[:size].reshape(shape)
+
+
+def _no_entries(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An item-major batch of ``n`` items without entries."""
+    return np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+
+
+def _item_major_batches(batches: list[Batch], item_id: np.ndarray,
+                        n: int) -> list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]:
+    """Each batch's item-major (inputs, targets) (`item_major`), converting a CSR shared by
+    several batches or by a batch's inputs and targets once."""
+    done: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+
+    def convert(ptr: np.ndarray, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, ...]:
+        key = (id(ptr), id(idx), id(val))
+        if key not in done:
+            done[key] = item_major(ptr, idx, val, item_id, n)
+        return done[key]
+
+    return [(convert(b.in_ptr, b.in_idx, b.in_val), convert(b.t_ptr, b.t_idx, b.t_val)) for b in batches]
+
+
+def _activate(pre: np.ndarray, s: np.float32) -> np.ndarray:
+    """The hidden layer ``sigmoid(s pre)`` of pre-activations ``pre`` (in place)."""
+    pre *= -s
+    with np.errstate(over="ignore"):
+        np.exp(pre, out=pre)
+    pre += 1.0
+    return np.reciprocal(pre, out=pre)
+
+
 def chunks(ids: np.ndarray, size: int) -> Iterator[np.ndarray]:
     """``ids`` in consecutive pieces of at most ``size``."""
     for a in range(0, len(ids), size):
@@ -95,6 +141,8 @@ class AutoEncoderModel(TrainableModel):
     param_names = ("E", "b", "D", "c")
     #: Whether the model has the per-user input node ``U``.
     user_node: ClassVar[bool] = False
+    #: Whether `_batch` draws at random (else it ignores its seed: every epoch's batch is the same).
+    sampled_batches: ClassVar[bool] = False
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
@@ -224,8 +272,10 @@ class AutoEncoderModel(TrainableModel):
     def vicinal_batches(self, user: int, neighbours: np.ndarray, epochs: int) -> list[Batch]:
         """The fine-tuning batches RVD runs for ``user``: one per epoch, of all ``neighbours``'
         training vectors (batch-local CSR rows, global item and user ids; random draws seeded
-        by the user and the epoch)."""
+        by the user and the epoch; one shared batch if `sampled_batches` is false)."""
         nb = np.asarray(neighbours, dtype=np.int32)
+        if not self.sampled_batches:
+            return [self._batch(nb, *self._input, 0)] * epochs
         seeds = np.random.SeedSequence([int(user), 0x7D]).generate_state(max(1, epochs), np.uint32)
         return [self._batch(nb, *self._input, int(seeds[e])) for e in range(epochs)]
 
@@ -240,10 +290,11 @@ class AutoEncoderModel(TrainableModel):
         neighbours' batches do not touch end at ``forget`` times their size; then all items are
         scored for the user, its rated items excluded. The model is not changed.
 
-        The copy holds only the rows the batches touch (their items, users): the loss reads no
-        other row, and an untouched row only shrinks, so its final value is ``forget`` times
-        the base row; scoring uses that instead of copying it. Users run in parallel on
-        ``threads`` (default: the model's) with identical results.
+        The copy holds only the rows the batches touch (their items, users), each divided by
+        the shrink so far (`vicinal_kernels.Overlay`): the loss reads no other row, and an
+        untouched row only shrinks, so its final value is ``forget`` times the base row;
+        scoring uses that instead of copying it. Users run in parallel on ``threads``
+        (default: the model's) with identical results.
         """
         self._require_fitted()
         u = self._users(users)
@@ -274,35 +325,47 @@ class AutoEncoderModel(TrainableModel):
 
     def _vicinal_one(self, user: int, neighbours: np.ndarray, k: int, epochs: int, lr: float,
                      forget: float) -> tuple[np.ndarray, np.ndarray]:
-        """One user's (items, pre-output scores) after fine-tuning a compact copy of the weights."""
-        p = self.params
-        batches = self.vicinal_batches(user, neighbours, epochs)
+        """One user's (items, pre-output scores) after fine-tuning an `Overlay` on the weights."""
+        ov, base, scale, h = self._fine_tune(user, neighbours, self.vicinal_batches(user, neighbours, epochs), lr,
+                                             forget)
+        scores = _scratch("scores", (self.n_items,))
+        vicinal_scores(self.params["D"], self.params["c"], h, ov, base, scores)
+        scores[self.seen_indices[self.seen_indptr[user]:self.seen_indptr[user + 1]]] = -np.inf
+        top_items, top_scores = _core.topk_rows(scores[None, :], k, 1)
+        return top_items[0], scale * top_scores[0]
+
+    def _fine_tune(self, user: int, neighbours: np.ndarray, batches: list[Batch], lr: float,
+                   forget: float) -> tuple[Overlay, Base, np.float32, np.ndarray]:
+        """SGD steps on ``batches`` (shrinking every weight by ``forget ** (1 / steps)`` each) of
+        an overlay on the rows they and ``user``'s input touch. Returns the overlay, its base,
+        its final scale and ``user``'s hidden layer under it."""
         own = csr_rows(*self._input, np.array([user]))
         items, item_id = _touched(self.n_items, own[1], *(b.in_idx for b in batches), *(b.t_idx for b in batches))
-        local = {"E": p["E"][items], "b": p["b"].copy(), "D": p["D"][items], "c": p["c"][items]}
-        users, user_id = None, None
-        if self.user_node:
-            users, user_id = _touched(self.n_users, np.array([user]), neighbours)
-            local["U"] = p["U"][users]
-        grads = {name: np.zeros_like(v) for name, v in local.items()}
-        keep = forget ** (1.0 / len(batches)) if batches else 1.0
-        for b in batches:
-            compact = b._replace(in_idx=item_id[b.in_idx], t_idx=item_id[b.t_idx],
-                                 users=b.users if user_id is None else user_id[b.users])
-            self._data_grad(compact, local, grads)
-            for name, v in local.items():
-                sgd_step(v.reshape(-1), grads[name].reshape(-1), lr, keep)
-        h = np.empty((1, self.config.hidden), dtype=np.float32)
-        me = np.zeros(1, np.int32) if user_id is None else user_id[[user]]
-        hidden_layer(np.zeros(1, np.int32), me, own[0], item_id[own[1]], own[2],
-                     local["E"], local["b"], _user_node(local, local["E"]), h)
-        shrink = np.float32(keep ** len(batches))
-        s = (p["D"] @ h[0] + p["c"]) * shrink
-        s[items] = local["D"] @ h[0] + local["c"]
-        s = s[None, :]
-        _core.mask_seen(s, np.array([user], dtype=np.int32), self.seen_indptr, self.seen_indices, 1)
-        top_items, top_scores = _core.topk_rows(s, k, 1)
-        return top_items[0], top_scores[0]
+        users, user_id = _touched(self.n_users, np.array([user]), neighbours)
+        ov, base = self._overlay(items, users), Base(self.params["E"], self.params["D"], items.astype(np.int32))
+        n, hidden = len(items), self.config.hidden
+        steps = _item_major_batches(batches, item_id, n)
+        inputs = [x for x, _ in steps] + [item_major(*own, item_id, n)]
+        row_users = [user_id[b.users] for b in batches] + [user_id[[user]]]
+        keep = np.float32(forget ** (1.0 / len(batches)) if batches else 1.0)
+        scale = np.float32(1.0)
+        pre = _scratch("pre0", (len(row_users[0]), hidden))
+        input_sums(_no_entries(n), pre, inputs[0], row_users[0], pre, ov, base, scale)
+        for t, (_, targets) in enumerate(steps):
+            z = _activate(pre, scale)
+            pre = _scratch(f"pre{(t + 1) % 2}", (len(row_users[t + 1]), hidden))
+            vicinal_step(targets, inputs[t], row_users[t], z, inputs[t + 1], row_users[t + 1], pre, ov,
+                         base, scale, np.float32(lr / (scale * keep)), self.out_sigmoid, self.log_loss)
+            scale *= keep
+        return ov, base, scale, _activate(pre, scale)[0]
+
+    def _overlay(self, items: np.ndarray, users: np.ndarray) -> Overlay:
+        """An empty `Overlay` at scale 1 on ``items`` and ``users`` (no user rows without a user
+        node); its row arrays are this thread's scratch buffers."""
+        p, n, h = self.params, len(items), self.config.hidden
+        U = p["U"][users] if self.user_node else np.zeros((0, h), np.float32)
+        return Overlay(_scratch("E", (n, h)), np.zeros(n, np.bool_), _scratch("D", (n, h)), np.zeros(n, np.bool_),
+                       p["c"][items], p["b"].copy(), U)
 
     def _data_grad(self, batch: Batch, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> float:
         """The data loss of ``batch`` under ``params``; adds its gradient (no L2) to ``grads``."""
