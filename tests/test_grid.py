@@ -203,3 +203,9 @@ def test_k_sweep_draws_one_line_per_attack_and_defense(tmp_path):
     assert drawn.shape == empty.shape and not np.array_equal(drawn, empty)
     with pytest.raises(ValueError, match="plot must be one of"):
         plot(cells, "pie", tmp_path / "x.png")
+
+
+def test_yelp_cells_default_to_hr_at_500():
+    cells = expand({"grid": {"dataset": ["synthetic:yelp", "ml-100k"], "attack": "random"}})
+    assert [c.hr_k for c in cells] == [500, 50]
+    assert expand({"grid": {"dataset": "yelp"}, "settings": {"hr_k": 20}})[0].hr_k == 20

@@ -24,7 +24,7 @@ from .data.targets import choose_targets
 from .defenses import DEFENSES
 from .errors import FastPoisonError
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
-from .eval.experiment import ExperimentSpec, run_experiment
+from .eval.experiment import ExperimentSpec, default_hr_k, run_experiment
 from .eval import reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
@@ -152,7 +152,7 @@ def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
                           defense=getattr(args, "defense", None), targets=args.targets, n_targets=args.n_targets,
                           attack_size=args.size, n_filler=args.filler, knowledge=args.knowledge,
                           rvd_k=getattr(args, "rvd_k", None),
-                          hr_k=args.hr_k, seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
+                          hr_k=_hr_k(args), seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
                           require_real=args.require_real, model_options=_model_options(args),
                           defense_options=_defense_options(args))
 
@@ -166,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ds = _load(args, args.dataset)
     result = run_experiment(spec, dataset=ds, progress=not args.quiet)
     _write_json(args.json, result)
-    _say(args, f"{ds.name} ({ds.data_source}) {args.model}, {args.seeds} seed(s), HR@{args.hr_k}")
+    _say(args, f"{ds.name} ({ds.data_source}) {args.model}, {args.seeds} seed(s), HR@{_hr_k(args)}")
     for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense"):
         if result[key] is not None:
             _say(args, f"  {key:<16} {_fmt(result[key])}")
@@ -181,7 +181,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cells = standard_grid(args.dataset, models=_names(args.models), attacks=_names(args.attacks),
                           defenses=_names(args.defenses), targets=args.targets, seeds=args.seeds, seed=args.seed,
                           model_options=_model_options(args))
-    cells = [dataclasses.replace(c, data_dir=args.data_dir, require_real=args.require_real, hr_k=args.hr_k,
+    cells = [dataclasses.replace(c, data_dir=args.data_dir, require_real=args.require_real, hr_k=_hr_k(args),
                                  n_targets=args.n_targets, attack_size=args.size, n_filler=args.filler,
                                  knowledge=args.knowledge) for c in cells]
     start = time.perf_counter()
@@ -225,6 +225,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     _say(args, f"{len(cells)} cells ({outcome.skipped} already done), {seeds} seed(s), "
                f"{time.perf_counter() - start:.0f} s; records in {out}")
     return 1 if outcome.failed else 0
+
+
+def _hr_k(args: argparse.Namespace) -> int:
+    return default_hr_k(args.dataset) if args.hr_k is None else args.hr_k
 
 
 def _names(text: str) -> list[str]:
@@ -296,7 +300,7 @@ def _threat_args(p: argparse.ArgumentParser) -> None:
 
 def _experiment_args(p: argparse.ArgumentParser) -> None:
     _threat_args(p)
-    p.add_argument("--hr-k", type=int, default=50, help="cut-off K of HR@K (default 50)")
+    p.add_argument("--hr-k", type=int, help="cut-off K of HR@K (default 50; 500 on Yelp, as the RVD paper)")
     p.add_argument("--seeds", type=int, default=1, help="number of repeated runs")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     _model_args(p)

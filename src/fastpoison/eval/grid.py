@@ -13,7 +13,7 @@ A grid file names lists to cross and settings shared by every cell::
     seeds = 3                               # seeds seed .. seed+2 (default seed 0)
 
     [settings]                              # any other ExperimentSpec field, the same for all
-    hr_k = 50
+    hr_k = 50                               # default: 50, 500 on Yelp (the RVD paper)
 
     [model_options]                         # e.g. fewer epochs for a quick run
     epochs = 10
@@ -28,7 +28,7 @@ import sys
 from typing import Any, Mapping, Sequence
 
 from ..options import parse_variant
-from .experiment import ExperimentSpec
+from .experiment import ExperimentSpec, default_hr_k
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,6 +87,7 @@ def expand(config: Mapping[str, Any]) -> list[ExperimentSpec]:
             fields["defense"], defense_options = parse_variant(fields["defense"])
         base = dict(settings, **fields, defense_options=defense_options,
                     model_options=dict(config.get("model_options", {})), seeds=1)
+        base.setdefault("hr_k", default_hr_k(str(fields["dataset"])))
         try:
             cells.extend(ExperimentSpec(**base, seed=first_seed + s) for s in range(seeds))
         except TypeError as e:
