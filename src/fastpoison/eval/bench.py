@@ -8,6 +8,7 @@ from typing import Any, Iterable, Sequence
 
 from .experiment import ExperimentSpec
 from .grid import expand
+from .report import defense_label
 
 STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
 #: TCD runs at a budget of 1 pseudo-label per rating (about 7-9x a plain fit) so that the
@@ -42,7 +43,7 @@ def timing_table(records: Iterable[dict[str, Any]]) -> str:
     for record in records:
         if record.get("error") is None and record.get("result"):
             spec = record["spec"]
-            rows[(spec["model"], spec["attack"] or "none", spec["defense"] or "none")].append(record["result"]["timings"])
+            rows[(spec["model"], spec["attack"] or "none", defense_label(spec))].append(record["result"]["timings"])
     lines = ["| model | attack | defense | attack s | fit s | defense fit s | ms per user |", "|---" * 7 + "|"]
     for (model, attack, defense), timings in sorted(rows.items()):
         t = {name: _mean(x.get(name) for x in timings) for name in TIMINGS}
@@ -57,7 +58,7 @@ def accuracy_table(records: Iterable[dict[str, Any]]) -> str:
     for record in records:
         if record.get("error") is None and record.get("result"):
             spec = record["spec"]
-            rows[(spec["model"], spec["attack"] or "none", spec["defense"] or "none")].append(record["result"])
+            rows[(spec["model"], spec["attack"] or "none", defense_label(spec))].append(record["result"])
     lines = ["| model | attack | defense | test HR clean | attacked | defended |", "|---" * 6 + "|"]
     for (model, attack, defense), results in sorted(rows.items()):
         cols = [_mean((r.get(k) or {}).get("mean") for r in results)

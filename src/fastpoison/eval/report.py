@@ -52,9 +52,7 @@ class Cell:
 
     @property
     def defense(self) -> str:
-        name = self.spec["defense"] or "none"
-        options = self.spec.get("defense_options") or {}
-        return name + (f"[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else "")
+        return defense_label(self.spec)
 
     def summary(self, metric: str) -> tuple[float, float, int]:
         """``(mean, std, n)`` of ``metric`` over seeds (nan, nan, 0 when absent)."""
@@ -81,6 +79,13 @@ class Cell:
         values = [robustness_improvement(o, a, d) for o, a, d in triples]
         s = summarize(values) if values else None
         return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+
+
+def defense_label(spec: dict[str, Any]) -> str:
+    """A spec's defense as tables name it: ``none``, ``rvd``, ``tcd[pseudo_budget=1]``."""
+    options = spec.get("defense_options") or {}
+    settings = f"[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else ""
+    return (spec["defense"] or "none") + settings
 
 
 def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
