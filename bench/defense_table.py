@@ -1,5 +1,6 @@
 """Target HR@50 under attacks and defenses (MF) beside a paper's table: the RVD paper's
-Table 7 or the TCD paper's Table 4.
+Table 7 (ML-100K, FilmTrust) or 3 (ML-1M, Yelp), or the TCD paper's Table 4 (numbers from
+`fastpoison.eval.paper_tables`).
 
     python3 bench/defense_table.py --paper rvd --dataset ml-100k --data-dir ../shared/data --out results/
     python3 bench/defense_table.py --paper tcd --targets random --dataset filmtrust --data-dir ../shared/data --out results/
@@ -20,48 +21,27 @@ from pathlib import Path
 
 from fastpoison.data.datasets import load_dataset
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
+from fastpoison.eval.paper_tables import entries
 from fastpoison.options import parse_variant
 
-#: Per paper: its attacks (column order), defenses, and HR@50 rows keyed by (dataset,
-#: targets); "none" is the attacked model without defense.
+#: Per paper: its attacks (column order), defenses, and the tables (`fastpoison.eval.paper_tables`)
+#: whose published numbers are printed beside ours.
 PAPERS = {
-    "rvd": {
-        "attacks": ("aush", "pga", "tna", "mixinf", "mixrand", "random", "average"),
-        "defenses": ("rvd", "apr", "ltsmf", "rmf", "ltsmf+rvd", "rmf+rvd"),
-        "tables": {
-            ("ml-100k", "unpopular"): {
-                "none": (.994, .994, .995, .998, .997, .950, .996), "apr": (.852, .787, .806, .973, .885, .348, .775),
-                "ltsmf": (.198, .199, .399, .000, .200, .374, .199), "rmf": (.025, .025, .026, .025, .016, .012, .022),
-                "rvd": (.069, .032, .012, .294, .202, .011, .018)},
-            ("filmtrust", "unpopular"): {
-                "none": (.864, .542, .869, .886, .900, .690, .565), "apr": (.664, .184, .676, .792, .794, .256, .199),
-                "ltsmf": (.108, .107, .504, .644, .903, .107, .166), "rmf": (.865, .859, .737, .715, .727, .864, .851),
-                "rvd": (.362, .128, .849, .873, .891, .108, .136)}}},
-    "tcd": {
-        "attacks": ("average", "random", "aush", "pga", "tna", "dl", "coattack", "gcoattack"),
-        "defenses": ("at", "rat", "tcd"),
-        "tables": {
-            ("filmtrust", "random"): {
-                "none": (.1210, .1511, .1764, .1807, .1250, .6826, .6443, .8578),
-                "at": (.1119, .1672, .1764, .1276, .6088, .5222, .6039, .8362),
-                "rat": (.1143, .1479, .1773, .1244, .6806, .5055, .6032, .8572),
-                "tcd": (.1188, .1224, .2386, .1287, .5125, .1810, .1693, .1721)},
-            ("ml-100k", "random"): {
-                "none": (.2045, .1127, .3336, .2043, .3450, .3952, .4280, .5008),
-                "at": (.2088, .1157, .3387, .2264, .3148, .3855, .3356, .4782),
-                "rat": (.1984, .1144, .3385, .1846, .2841, .3999, .3888, .5333),
-                "tcd": (.0544, .0495, .0528, .0544, .0489, .0942, .0981, .1026)},
-            ("filmtrust", "unpopular"): {
-                "none": (.0020, .0029, .0363, .0019, .6602, .0603, .4429, .7263),
-                "at": (.0016, .0027, .0483, .0020, .6046, .0995, .4177, .8051),
-                "rat": (.0017, .0027, .0586, .0018, .5890, .0800, .4467, .7708),
-                "tcd": (.0008, .0016, .0046, .0007, .0623, .0133, .0122, .0362)},
-            ("ml-100k", "unpopular"): {
-                "none": (.2098, .1341, .2818, .4153, .4146, .8299, .9876, .9874),
-                "at": (.3051, .1580, .2338, .5953, .5151, .8861, .9309, .9820),
-                "rat": (.1957, .1522, .2450, .4472, .4129, .8645, .9291, .9856),
-                "tcd": (.0010, .0013, .0010, .0015, .0019, .0032, .0012, .0069)}}},
+    "rvd": {"attacks": ("aush", "pga", "tna", "mixinf", "mixrand", "random", "average"),
+            "defenses": ("rvd", "apr", "ltsmf", "rmf", "ltsmf+rvd", "rmf+rvd"), "tables": ("rvd-table7", "rvd-table3")},
+    "tcd": {"attacks": ("average", "random", "aush", "pga", "tna", "dl", "coattack", "gcoattack"),
+            "defenses": ("at", "rat", "tcd"), "tables": ("tcd-table4",)},
 }
+
+
+def published(paper: str, dataset: str, targets: str, attack: str, defense: str) -> float | None:
+    """The paper's target HR for the cell ("none": the attacked model), or None."""
+    for name in PAPERS[paper]["tables"]:
+        found = entries(name, dataset=dataset, attack=attack, defense=None if defense == "none" else defense,
+                        targets=targets)
+        if found:
+            return found[0].value
+    return None
 
 
 def cell(args: argparse.Namespace, dataset, attack: str, defense: str) -> dict:
@@ -91,7 +71,6 @@ def main() -> None:
     paper = PAPERS[args.paper]
     attacks = args.attacks.split(",") if args.attacks else list(paper["attacks"])
     defenses = args.defenses.split(",") if args.defenses else list(paper["defenses"])
-    reference = paper["tables"].get((args.dataset, args.targets), {})
     Path(args.out).mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(args.dataset, args.data_dir)
     print(f"{args.dataset} ({dataset.data_source}), MF, 5 {args.targets} targets, 3 % fakes, {args.seeds} seeds: "
@@ -100,11 +79,10 @@ def main() -> None:
     print("|---" * (len(defenses) + 2) + "|")
     for attack in attacks:
         results = [cell(args, dataset, attack, d) for d in defenses]
-        column = paper["attacks"].index(attack) if attack in paper["attacks"] else None
 
         def fmt(hr: float, test: float, row: str) -> str:
-            ref = None if "[" in row else reference.get(row)
-            return f"{hr:.3f}" + (f" ({ref[column]:.3f})" if ref and column is not None else "") + f" / {test:.3f}"
+            ref = published(args.paper, args.dataset, args.targets, attack, row)
+            return f"{hr:.3f}" + (f" ({ref:.3f})" if ref is not None else "") + f" / {test:.3f}"
 
         entries = [fmt(results[0]["hr_attack"]["mean"], results[0]["test_hr_attack"]["mean"], "none")]
         entries += [fmt(r["hr_defense"]["mean"], r["test_hr_defense"]["mean"], d) for r, d in zip(results, defenses)]
