@@ -130,9 +130,7 @@ def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: in
 def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progress: bool) -> tuple[TrainableModel, float]:
     """A fresh victim fitted on ``train``, and the seconds it took."""
     model = make_model(spec.model, ds.name, **spec.model_options)
-    start = time.perf_counter()
-    model.fit(train, seed=seed, progress=progress)
-    return model, time.perf_counter() - start
+    return _timed(lambda: model.fit(train, seed=seed, progress=progress))
 
 
 def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: TrainableModel, seed: int,

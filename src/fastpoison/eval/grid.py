@@ -35,10 +35,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
-#: Grid keys and the ExperimentSpec field each sets.
-AXES: dict[str, str] = {"dataset": "dataset", "model": "model", "attack": "attack", "defense": "defense",
-                        "targets": "targets", "knowledge": "knowledge", "attack_size": "attack_size",
-                        "n_filler": "n_filler", "n_targets": "n_targets", "rvd_k": "rvd_k", "hr_k": "hr_k"}
+#: Grid keys: the ExperimentSpec fields a grid may cross.
+AXES = ("dataset", "model", "attack", "defense", "targets", "knowledge", "attack_size", "n_filler", "n_targets",
+        "rvd_k", "hr_k")
+
+
 def share_key(spec: ExperimentSpec) -> tuple[Any, ...]:
     """Cells with equal share keys fit the same clean victim, draw the same targets and fakes
     and fit the same attacked victim: they differ only in the defense."""
@@ -81,7 +82,7 @@ def expand(config: Mapping[str, Any]) -> list[ExperimentSpec]:
         raise ValueError("every grid key needs at least one value")
     cells = []
     for combo in itertools.product(*axes.values()):
-        fields = {AXES[k]: _none(v) for k, v in zip(axes, combo)}
+        fields = {k: _none(v) for k, v in zip(axes, combo)}
         defense_options: dict[str, Any] = {}
         if fields.get("defense") is not None:
             fields["defense"], defense_options = parse_variant(fields["defense"])

@@ -56,15 +56,11 @@ class Cell:
 
     def summary(self, metric: str) -> tuple[float, float, int]:
         """``(mean, std, n)`` of ``metric`` over seeds (nan, nan, 0 when absent)."""
-        values = self.values.get(metric, [])
-        s = summarize(values) if values else None
-        return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+        return _mean_std_n(self.values.get(metric, []))
 
     def timing(self, stage: str) -> tuple[float, float, int]:
         """``(mean, std, n)`` over seeds of one timing (e.g. ``"recommend_per_user"``)."""
-        values = [t[stage] for t in self.timings.values() if t.get(stage) is not None]
-        s = summarize(values) if values else None
-        return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+        return _mean_std_n([t[stage] for t in self.timings.values() if t.get(stage) is not None])
 
     def p_value(self) -> float:
         """Paired t-test of attacked against defended target HR over seeds."""
@@ -76,9 +72,15 @@ class Cell:
         """Robustness improvement per seed, as ``(mean, std, n)``."""
         triples = zip(self.values.get("hr_origin", []), self.values.get("hr_attack", []),
                       self.values.get("hr_defense", []))
-        values = [robustness_improvement(o, a, d) for o, a, d in triples]
-        s = summarize(values) if values else None
-        return (s.mean, s.std, s.n) if s else (math.nan, math.nan, 0)
+        return _mean_std_n([robustness_improvement(o, a, d) for o, a, d in triples])
+
+
+def _mean_std_n(values: list[float]) -> tuple[float, float, int]:
+    """`summarize`'s mean, std and count; (nan, nan, 0) without values."""
+    if not values:
+        return math.nan, math.nan, 0
+    s = summarize(values)
+    return s.mean, s.std, s.n
 
 
 def defense_label(spec: dict[str, Any]) -> str:

@@ -48,7 +48,7 @@ def run_task(cells: Sequence[dict[str, Any]], folder: str) -> list[tuple[str, bo
     """Run cells (as `ExperimentSpec.to_dict`) that share a clean victim and fakes, writing each
     record to the store in ``folder``; returns ``(key, succeeded)`` per cell."""
     store = ResultStore(folder)
-    specs = sorted((ExperimentSpec.from_dict(c) for c in cells), key=lambda s: share_key(s))
+    specs = sorted((ExperimentSpec.from_dict(c) for c in cells), key=share_key)
     shared: dict[Any, Any] = {}
     dataset = None
     outcome = []
