@@ -13,7 +13,7 @@ import statistics
 import time
 
 from fastpoison.data.datasets import load_dataset
-from fastpoison.defenses.tcd import agreement_labels
+from fastpoison.models.agreement import agreement_labels
 from fastpoison.models import make_model
 
 

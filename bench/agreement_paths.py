@@ -3,7 +3,7 @@
     PYTHONPATH=src python3 bench/agreement_paths.py [--dataset synthetic:ml-1m] [--ratios 0.01,0.05,0.1,0.2,0.4]
 
 Two MF models (d=128, 2 epochs) on the dataset; for each ratio, the median of 3 calls of
-each path (one thread). The crossover sets `fastpoison.defenses.tcd.SAMPLE_FIRST_BELOW`.
+each path (one thread). The crossover sets `fastpoison.models.agreement.SAMPLE_FIRST_BELOW`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import statistics
 import time
 
 from fastpoison.data.datasets import load_dataset
-from fastpoison.defenses.tcd import block_agreement, sampled_agreement
+from fastpoison.models.agreement import block_agreement, sampled_agreement
 from fastpoison.models import make_model
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from fastpoison.data.datasets import load_dataset
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.eval.paper_tables import entries
-from fastpoison.options import parse_variant
+from fastpoison.options import split_top_level
 
 #: Per paper: its attacks (column order), defenses, and the tables (`fastpoison.eval.paper_tables`)
 #: whose published numbers are printed beside ours.
@@ -49,9 +49,7 @@ def cell(args: argparse.Namespace, dataset, attack: str, defense: str) -> dict:
     path = Path(args.out) / f"{args.dataset}_{args.targets}_{attack}_{defense}.json"
     if path.exists():
         return json.loads(path.read_text())
-    name, options = parse_variant(defense)
-    spec = ExperimentSpec(dataset=args.dataset, attack=attack, defense=name, defense_options=options,
-                          targets=args.targets, seeds=args.seeds, data_dir=args.data_dir)
+    spec = ExperimentSpec(dataset=args.dataset, attack=attack, defense=defense, targets=args.targets, seeds=args.seeds, data_dir=args.data_dir)
     result = run_experiment(spec, dataset=dataset)
     path.write_text(json.dumps(result, indent=2))
     return result
@@ -69,8 +67,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
     paper = PAPERS[args.paper]
-    attacks = args.attacks.split(",") if args.attacks else list(paper["attacks"])
-    defenses = args.defenses.split(",") if args.defenses else list(paper["defenses"])
+    attacks = split_top_level(args.attacks, ",") if args.attacks else list(paper["attacks"])
+    defenses = split_top_level(args.defenses, ",") if args.defenses else list(paper["defenses"])
     Path(args.out).mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(args.dataset, args.data_dir)
     print(f"{args.dataset} ({dataset.data_source}), MF, 5 {args.targets} targets, 3 % fakes, {args.seeds} seeds: "

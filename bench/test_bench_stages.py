@@ -19,7 +19,7 @@ from fastpoison.attacks import get_attack
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.targets import choose_targets
 from fastpoison.defenses import RVD, TCD
-from fastpoison.defenses.tcd import agreement_labels
+from fastpoison.models.agreement import agreement_labels
 from fastpoison.eval.bench import STANDARD_ATTACKS
 from fastpoison.models import make_model
 

@@ -70,7 +70,13 @@ def test_missing_real_data_falls_back_loudly_or_fails_when_required(tmp_path, ca
     ["run", "--dataset", "synthetic:ml-100k", "--defense", "tcd", "--defense-option", "pseudo_budget"],
     ["run", "--dataset", "synthetic:ml-100k", "--defense", "tcd", "--defense-option", "budget=1"],
     ["run", "--dataset", "synthetic:ml-100k", "--defense", "tcd", "--defense-option", "pseudo_budget=-1"],
-    ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd", "--defense-option", "epochs=3"],
+    ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd", "--defense-option", "trim=3"],
+    ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd[k=2.5]"],
+    ["run", "--dataset", "synthetic:ml-100k", "--defense", "tcd+rvd", "--defense-option", "epochs=3"],
+    ["run", "--dataset", "synthetic:ml-100k", "--attack", "pga[steps=fast]"],
+    ["run", "--dataset", "synthetic:ml-100k", "--attack", "pga", "--attack-option", "nope=1"],
+    ["run", "--dataset", "synthetic:ml-100k", "--attack-option", "steps=1"],
+    ["run", "--dataset", "synthetic:ml-100k", "--defense", "rvd", "--rvd-k", "0"],
     ["run", "--dataset", "synthetic:ml-100k", "--defense-option", "trim=0.1"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--targets", "99999", "--out", "never.tsv"],
     ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--filler", "5000", "--out", "never.tsv"],
@@ -185,16 +191,18 @@ def test_fetch_installs_a_checksummed_archive_where_data_info_finds_it(tmp_path)
 def test_run_with_attack_and_rvd_fills_every_field(tmp_path):
     r = run_json(tmp_path, "run", "--dataset", "synthetic:ml-100k", "--attack", "average", "--defense", "rvd",
                  "--targets", "unpopular", "--seeds", "2", "--epochs", "3", "--factors", "16", "--rvd-k", "8")
-    assert r["defense"] == "rvd" and r["rvd_k"] == 8
+    assert r["defense"] == "rvd[k=8]" and r["defense_settings"]["rvd"]["k"] == 8
     for key in ("hr_attack", "hr_defense", "test_hr_attack", "test_hr_defense", "ri"):
         assert len(r[key]["values"]) == 2, key
     assert r["p_value"] is not None
     assert r["timings"]["defense_fit"] > 0 and r["timings"]["recommend_per_user"] > 0
 
 
-def test_defense_options_reach_the_defense(tmp_path):
-    result = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--attack", "random", "--defense", "tcd",
-                      "--defense-option", "pseudo_budget=0.5", "--defense-option", "epochs=3", "--epochs", "3",
-                      "--factors", "8")
-    assert result["defense_options"] == {"pseudo_budget": 0.5, "epochs": 3}
+def test_defense_and_attack_options_reach_them(tmp_path):
+    result = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--attack", "pga[steps=2]", "--defense",
+                      "tcd", "--defense-option", "pseudo_budget=0.5", "--defense-option", "epochs=3", "--epochs", "3",
+                      "--factors", "8", "--attack-option", "ridge=0.5")
+    assert result["defense"] == "tcd[epochs=3,pseudo_budget=0.5]"
+    assert result["defense_settings"]["tcd"]["pseudo_budget"] == 0.5 and result["defense_settings"]["tcd"]["epochs"] == 3
+    assert result["attack"] == "pga[ridge=0.5,steps=2]" and result["attack_settings"]["steps"] == 2
     assert result["hr_defense"] is not None and result["timings"]["defense_fit"] > 0

@@ -26,12 +26,9 @@ GRID = """
 dataset = "synthetic:filmtrust"
 model = "mf"
 attack = ["random", "average"]
-defense = ["none", "rvd", "ltsmf"]
+defense = ["none", "rvd[k=10]", "ltsmf"]
 targets = ["random", "unpopular"]
 seeds = 2
-
-[settings]
-rvd_k = 10
 
 [model_options]
 epochs = 2
@@ -64,11 +61,11 @@ def test_expansion_keys_and_variants(grid_file):
     cells = load_grid(grid_file)
     assert len(cells) == 24 and len({c.key() for c in cells}) == 24
     assert {c.seed for c in cells} == {0, 1} and all(c.seeds == 1 for c in cells)
-    assert {c.defense for c in cells} == {None, "rvd", "ltsmf"}
+    assert {c.defense for c in cells} == {None, "rvd[k=10]", "ltsmf"}
     moved = load_grid(grid_file, data_dir="/elsewhere")
     assert [c.key() for c in moved] == [c.key() for c in cells]  # where the data lives is not the cell
-    variant = expand({"grid": {"dataset": "ml-100k", "defense": "tcd[pseudo_budget=1]", "attack": "random"}})
-    assert variant[0].defense == "tcd" and variant[0].defense_options == {"pseudo_budget": 1}
+    variant = expand({"grid": {"dataset": "ml-100k", "defense": "TCD[ pseudo_budget=1.0 ]", "attack": "pga[steps=5]"}})
+    assert variant[0].defense == "tcd[pseudo_budget=1]" and variant[0].attack == "pga[steps=5]"
     assert variant[0].key() != expand({"grid": {"dataset": "ml-100k", "defense": "tcd", "attack": "random"}})[0].key()
     assert ExperimentSpec.from_dict(cells[3].to_dict()) == cells[3] and hash(cells[3]) == hash(cells[3].key())
     for bad in ({"grid": {"dataset": "x", "colour": "red"}}, {"grid": {}}, {"grid": {"dataset": "x", "seeds": 0}},
@@ -79,8 +76,8 @@ def test_expansion_keys_and_variants(grid_file):
 
 
 def test_cells_sharing_work_give_the_same_results_as_alone(tmp_path):
-    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "average", "defense": ["none", "rvd", "ltsmf"],
-                             "targets": "unpopular", "rvd_k": 10}, "model_options": {"epochs": 2, "factors": 8}})
+    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "average", "defense": ["none", "rvd[k=10]", "ltsmf"],
+                             "targets": "unpopular"}, "model_options": {"epochs": 2, "factors": 8}})
     assert len(plan_tasks(cells)) == 1  # one clean fit, one fake set, one attacked fit for all three
     mixed = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": ["random", "average"], "defense": ["none", "rvd"],
                              "seeds": 2}})
@@ -114,8 +111,8 @@ def test_dask_cluster_gives_the_local_records(grid_file, local_records, tmp_path
 
 
 def test_failing_cell_records_its_error_and_the_grid_goes_on(tmp_path):
-    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "random", "defense": "rvd",
-                             "rvd_k": [3, 10**6]}, "model_options": {"epochs": 1, "factors": 4}})
+    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "random",
+                             "defense": ["rvd[k=3]", "rvd[k=1000000]"]}, "model_options": {"epochs": 1, "factors": 4}})
     outcome = run_grid(cells, str(tmp_path))
     assert outcome.ran == 2 and len(outcome.failed) == 1
     failed = ResultStore(tmp_path).read(outcome.failed[0])
@@ -160,7 +157,7 @@ def test_markdown_csv_latex_and_png(local_records, tmp_path):
     for block in blocks:
         rows = [line for line in block.splitlines() if line.startswith("|")]
         assert rows[0] == "| defense | average | random |" and rows[1] == "|---|---|---|"
-        assert [r.split("|")[1].strip() for r in rows[2:]] == ["none", "ltsmf", "rvd"]
+        assert [r.split("|")[1].strip() for r in rows[2:]] == ["none", "ltsmf", "rvd[k=10]"]
         assert all(r.count("|") == 4 for r in rows) and block.count("**") % 2 == 0 and "**" in block
     text = render(cells, "csv")
     parsed = list(csv.DictReader(io.StringIO(text)))
@@ -178,7 +175,7 @@ def test_markdown_csv_latex_and_png(local_records, tmp_path):
     matplotlib_image = pytest.importorskip("matplotlib.image")
     shifted = [c for c in cells if "attack" in c.rank_shift]
     assert len(shifted) == 12 and all("defense" in c.rank_shift for c in cells if c.defense == "ltsmf")
-    assert not any("defense" in c.rank_shift for c in cells if c.defense == "rvd")
+    assert not any("defense" in c.rank_shift for c in cells if c.defense == "rvd[k=10]")
     for kind in ("hr", "rank-shift", "size-sweep"):
         png = plot(cells, kind, tmp_path / f"{kind}.png")
         height, width = matplotlib_image.imread(png).shape[:2]
@@ -188,17 +185,17 @@ def test_markdown_csv_latex_and_png(local_records, tmp_path):
 def test_k_sweep_draws_one_line_per_attack_and_defense(tmp_path):
     from fastpoison.eval.report import Cell
     base = {"dataset": "d", "model": "mf", "targets": "unpopular", "knowledge": 0.4, "attack_size": 0.03,
-            "attack": "random", "defense": "rvd", "defense_options": {}}
+            "attack": "random"}
     cells = []
     for k, hr in ((5, 0.3), (10, 0.2), (20, 0.1)):
-        cell = Cell({**base, "rvd_k": k})
+        cell = Cell({**base, "defense": f"rvd[k={k}]"}, defense_settings={"rvd": {"k": k}})
         cell.per_seed = {0: {"hr_defense": hr, "hr_attack": 0.5}, 1: {"hr_defense": hr + 0.02, "hr_attack": 0.5}}
         cells.append(cell)
     matplotlib_image = pytest.importorskip("matplotlib.image")
     drawn = matplotlib_image.imread(plot(cells, "k-sweep", tmp_path / "k.png"))
     assert drawn.shape[:2] == (round(PANEL[1] * DPI), round(PANEL[0] * DPI))
     for cell in cells:  # the same panel without RVD cells: no line
-        cell.spec["defense"] = None
+        cell.spec["defense"], cell.defense_settings = None, {}
     empty = matplotlib_image.imread(plot(cells, "k-sweep", tmp_path / "empty.png"))
     assert drawn.shape == empty.shape and not np.array_equal(drawn, empty)
     with pytest.raises(ValueError, match="plot must be one of"):

@@ -273,7 +273,7 @@ def test_cli_trains_and_serves_the_neural_models(tmp_path):
     assert load_model(tmp_path / "m.npz").config.hidden == 8
     status, result = run_cli(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--model", "autorec", "--attack",
                              "random", "--defense", "rvd", "--epochs", "2", "--hidden", "16", "--rvd-k", "5")
-    assert status == 0 and result["hr_defense"] is not None and result["rvd_k"] == 5
+    assert status == 0 and result["hr_defense"] is not None and result["defense_settings"]["rvd"]["k"] == 5
 
 
 @pytest.mark.parametrize("argv, message", [

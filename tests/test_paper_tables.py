@@ -5,7 +5,7 @@ import math
 import pytest
 
 from fastpoison.attacks import ATTACKS
-from fastpoison.defenses import DEFENSES
+from fastpoison.defenses import get_defense
 from fastpoison.eval.paper_tables import PAPER_TABLES, PaperTable, entries, paper_table
 
 MODELS = {"mf", "nsvd", "autorec", "cdae"}
@@ -47,7 +47,7 @@ def test_names_are_registry_names() -> None:
             assert e.dataset in DATASETS
             assert e.model in MODELS
             assert e.attack is None or e.attack in ATTACKS
-            assert e.defense is None or e.defense in DEFENSES
+            assert e.defense is None or get_defense(e.defense).name == e.defense
             assert e.targets in (None, "unpopular", "random")
             assert e.knowledge is None or 0 < e.knowledge <= 1
             assert e.column is None or (e.attack is None and e.column in ATTACKS)

@@ -9,8 +9,8 @@ from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
 from fastpoison.data.split import default_threshold
-from fastpoison.defenses import TCD, agreement_labels, get_defense
-from fastpoison.defenses.tcd import SAMPLE_FIRST_BELOW
+from fastpoison.defenses import TCD, get_defense, with_settings
+from fastpoison.models.agreement import SAMPLE_FIRST_BELOW, agreement_labels
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.models import CDAE, MF, NSVD, AutoRec
 
@@ -185,16 +185,21 @@ def test_pseudo_budget_caps_the_labels_per_rating(train):
             TCD(pseudo_budget=bad)
 
 
-def test_defense_options_reach_the_training_part():
-    plan = get_defense("tcd+rvd", dataset="ml-1m", options={"pseudo_budget": 1.0})
-    assert plan.vicinal and plan.training.pseudo_budget == 1.0 and plan.training.pretrain_epochs == 2
-    assert get_defense("ltsmf", options={"trim": 0.2}).training.trim == 0.2
+def test_bracketed_settings_reach_each_part():
+    plan = get_defense("tcd[pseudo_budget=1]+rvd[k=7]", dataset="ml-1m", model="mf")
+    assert plan.serving.k == 7 and plan.training.pseudo_budget == 1.0 and plan.training.pretrain_epochs == 2
+    assert plan.name == "tcd[pseudo_budget=1]+rvd[k=7]"
+    assert plan.settings()["tcd"]["pseudo_ratio"] == 0.2 and plan.settings()["rvd"]["epochs"] == 5
+    assert get_defense("ltsmf[trim=0.2]").training.trim == 0.2
+    assert with_settings("tcd+rvd", {"pseudo_budget": 1, "k": 3}) == "tcd[pseudo_budget=1]+rvd[k=3]"
     with pytest.raises(ValueError, match="accepts .*pseudo_budget"):
-        get_defense("tcd", options={"budget": 1.0})
-    with pytest.raises(ValueError, match="no option"):
-        get_defense("rvd", options={"k": 3})
+        get_defense("tcd[budget=1]")
+    with pytest.raises(ValueError, match="no part"):
+        with_settings("rvd", {"trim": 3})
     with pytest.raises(ValueError, match="trim"):
-        get_defense("ltsmf", options={"trim": 2.0})
+        get_defense("ltsmf[trim=2.0]")
+    with pytest.raises(ValueError, match="setting k takes int"):
+        get_defense("rvd[k=2.5]")
 
 
 def test_tcd_in_an_experiment():

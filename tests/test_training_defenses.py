@@ -7,7 +7,7 @@ import pytest
 
 from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
-from fastpoison.defenses import APR, AT, LTSMF, RAT, RMF, get_defense
+from fastpoison.defenses import APR, AT, LTSMF, RAT, RMF, VicinalDefense, get_defense
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.models import MF, NSVD, make_model
 from fastpoison.models.buffers import aligned_zeros
@@ -122,19 +122,23 @@ def test_training_defenses_refuse_non_mf_models(train):
 
 
 def test_defense_names_parse_into_plans():
-    assert get_defense("rvd").training is None and get_defense("rvd").vicinal
+    assert get_defense("rvd").training is None and isinstance(get_defense("rvd").serving, VicinalDefense)
     plan = get_defense("LTSMF+RVD")
-    assert isinstance(plan.training, LTSMF) and plan.vicinal
-    assert isinstance(get_defense("apr").training, APR) and not get_defense("apr").vicinal
-    for bad in ("nosuch", "rvd+rvd", "rvd+ltsmf", "ltsmf+"):
-        with pytest.raises(ValueError, match="unknown defense"):
+    assert isinstance(plan.training, LTSMF) and plan.serving is not None and plan.name == "ltsmf+rvd"
+    assert isinstance(get_defense("apr").training, APR) and get_defense("apr").serving is None
+    with pytest.raises(ValueError, match="unknown defense"):
+        get_defense("nosuch")
+    for bad in ("rvd+rvd", "rvd+ltsmf", "ltsmf+rmf", "ltsmf+rvd+rvd"):
+        with pytest.raises(ValueError, match="a training part followed by a serving part"):
             get_defense(bad)
+    with pytest.raises(ValueError, match="name is missing"):
+        get_defense("ltsmf+")
 
 
-@pytest.mark.parametrize("defense", ["ltsmf", "rmf+rvd"])
+@pytest.mark.parametrize("defense", ["ltsmf", "rmf+rvd[k=8]"])
 def test_training_defense_in_an_experiment(defense):
     spec = ExperimentSpec(dataset="synthetic:filmtrust", attack="average", defense=defense, targets="unpopular",
-                          seeds=2, rvd_k=8, model_options={"epochs": 3, "factors": 8})
+                          seeds=2, model_options={"epochs": 3, "factors": 8})
     r = run_experiment(spec)
     for key in ("hr_attack", "hr_defense", "test_hr_defense", "ri"):
         assert len(r[key]["values"]) == 2, key

@@ -1,4 +1,4 @@
-"""The ``fastpoison`` command (DESIGN §6). It only parses and prints; the work is the API's.
+"""The ``fastpoison`` command. It only parses and prints; the work is the API's.
 
 Exit status: 0 success, 2 bad usage or bad input (one line on stderr), 1 internal error.
 """
@@ -14,14 +14,14 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .attacks import ATTACKS, get_attack
+from .attacks import ATTACKS, attack_name, get_attack
 from .attacks.profiles_io import describe_fakes, read_fakes, write_fakes
 from .data.datasets import dataset_info, load_dataset
 from .data.fetch import fetch
 from .data.loaders import write_ncf
 from .data.paths import data_roots
 from .data.targets import choose_targets
-from .defenses import DEFENSES
+from .defenses import DEFENSES, with_settings
 from .errors import FastPoisonError
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
 from .eval.experiment import ExperimentSpec, default_hr_k, run_experiment
@@ -33,7 +33,8 @@ from .eval.report import FORMATS, collect, render
 from .eval.runner import run_grid
 from .eval.store import ResultStore
 from .models import MODELS, make_model
-from .options import parse_options
+from .options import parse_options, split_top_level
+from .plugins import load_plugins
 
 
 class UsageError(Exception):
@@ -74,8 +75,28 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
-def _defense_options(args: argparse.Namespace) -> dict[str, Any]:
-    return parse_options(getattr(args, "defense_option", None) or ())
+def _attack(args: argparse.Namespace) -> str | None:
+    """``--attack`` with the ``--attack-option`` settings in its brackets."""
+    options = parse_options(getattr(args, "attack_option", None) or ())
+    if args.attack is None:
+        if options:
+            raise UsageError("--attack-option needs --attack")
+        return None
+    return attack_name(args.attack, options)
+
+
+def _defense(args: argparse.Namespace) -> str | None:
+    """``--defense`` with the ``--defense-option`` settings (and ``--rvd-k`` as RVD's k) in the
+    brackets of the part that has each."""
+    options = parse_options(getattr(args, "defense_option", None) or ())
+    if getattr(args, "rvd_k", None) is not None:
+        options["k"] = args.rvd_k
+    defense = getattr(args, "defense", None)
+    if defense is None:
+        if options:
+            raise UsageError("--defense-option and --rvd-k need --defense")
+        return None
+    return with_settings(defense, options)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -132,29 +153,27 @@ def cmd_attack(args: argparse.Namespace) -> int:
     ds = _load(args, args.dataset)
     train = ds.split.train
     targets = choose_targets(train, args.targets, args.n_targets, seed=args.seed)
+    attack = _attack(args)
     start = time.perf_counter()
-    fakes = get_attack(args.attack).generate(train, targets, size=args.size, n_filler=args.filler,
-                                             knowledge=args.knowledge, seed=args.seed)
+    fakes = get_attack(attack).generate(train, targets, size=args.size, n_filler=args.filler,
+                                        knowledge=args.knowledge, seed=args.seed)
     elapsed = time.perf_counter() - start
     write_fakes(args.out, fakes.ratings, train)
     t = fakes.threat
-    result = {"dataset": args.dataset, "data_source": ds.data_source, "files": ds.files, "attack": args.attack,
+    result = {"dataset": args.dataset, "data_source": ds.data_source, "files": ds.files, "attack": attack,
               "targets": train.item_labels()[t.targets].tolist(), "n_fake": t.n_fake, "n_filler": t.n_filler,
               "knowledge": t.knowledge, "seed": args.seed, "attack_s": elapsed, "out": args.out}
     _write_json(args.json, result)
-    _say(args, f"{args.attack} on {ds.name} ({ds.data_source}): {t.n_fake} fake users x ({t.n_filler} fillers + "
+    _say(args, f"{attack} on {ds.name} ({ds.data_source}): {t.n_fake} fake users x ({t.n_filler} fillers + "
                f"{t.targets.size} targets {result['targets']}) in {elapsed:.2f}s; wrote {args.out}")
     return 0
 
 
 def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
-    return ExperimentSpec(dataset=args.dataset, model=model, attack=getattr(args, "attack", None),
-                          defense=getattr(args, "defense", None), targets=args.targets, n_targets=args.n_targets,
-                          attack_size=args.size, n_filler=args.filler, knowledge=args.knowledge,
-                          rvd_k=getattr(args, "rvd_k", None),
-                          hr_k=_hr_k(args), seeds=args.seeds, seed=args.seed, data_dir=args.data_dir,
-                          require_real=args.require_real, model_options=_model_options(args),
-                          defense_options=_defense_options(args))
+    return ExperimentSpec(dataset=args.dataset, model=model, attack=_attack(args), defense=_defense(args),
+                          targets=args.targets, n_targets=args.n_targets, attack_size=args.size, n_filler=args.filler,
+                          knowledge=args.knowledge, hr_k=_hr_k(args), seeds=args.seeds, seed=args.seed,
+                          data_dir=args.data_dir, require_real=args.require_real, model_options=_model_options(args))
 
 
 def _fmt(summary: dict[str, Any] | None) -> str:
@@ -232,7 +251,8 @@ def _hr_k(args: argparse.Namespace) -> int:
 
 
 def _names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    """Comma-separated names; commas inside brackets belong to a name's settings."""
+    names = [n.strip() for n in split_top_level(text, ",") if n.strip()]
     if not names:
         raise UsageError("an empty list of names")
     return names
@@ -342,7 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("attack", help="generate fake profiles and write them as TSV")
-    p.add_argument("--attack", required=True, help=f"one of {', '.join(sorted(ATTACKS))}")
+    p.add_argument("--attack", required=True,
+                   help=f"one of {', '.join(sorted(ATTACKS))}, settings in brackets: pga[steps=50]")
+    p.add_argument("--attack-option", action="append", metavar="KEY=VALUE",
+                   help="a setting of the attack, e.g. steps=50 for pga (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output TSV: user, item, rating in the dataset's ids and scale")
     _threat_args(p)
@@ -351,11 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="one experiment cell over seeds")
     p.add_argument("--model", default="mf", choices=sorted(MODELS))
-    p.add_argument("--attack", help=f"attack name: {', '.join(sorted(ATTACKS))}")
-    p.add_argument("--defense", help=f"defense name: {', '.join(DEFENSES)}")
-    p.add_argument("--rvd-k", type=int, help="RVD: neighbours per user (default: the RVD paper's Table 2)")
+    p.add_argument("--attack", help=f"attack name: {', '.join(sorted(ATTACKS))}; settings in brackets: pga[steps=50]")
+    p.add_argument("--attack-option", action="append", metavar="KEY=VALUE",
+                   help="a setting of the attack, e.g. steps=50 for pga (repeatable)")
+    p.add_argument("--defense", help=f"defense: one of {', '.join(sorted(DEFENSES))}, or a training part + a "
+                                     f"serving part (ltsmf+rvd); settings in brackets: ltsmf+rvd[k=25]")
     p.add_argument("--defense-option", action="append", metavar="KEY=VALUE",
-                   help="a setting of the training-time defense, e.g. pseudo_budget=1 for tcd (repeatable)")
+                   help="a setting of the defense part that has it, e.g. pseudo_budget=1 for tcd (repeatable)")
+    p.add_argument("--rvd-k", type=int, help="shorthand for --defense-option k=K: RVD's neighbours per user "
+                                             "(default: the RVD paper's Table 2)")
     _experiment_args(p)
     _common(p)
     p.set_defaults(func=cmd_run)
@@ -413,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastpoison`` command; returns the exit status."""
     warnings.showwarning = _one_line_warnings  # type: ignore[assignment]
     try:
+        load_plugins()
         args = build_parser().parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.ratings import RatingData
-from ..defenses.tcd import agreement_labels
+from ..models.agreement import agreement_labels
 from ..models.base import epoch_seed
 from ..models.mf import MF
 from .base import Attack, ThreatModel

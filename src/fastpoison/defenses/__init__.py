@@ -1,12 +1,15 @@
-"""Defenses: RVD at inference time; training-time defenses (APR, AT, RAT, LTSMF, RMF, TCD) wrap `fit`."""
+"""Defenses: training parts (APR, AT, RAT, LTSMF, RMF, TCD) that refit the victim, serving
+parts (RVD) that answer queries on top of it, and the registry that builds them by name."""
 from __future__ import annotations
 
+from .base import DefenseContext, DefensePart, ModelFactory, Recommend, ServingDefense, TrainingDefense
 from .neighbours import HnswNeighbours, exact_neighbours
-from .registry import DEFENSES, TRAINING_DEFENSES, DefensePlan, get_defense
-from .rvd import PAPER_K, RVD, paper_k
-from .tcd import TCD, agreement_labels
-from .training import APR, AT, LTSMF, RAT, RMF, RobustObjective, TrainingDefense
+from .registry import DEFENSES, DefensePlan, get_defense, register_defense, with_settings
+from .rvd import PAPER_K, RVD, VicinalDefense, paper_k
+from .tcd import TCD
+from .training import APR, AT, LTSMF, RAT, RMF, RobustObjective
 
-__all__ = ["APR", "AT", "RAT", "DEFENSES", "LTSMF", "PAPER_K", "RMF", "RVD", "TCD", "TRAINING_DEFENSES", "DefensePlan",
-           "HnswNeighbours", "RobustObjective", "TrainingDefense", "agreement_labels", "exact_neighbours",
-           "get_defense", "paper_k"]
+__all__ = ["APR", "AT", "DEFENSES", "LTSMF", "PAPER_K", "RAT", "RMF", "RVD", "TCD", "DefenseContext", "DefensePart",
+           "DefensePlan", "HnswNeighbours", "ModelFactory", "Recommend", "RobustObjective", "ServingDefense",
+           "TrainingDefense", "VicinalDefense", "exact_neighbours", "get_defense", "paper_k", "register_defense",
+           "with_settings"]

@@ -1,56 +1,111 @@
-"""Defense names as the CLI and experiments spell them: a training-time part, RVD, or both (``ltsmf+rvd``)."""
+"""The defense registry: names -> parts, and plans built from names with bracketed settings.
+
+A defense name is one part or a training part followed by a serving part, each with optional
+settings: ``rvd``, ``rvd[k=100,epochs=5]``, ``tcd[pseudo_budget=1]``, ``ltsmf+rvd[k=25]``.
+New parts register with `register_defense` (no package file changes).
+"""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..data.ratings import RatingData
+from ..options import Variant, build, format_chain, parse_chain, setting_types
+from .base import DefenseContext, DefensePart, ServingDefense, TrainingDefense
+from .rvd import VicinalDefense
 from .tcd import TCD
-from .training import ROBUST_OBJECTIVES, TrainingDefense
+from .training import ROBUST_OBJECTIVES
 
-TRAINING_DEFENSES: tuple[str, ...] = (*ROBUST_OBJECTIVES, TCD.name)
-DEFENSES: tuple[str, ...] = ("rvd", *TRAINING_DEFENSES, *(f"{t}+rvd" for t in TRAINING_DEFENSES))
+#: Every registered part by name (`register_defense` adds to it).
+DEFENSES: dict[str, type[DefensePart]] = {}
+
+
+def register_defense(part: type[DefensePart]) -> type[DefensePart]:
+    """Add a `TrainingDefense` or `ServingDefense` subclass (a frozen dataclass whose fields
+    are its settings) under its ``name``; returns it, so it also serves as a decorator.
+    A name already taken by another class is a ValueError."""
+    if not (isinstance(part, type) and issubclass(part, (TrainingDefense, ServingDefense))):
+        raise ValueError(f"{part!r} is neither a TrainingDefense nor a ServingDefense subclass")
+    name = getattr(part, "name", None)
+    if not isinstance(name, str) or not name or any(c in name for c in "[]+,= "):
+        raise ValueError(f"{part.__name__} needs a plain name (no brackets, '+', ',', '=' or spaces)")
+    if DEFENSES.get(name, part) is not part:
+        raise ValueError(f"a defense named {name!r} is already registered ({DEFENSES[name].__name__})")
+    DEFENSES[name] = part
+    return part
+
+
+for _part in (*ROBUST_OBJECTIVES, TCD, VicinalDefense):
+    register_defense(_part)
 
 
 @dataclass(frozen=True)
 class DefensePlan:
-    """How a defended victim is built: fitted under ``training`` (None: plain fit), then
-    served through RVD when ``vicinal``."""
+    """A defended victim: fitted under ``training`` (None: the attacked victim as it is), then
+    served through ``serving`` (None: the model's own top-K). ``name`` is the canonical
+    spelling with the user's settings, e.g. ``ltsmf+rvd[k=25]``."""
 
     name: str
     training: TrainingDefense | None
-    vicinal: bool
+    serving: ServingDefense | None
+
+    def settings(self) -> dict[str, dict[str, Any]]:
+        """Every part's settings in force (defaults included), by part name."""
+        return {part.name: {key: getattr(part, key) for key in setting_types(type(part))}
+                for part in (self.training, self.serving) if part is not None}
 
 
-def get_defense(name: str, data: RatingData | None = None, dataset: str | None = None,
-                options: Mapping[str, Any] | None = None) -> DefensePlan:
-    """The plan for ``name`` (one of `DEFENSES`): default settings (TCD's follow the paper for
-    ``dataset``, or the size of ``data``), then ``options`` for the training-time part's fields
-    (e.g. ``{"pseudo_budget": 1.0}`` for TCD); an option it does not have is a ValueError."""
-    key = name.lower()
-    if key not in DEFENSES:
-        raise ValueError(f"unknown defense {name!r}; choose from {', '.join(DEFENSES)}")
-    training, _, vicinal = key.partition("+")
-    if training == "rvd":
-        part = None
-    elif training == TCD.name:
-        n_pairs = None if data is None else data.n_users * data.n_items
-        part = TCD.for_dataset(dataset, n_pairs)
-    else:
-        part = ROBUST_OBJECTIVES[training]()
-    return DefensePlan(key, _with_options(key, part, dict(options or {})), training == "rvd" or vicinal == "rvd")
-
-
-def _with_options(name: str, part: TrainingDefense | None, options: dict[str, Any]) -> TrainingDefense | None:
-    if not options:
-        return part
-    known = set() if part is None else {f.name for f in dataclasses.fields(part)}  # type: ignore[arg-type]
-    unknown = sorted(set(options) - known)
-    if unknown:
-        accepted = f"it accepts {', '.join(sorted(known))}" if known else "it takes no options"
-        raise ValueError(f"defense {name} has no option {', '.join(unknown)}; {accepted}")
+def _part_class(name: str) -> type[DefensePart]:
     try:
-        return dataclasses.replace(part, **options)  # type: ignore[type-var]
-    except TypeError as e:  # a value of the wrong type that the defense's own checks did not catch
-        raise ValueError(f"defense {name}: {e}") from None
+        return DEFENSES[name]
+    except KeyError:
+        raise ValueError(f"unknown defense {name!r}; choose from {', '.join(sorted(DEFENSES))}, "
+                         f"or a training part + a serving part, e.g. ltsmf+rvd") from None
+
+
+def _roles(parts: list[Variant]) -> tuple[Variant | None, Variant | None]:
+    """``(training part, serving part)`` of a chain; ValueError unless it is one part, or a
+    training part followed by a serving part."""
+    kinds = [issubclass(_part_class(name), TrainingDefense) for name, _ in parts]
+    if len(parts) == 1:
+        return (parts[0], None) if kinds[0] else (None, parts[0])
+    if len(parts) == 2 and kinds == [True, False]:
+        return parts[0], parts[1]
+    names = "+".join(name for name, _ in parts)
+    raise ValueError(f"defense {names!r}: a defense is one part, or a training part followed by a serving part "
+                     f"(e.g. ltsmf+rvd)")
+
+
+def _build(variant: Variant, context: DefenseContext) -> DefensePart:
+    name, settings = variant
+    cls = _part_class(name)
+    if context.model is not None and cls.models is not None and context.model not in cls.models:
+        raise ValueError(f"defense {name} applies to {', '.join(cls.models)}; it does not apply to model {context.model!r}")
+    return build(cls, f"defense {name}", {**cls.defaults(context), **settings})
+
+
+def get_defense(name: str, *, dataset: str | None = None, model: str | None = None,
+                data: RatingData | None = None) -> DefensePlan:
+    """The plan for a defense name (see the module doc): each part with its `defaults` for the
+    dataset, model and data size, then the settings the name gives. Unknown names, unknown
+    settings and settings of the wrong type are one ValueError, before any work."""
+    parts = parse_chain(name)
+    training, serving = _roles(parts)
+    context = DefenseContext(dataset, model, None if data is None else data.n_users * data.n_items)
+    return DefensePlan(name=format_chain(parts),
+                       training=None if training is None else _build(training, context),  # type: ignore[arg-type]
+                       serving=None if serving is None else _build(serving, context))  # type: ignore[arg-type]
+
+
+def with_settings(name: str, settings: Mapping[str, Any]) -> str:
+    """``name`` with ``settings`` added to the part that has each (the command line's
+    ``--defense-option KEY=VALUE``); ValueError when no part, or both, have a setting."""
+    parts = parse_chain(name)
+    for key, value in settings.items():
+        owners = [i for i, (part, _) in enumerate(parts) if key in setting_types(_part_class(part))]
+        if len(owners) != 1:
+            where = "no part" if not owners else "both parts"
+            raise ValueError(f"defense {format_chain(parts)}: {where} of it has a setting {key!r}; "
+                             f"give it in brackets, e.g. {parts[-1][0]}[{key}=...]")
+        parts[owners[0]][1][key] = value
+    return format_chain(parts)

@@ -1,10 +1,14 @@
 """Real-time vicinal defense (RVD paper): fine-tune on the served user's neighbours, then predict."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
+from .base import DefenseContext, Recommend, ServingDefense
 from .neighbours import HnswNeighbours, exact_neighbours
 
 #: k per (dataset, model): the RVD paper's Table 2.
@@ -21,6 +25,12 @@ def paper_k(dataset: str | None, model: str) -> int:
     """Table 2's k for the dataset (a ``synthetic:`` twin counts as its original) and model."""
     base = (dataset or "").removeprefix("synthetic:")
     return PAPER_K.get((base, model), DEFAULT_K)
+
+
+def check_settings(epochs: int, lr: float, forget: float) -> None:
+    """ValueError unless ``epochs >= 0``, ``lr > 0`` and ``forget`` in (0, 1]."""
+    if epochs < 0 or not lr > 0 or not 0 < forget <= 1:
+        raise ValueError("RVD needs epochs >= 0, lr > 0 and forget in (0, 1]")
 
 
 class RVD:
@@ -55,8 +65,7 @@ class RVD:
         self.k = paper_k(dataset, model.name) if k is None else int(k)
         if not 1 <= self.k <= n_users:
             raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {self.k}")
-        if epochs < 0 or not lr > 0 or not 0 < forget <= 1:
-            raise ValueError("RVD needs epochs >= 0, lr > 0 and forget in (0, 1]")
+        check_settings(epochs, lr, forget)
         self.model, self.epochs, self.lr, self.forget, self.exact = model, int(epochs), float(lr), float(forget), exact
         self.threads = model.config.threads if threads is None else threads
         self._embeddings = model.user_embeddings()
@@ -74,3 +83,29 @@ class RVD:
         users = self.model._users(users)
         return self.model.vicinal_top_k(users, self.neighbours(users), k_items, epochs=self.epochs, lr=self.lr,
                                         forget=self.forget, threads=self.threads)
+
+
+@dataclass(frozen=True)
+class VicinalDefense(ServingDefense):
+    """RVD as a serving part (``rvd[k=100,epochs=5]``): its settings are `RVD`'s; ``k``
+    defaults to the RVD paper's Table 2 for the dataset and model (`paper_k`)."""
+
+    k: int | None = None
+    epochs: int = 5
+    lr: float = 0.05
+    forget: float = 0.1
+    exact: bool = False
+    name: ClassVar[str] = "rvd"
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k < 1:
+            raise ValueError(f"k must be >= 1, got {self.k}")
+        check_settings(self.epochs, self.lr, self.forget)
+
+    @classmethod
+    def defaults(cls, context: DefenseContext) -> dict[str, Any]:
+        return {} if context.model is None else {"k": paper_k(context.dataset, context.model)}
+
+    def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
+        return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, exact=self.exact,
+                   seed=seed).recommend

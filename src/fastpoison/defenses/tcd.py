@@ -3,16 +3,16 @@ pseudo-labels two of them agree on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import _core
 from ..data.ratings import RatingData
 from ..data.split import default_threshold
+from ..models.agreement import agreement_labels
 from ..models.base import TrainableModel, epoch_seed
-from .training import ModelFactory, TrainingDefense
+from .base import DefenseContext, ModelFactory, TrainingDefense
 
 #: (pre-training epochs, pseudo-label ratio) of the TCD paper §6.1.5; a synthetic twin counts
 #: as its original. Other datasets follow the paper's rule (all labels up to `SMALL_PAIRS`
@@ -28,71 +28,10 @@ SMALL_PAIRS = 5_000_000
 LARGE_SET_BUDGET = 4.0
 
 
-#: Below this sampling ratio the agreement step draws the pairs first and scores only those
-#: (`sampled_agreement`); above it, scoring whole user blocks is cheaper per kept pair
-#: (measured on the ML-1M twin, MF d=128: 15x faster at ratio 0.01, even at 0.2, 2x slower at 0.4).
-SAMPLE_FIRST_BELOW = 0.2
-
-
-def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
-                     block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pseudo-labels ``(users, items, ratings)``: the pairs unrated in ``seen`` whose two
-    predictions snap to the same grid rating, each kept with probability ``ratio``.
-
-    Pairs come out by user, items ascending; the draws depend on ``seed`` and the user only,
-    not on blocks or threads. Below `SAMPLE_FIRST_BELOW` the pairs are drawn first and only
-    they are scored (`sampled_agreement`, O(kept pairs)); otherwise whole user blocks are
-    scored (`block_agreement`). Either way each agreeing pair is kept independently with
-    probability ``ratio``.
-    """
-    if ratio < SAMPLE_FIRST_BELOW:
-        return sampled_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, threads=threads)
-    return block_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, block_users=block_users, threads=threads)
-
-
-def block_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
-                    block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`agreement_labels` by scoring blocks of ``block_users`` users with both models (memory
-    O(block x items)); a C++ kernel projects, compares, masks rated pairs and samples."""
-    scale, n_levels = seen.scale, len(seen.scale.grid)
-    columns: list[list[np.ndarray]] = [[], [], []]
-    for start in range(0, seen.n_users, block_users):
-        users = np.arange(start, min(seen.n_users, start + block_users), dtype=np.int32)
-        block = _core.agreement_pairs(model_a.predict(users), model_b.predict(users), users, seen.indptr,
-                                      seen.indices, scale.low, scale.step, n_levels, ratio, seed, threads)
-        for column, part in zip(columns, block):
-            column.append(part)
-    out = []
-    for c in range(3):  # one column at a time, so the blocks and the result overlap by one column
-        out.append(np.concatenate(columns[c]))
-        columns[c] = []
-    return out[0], out[1], out[2]
-
-
-def sampled_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
-                      threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`agreement_labels` by drawing each unrated pair with probability ``ratio`` first (C++,
-    geometric gaps) and keeping the drawn pairs whose two predictions snap to the same grid
-    rating: the same distribution, at a cost proportional to the drawn pairs."""
-    users, items = _core.sample_unrated_pairs(seen.indptr, seen.indices, seen.n_items, ratio, seed, threads)
-    level_a = grid_levels(seen, model_a.predict_pairs(users, items))
-    keep = level_a == grid_levels(seen, model_b.predict_pairs(users, items))
-    ratings = (seen.scale.low + seen.scale.step * level_a[keep]).astype(np.float32)
-    return users[keep], items[keep], ratings
-
-
 def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = labels[2] >= liked - 1e-4
     return labels[0][keep], labels[1][keep], labels[2][keep]
-
-
-def grid_levels(seen: RatingData, ratings: np.ndarray) -> np.ndarray:
-    """Each rating's nearest grid level (0, 1, ...; halves round up, as the C++ kernel), float32;
-    NaN where a rating is not finite, so it agrees with nothing."""
-    scale, top = seen.scale, np.float32(len(seen.scale.grid) - 1)
-    levels = np.floor((ratings - np.float32(scale.low)) * np.float32(1 / scale.step) + np.float32(0.5))
-    return np.where(np.isfinite(ratings), np.clip(levels, 0, top), np.nan).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -131,17 +70,22 @@ class TCD(TrainingDefense):
             raise ValueError("block_users must be >= 1")
 
     @classmethod
-    def for_dataset(cls, dataset: str | None, n_pairs: int | None = None) -> "TCD":
-        """The paper's settings for ``dataset`` (see `PAPER_SETTINGS`); for other datasets,
-        ``n_pairs`` (users x items) decides between all labels and 20 % capped at
+    def defaults(cls, context: DefenseContext) -> dict[str, Any]:
+        """The paper's settings for the dataset (see `PAPER_SETTINGS`); for other datasets, the
+        number of user-item pairs decides between all labels and 20 % capped at
         `LARGE_SET_BUDGET` per rating (Yelp counts as large)."""
-        base = (dataset or "").removeprefix("synthetic:")
+        base = (context.dataset or "").removeprefix("synthetic:")
         if base in PAPER_SETTINGS:
             pretrain, ratio = PAPER_SETTINGS[base]
-            return cls(pretrain_epochs=pretrain, pseudo_ratio=ratio)
-        if base != "yelp" and (n_pairs is None or n_pairs <= SMALL_PAIRS):
-            return cls(pretrain_epochs=2, pseudo_ratio=1.0)
-        return cls(pretrain_epochs=2, pseudo_ratio=0.2, pseudo_budget=LARGE_SET_BUDGET)
+            return {"pretrain_epochs": pretrain, "pseudo_ratio": ratio}
+        if base != "yelp" and (context.n_pairs is None or context.n_pairs <= SMALL_PAIRS):
+            return {"pretrain_epochs": 2, "pseudo_ratio": 1.0}
+        return {"pretrain_epochs": 2, "pseudo_ratio": 0.2, "pseudo_budget": LARGE_SET_BUDGET}
+
+    @classmethod
+    def for_dataset(cls, dataset: str | None, n_pairs: int | None = None) -> "TCD":
+        """TCD with `defaults` for ``dataset`` of ``n_pairs`` user-item pairs."""
+        return cls(**cls.defaults(DefenseContext(dataset=dataset, n_pairs=n_pairs)))
 
     def sampling_ratio(self, train: RatingData, n_fit_ratings: int) -> float:
         """The Bernoulli ratio applied to agreeing pairs: ``pseudo_ratio``, capped by the budget."""

@@ -1,34 +1,14 @@
-"""Training-time defenses: the protocol, and the RVD paper's baselines that fit MF with a robust objective.
-
-A defense takes a *model factory*, a callable that returns a fresh, unfitted model built with
-the keyword overrides it is given (e.g. ``lambda **o: make_model("mf", "ml-100k", **o)``), so
-that it can set the objective while the caller keeps every other setting.
-"""
+"""The RVD paper's training-time baselines: MF fitted with a robust objective (APR, AT, RAT,
+LTSMF, RMF), each a `TrainingDefense` that sets the objective through the model factory."""
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ..data.ratings import RatingData
-from ..models.base import FactorModel
 from ..models.mf import MF, MFConfig
-
-#: Keyword overrides -> a fresh, unfitted model.
-ModelFactory = Callable[..., Any]
-
-
-class TrainingDefense(ABC):
-    """A defense applied by training: ``fit(model_factory, train, seed=...)`` returns the fitted victim."""
-
-    name: ClassVar[str]
-    #: Model names the defense applies to (None: every model).
-    models: ClassVar[tuple[str, ...] | None] = None
-
-    @abstractmethod
-    def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0,
-            progress: bool = False) -> FactorModel:
-        """A model from ``model_factory``, trained on ``train`` under this defense."""
+from .base import ModelFactory, TrainingDefense
 
 
 class RobustObjective(TrainingDefense):
@@ -119,4 +99,4 @@ class RMF(RobustObjective):
         return {"huber": self.huber}
 
 
-ROBUST_OBJECTIVES: dict[str, type[RobustObjective]] = {d.name: d for d in (APR, LTSMF, RMF, AT, RAT)}
+ROBUST_OBJECTIVES: tuple[type[RobustObjective], ...] = (APR, AT, RAT, LTSMF, RMF)

@@ -9,11 +9,11 @@ from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import numpy as np
 
-from ..attacks import get_attack
+from ..attacks import attack_name, attack_settings, get_attack
 from ..data.datasets import Dataset, load_dataset
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
-from ..defenses import RVD, DefensePlan, get_defense
+from ..defenses import DefensePlan, get_defense
 from ..models import make_model
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
@@ -34,8 +34,9 @@ def default_hr_k(dataset: str) -> int:
 @dataclass(frozen=True)
 class ExperimentSpec:
     """What to run. ``seeds`` runs seeds ``seed .. seed+seeds-1``; ``model_options`` override
-    the model's defaults (e.g. ``{"epochs": 10}``), ``defense_options`` the training-time
-    defense's (e.g. ``{"pseudo_budget": 1.0}`` for TCD)."""
+    the model's defaults (e.g. ``{"epochs": 10}``). ``attack`` and ``defense`` are registry
+    names with their settings in brackets (``pga[steps=50]``, ``ltsmf+rvd[k=25]``), checked
+    and spelled canonically (lower case, settings sorted) when the spec is made."""
 
     dataset: str
     model: str = "mf"
@@ -46,32 +47,22 @@ class ExperimentSpec:
     attack_size: float = 0.03
     n_filler: int | None = None
     knowledge: float = 0.4
-    rvd_k: int | None = None
     hr_k: int = 50
     seeds: int = 1
     seed: int = 0
     data_dir: str | None = None
     require_real: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)
-    defense_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise ValueError("seeds must be >= 1")
         if self.hr_k < 1:
             raise ValueError("hr_k must be >= 1")
-        if self.defense is not None:
-            plan = get_defense(self.defense, options=self.defense_options)  # bad names fail before any work
-            models = None if plan.training is None else plan.training.models
-            if models is not None and self.model not in models:
-                raise ValueError(f"defense {self.defense} trains {', '.join(models)}; it does not apply to "
-                                 f"model {self.model!r}")
-        elif self.defense_options:
-            raise ValueError("defense options need a defense")
-        if self.rvd_k is not None and self.rvd_k < 1:
-            raise ValueError(f"rvd_k must be >= 1, got {self.rvd_k}")
+        if self.defense is not None:  # bad names and settings fail here, before any work
+            object.__setattr__(self, "defense", get_defense(self.defense, dataset=self.dataset, model=self.model).name)
         if self.attack is not None:
-            get_attack(self.attack)  # unknown names fail before any work
+            object.__setattr__(self, "attack", attack_name(self.attack))
             if not 0 < self.attack_size <= 1:
                 raise ValueError(f"attack size must lie in (0, 1], got {self.attack_size}")
             if not 0 < self.knowledge <= 1:
@@ -136,12 +127,12 @@ def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progre
 def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: TrainableModel, seed: int,
             progress: bool) -> tuple[Recommend, float]:
     """The defended recommender on ``train`` and its set-up seconds: a victim refitted under the
-    training-time part (else ``victim`` itself), served through RVD (its index built) if planned."""
+    training part (else ``victim`` itself), served through the serving part (else its own top-K)."""
     start = time.perf_counter()
     if plan.training is not None:
         victim = plan.training.fit(lambda **o: make_model(spec.model, ds.name, **{**spec.model_options, **o}),
                                    train, seed=seed, progress=progress)
-    recommend = RVD(victim, k=spec.rvd_k, dataset=ds.name, seed=seed).recommend if plan.vicinal else victim.top_k
+    recommend = victim.top_k if plan.serving is None else plan.serving.serve(victim, seed=seed)
     return recommend, time.perf_counter() - start
 
 
@@ -187,13 +178,14 @@ def _p_value(per_seed: list[dict[str, float]]) -> float | None:
 
 def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, progress: bool = False,
                    on_seed: SeedCallback | None = None, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
-    """Run every seed of ``spec`` and return the `run --json` object (DESIGN §6).
+    """Run every seed of ``spec`` and return the `run --json` object.
 
     Per seed: targets are drawn, a victim is fitted on the clean training data
     (``hr_origin``); with an attack, fake users are generated under the threat model and a
     fresh victim is fitted on the poisoned data (``hr_attack``); with a defense, a victim refitted
-    under its training part (else that victim) serves, through RVD if the defense includes it
-    (``hr_defense``). Metrics count real users only. ``ri`` is the robustness improvement
+    under its training part (else that victim) serves, through its serving part if it has one
+    (``hr_defense``). Metrics count real users only. ``attack_settings`` and
+    ``defense_settings`` give every setting in force, defaults included. ``ri`` is the robustness improvement
     per seed (mean, std, values); ``p_value`` the paired t-test of
     ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
 
@@ -208,7 +200,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
     shifts: dict[str, list[np.ndarray]] = {"attack": [], "defense": []}
-    plan = get_defense(spec.defense, train, ds.name, spec.defense_options) if spec.defense is not None else None
+    plan = None if spec.defense is None else get_defense(spec.defense, dataset=ds.name, model=spec.model, data=train)
     model_key = (ds.name, spec.model, json.dumps(spec.model_options, sort_keys=True))
     for s in range(spec.seed, spec.seed + spec.seeds):
         targets = choose_targets(train, spec.targets, spec.n_targets, seed=s)
@@ -236,7 +228,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
             recommend, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
-            defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=not plan.vicinal)
+            gives_ranks = plan.serving is None or plan.serving.gives_ranks
+            defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks)
             if ranks is not None:
                 shifts["defense"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
             timings["defense_fit"].append(setup_s)
@@ -255,6 +248,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "data_source": ds.data_source,
         "files": list(ds.files),
         "target_items": target_sets,
+        "attack_settings": None if spec.attack is None else attack_settings(get_attack(spec.attack)),
+        "defense_settings": None if plan is None else plan.settings(),
         "hr_origin": summarised("hr"),
         "hr_attack": summarised("hr_attack"),
         "hr_defense": summarised("hr_defense"),

@@ -6,7 +6,8 @@ A grid file names lists to cross and settings shared by every cell::
     dataset = "ml-100k"
     model = "mf"
     attack = ["none", "random", "average"]  # "none": no attack
-    defense = ["none", "rvd", "tcd[pseudo_budget=1]"]
+    defense = ["none", "rvd", "rvd[k=25]", "tcd[pseudo_budget=1]", "ltsmf+rvd"]
+    # attacks and defenses take bracketed settings: "pga[steps=50]", "ltsmf+rvd[k=25]"
     targets = ["unpopular", "random"]
     knowledge = 0.4
     attack_size = 0.03
@@ -27,7 +28,6 @@ import os
 import sys
 from typing import Any, Mapping, Sequence
 
-from ..options import parse_variant
 from .experiment import ExperimentSpec, default_hr_k
 
 if sys.version_info >= (3, 11):
@@ -37,19 +37,19 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 
 #: Grid keys: the ExperimentSpec fields a grid may cross.
 AXES = ("dataset", "model", "attack", "defense", "targets", "knowledge", "attack_size", "n_filler", "n_targets",
-        "rvd_k", "hr_k")
+        "hr_k")
 
 
 def share_key(spec: ExperimentSpec) -> tuple[Any, ...]:
     """Cells with equal share keys fit the same clean victim, draw the same targets and fakes
     and fit the same attacked victim: they differ only in the defense."""
-    return _fields_but(spec, ("defense", "defense_options", "rvd_k"))
+    return _fields_but(spec, ("defense",))
 
 
 def clean_key(spec: ExperimentSpec) -> tuple[Any, ...]:
     """Cells with equal clean keys fit the same clean victim (same data, model and seed)."""
-    return _fields_but(spec, ("defense", "defense_options", "rvd_k", "attack", "attack_size", "n_filler",
-                              "knowledge", "targets", "n_targets", "hr_k"))
+    return _fields_but(spec, ("defense", "attack", "attack_size", "n_filler", "knowledge", "targets", "n_targets",
+                              "hr_k"))
 
 
 def _fields_but(spec: ExperimentSpec, left_out: tuple[str, ...]) -> tuple[Any, ...]:
@@ -83,11 +83,7 @@ def expand(config: Mapping[str, Any]) -> list[ExperimentSpec]:
     cells = []
     for combo in itertools.product(*axes.values()):
         fields = {k: _none(v) for k, v in zip(axes, combo)}
-        defense_options: dict[str, Any] = {}
-        if fields.get("defense") is not None:
-            fields["defense"], defense_options = parse_variant(fields["defense"])
-        base = dict(settings, **fields, defense_options=defense_options,
-                    model_options=dict(config.get("model_options", {})), seeds=1)
+        base = dict(settings, **fields, model_options=dict(config.get("model_options", {})), seeds=1)
         base.setdefault("hr_k", default_hr_k(str(fields["dataset"])))
         try:
             cells.extend(ExperimentSpec(**base, seed=first_seed + s) for s in range(seeds))

@@ -7,7 +7,9 @@ import math
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, Callable
 
+from ..options import format_chain, parse_chain
 from .metrics import RANK_SHIFT_EDGES
 from .report import TABLE_FIELDS, Cell
 
@@ -70,14 +72,25 @@ def _shift_curves(ax, cells: list[Cell]) -> None:
     ax.set_ylabel("share of (user, target) pairs")
 
 
-def _lines(ax, cells: list[Cell], field: str, label: str) -> None:
+def _rvd_k(cell: Cell) -> Any:
+    """The k of a cell's RVD serving part (None without one)."""
+    return cell.defense_settings.get("rvd", {}).get("k")
+
+
+def _without_rvd_k(cell: Cell) -> str:
+    """The cell's defense named without RVD's k (the swept axis)."""
+    return format_chain((name, {k: v for k, v in settings.items() if not (name == "rvd" and k == "k")})
+                        for name, settings in parse_chain(cell.defense))
+
+
+def _lines(ax, cells: list[Cell], x_of: Callable[[Cell], Any], series_of: Callable[[Cell], str], label: str) -> None:
     series: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for cell in cells:
-        x = cell.spec.get(field)
+        x = x_of(cell)
         if x is None:
             continue
         mean, std = _target_hr(cell)
-        series[f"{cell.attack} / {cell.defense}"].append((float(x), mean, std))
+        series[f"{cell.attack} / {series_of(cell)}"].append((float(x), mean, std))
     for name, points in sorted(series.items()):
         points.sort()
         ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
@@ -111,10 +124,10 @@ def plot(cells: list[Cell], kind: str, path: str | os.PathLike[str]) -> Path:
         elif kind == "rank-shift":
             _shift_curves(ax, members)
         elif kind == "k-sweep":
-            _lines(ax, [c for c in members if c.spec["defense"] and "rvd" in c.spec["defense"]], "rvd_k",
-                   "RVD neighbours k")
+            _lines(ax, members, _rvd_k, _without_rvd_k, "RVD neighbours k")
         else:
-            _lines(ax, [c for c in members if c.spec["attack"]], "attack_size", "attack size (share of users)")
+            _lines(ax, [c for c in members if c.spec["attack"]], lambda c: c.spec.get("attack_size"),
+                   lambda c: c.defense, "attack size (share of users)")
         ax.set_title(" / ".join(str(v) for v in title), fontsize="small")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="x-small")

@@ -36,6 +36,8 @@ class Cell:
     rank_shift: dict[str, list[int]] = field(default_factory=dict)
     #: ``timings[seed][stage]``: seconds as `run_experiment` reports them (None: stage not run).
     timings: dict[int, dict[str, float | None]] = field(default_factory=dict)
+    #: Every defense part's settings in force, defaults included (``{"rvd": {"k": 12, ...}}``).
+    defense_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -84,10 +86,9 @@ def _mean_std_n(values: list[float]) -> tuple[float, float, int]:
 
 
 def defense_label(spec: dict[str, Any]) -> str:
-    """A spec's defense as tables name it: ``none``, ``rvd``, ``tcd[pseudo_budget=1]``."""
-    options = spec.get("defense_options") or {}
-    settings = f"[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else ""
-    return (spec["defense"] or "none") + settings
+    """A spec's defense as tables name it, with its settings: ``none``, ``rvd``,
+    ``tcd[pseudo_budget=1]``, ``ltsmf+rvd[k=25]``."""
+    return spec["defense"] or "none"
 
 
 def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
@@ -100,6 +101,7 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
         first, count = spec.pop("seed"), spec.pop("seeds", 1)
         cell = cells.setdefault(json.dumps(spec, sort_keys=True, default=str), Cell(spec))
         result = record["result"]
+        cell.defense_settings = dict(result.get("defense_settings") or {})
         for i in range(count):
             cell.per_seed[first + i] = {m: result[m]["values"][i] for m in METRICS if result.get(m) is not None}
             cell.timings[first + i] = dict(result.get("timings") or {})  # a multi-seed record has means only

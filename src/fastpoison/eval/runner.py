@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data.datasets import load_dataset
+from ..plugins import load_plugins
 from .experiment import ExperimentSpec, run_experiment
 from .grid import clean_key, distinct, share_key
 from .store import ResultStore
@@ -47,6 +48,7 @@ def provenance() -> dict[str, str]:
 def run_task(cells: Sequence[dict[str, Any]], folder: str) -> list[tuple[str, bool]]:
     """Run cells (as `ExperimentSpec.to_dict`) that share a clean victim and fakes, writing each
     record to the store in ``folder``; returns ``(key, succeeded)`` per cell."""
+    load_plugins()  # a worker process registers the plug-ins its cells name
     store = ResultStore(folder)
     specs = sorted((ExperimentSpec.from_dict(c) for c in cells), key=share_key)
     shared: dict[Any, Any] = {}

@@ -1,0 +1,71 @@
+"""Tri-model agreement pseudo-labels (TCD paper): the unrated pairs on which two models agree
+once their predictions are snapped to the rating grid. Used by TCD (a defense) and by
+GCoAttack (an attack), so it lives below both."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from ..data.ratings import RatingData
+from .base import TrainableModel
+
+
+#: Below this sampling ratio the agreement step draws the pairs first and scores only those
+#: (`sampled_agreement`); above it, scoring whole user blocks is cheaper per kept pair
+#: (measured on the ML-1M twin, MF d=128: 15x faster at ratio 0.01, even at 0.2, 2x slower at 0.4).
+SAMPLE_FIRST_BELOW = 0.2
+
+
+def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
+                     block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pseudo-labels ``(users, items, ratings)``: the pairs unrated in ``seen`` whose two
+    predictions snap to the same grid rating, each kept with probability ``ratio``.
+
+    Pairs come out by user, items ascending; the draws depend on ``seed`` and the user only,
+    not on blocks or threads. Below `SAMPLE_FIRST_BELOW` the pairs are drawn first and only
+    they are scored (`sampled_agreement`, O(kept pairs)); otherwise whole user blocks are
+    scored (`block_agreement`). Either way each agreeing pair is kept independently with
+    probability ``ratio``.
+    """
+    if ratio < SAMPLE_FIRST_BELOW:
+        return sampled_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, threads=threads)
+    return block_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, block_users=block_users, threads=threads)
+
+
+def block_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
+                    block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`agreement_labels` by scoring blocks of ``block_users`` users with both models (memory
+    O(block x items)); a C++ kernel projects, compares, masks rated pairs and samples."""
+    scale, n_levels = seen.scale, len(seen.scale.grid)
+    columns: list[list[np.ndarray]] = [[], [], []]
+    for start in range(0, seen.n_users, block_users):
+        users = np.arange(start, min(seen.n_users, start + block_users), dtype=np.int32)
+        block = _core.agreement_pairs(model_a.predict(users), model_b.predict(users), users, seen.indptr,
+                                      seen.indices, scale.low, scale.step, n_levels, ratio, seed, threads)
+        for column, part in zip(columns, block):
+            column.append(part)
+    out = []
+    for c in range(3):  # one column at a time, so the blocks and the result overlap by one column
+        out.append(np.concatenate(columns[c]))
+        columns[c] = []
+    return out[0], out[1], out[2]
+
+
+def sampled_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
+                      threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`agreement_labels` by drawing each unrated pair with probability ``ratio`` first (C++,
+    geometric gaps) and keeping the drawn pairs whose two predictions snap to the same grid
+    rating: the same distribution, at a cost proportional to the drawn pairs."""
+    users, items = _core.sample_unrated_pairs(seen.indptr, seen.indices, seen.n_items, ratio, seed, threads)
+    level_a = grid_levels(seen, model_a.predict_pairs(users, items))
+    keep = level_a == grid_levels(seen, model_b.predict_pairs(users, items))
+    ratings = (seen.scale.low + seen.scale.step * level_a[keep]).astype(np.float32)
+    return users[keep], items[keep], ratings
+
+
+def grid_levels(seen: RatingData, ratings: np.ndarray) -> np.ndarray:
+    """Each rating's nearest grid level (0, 1, ...; halves round up, as the C++ kernel), float32;
+    NaN where a rating is not finite, so it agrees with nothing."""
+    scale, top = seen.scale, np.float32(len(seen.scale.grid) - 1)
+    levels = np.floor((ratings - np.float32(scale.low)) * np.float32(1 / scale.step) + np.float32(0.5))
+    return np.where(np.isfinite(ratings), np.clip(levels, 0, top), np.nan).astype(np.float32)
