@@ -15,6 +15,7 @@ import multiprocessing
 import platform
 import time
 import traceback
+from importlib.metadata import version
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -22,7 +23,6 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..data.datasets import load_dataset
 from ..plugins import load_plugins
 from .experiment import ExperimentSpec, run_experiment
@@ -41,7 +41,7 @@ class GridOutcome:
 
 def provenance() -> dict[str, str]:
     """Versions that produced a record."""
-    return {"fastpoison": __version__, "numpy": np.__version__, "python": platform.python_version(),
+    return {"fastpoison": version("fastpoison"), "numpy": np.__version__, "python": platform.python_version(),
             "machine": platform.machine()}
 
 
