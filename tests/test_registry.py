@@ -14,11 +14,11 @@ from fastpoison.data import (DATASETS, DatasetRecord, PaperSettings, RatingScale
                              default_threshold, is_large, load_dataset, model_overrides, paper_hr_k, paper_rvd_k,
                              paper_tcd, rating_threshold, read_delimited, register_dataset, synthetic_ratings)
 from fastpoison.data.fetch import fetch
-from fastpoison.defenses.rvd import PAPER_K
+from fastpoison.defenses.rvd import PAPER_K, paper_k
 from fastpoison.defenses.tcd import PAPER_SETTINGS, TCD
 from fastpoison.errors import DataError
-from fastpoison.eval.experiment import PAPER_HR_K
-from fastpoison.models import MODELS
+from fastpoison.eval.experiment import PAPER_HR_K, default_hr_k
+from fastpoison.models import MODELS, make_model
 
 BUILT_IN = ("ml-100k", "ml-1m", "filmtrust", "yelp")
 
@@ -64,7 +64,6 @@ def test_tcd_settings_and_large_sets() -> None:
     assert {name: paper_tcd(name) for name in BUILT_IN} == {**expected, "yelp": None}
     assert paper_tcd("synthetic:ml-1m") == (2, 0.2)
     assert [name for name in BUILT_IN if is_large(name)] == ["yelp"] and is_large("synthetic:yelp")
-    assert TCD.for_dataset("yelp", n_pairs=1).pseudo_budget is not None  # the rule is_large stands for
 
 
 def test_model_overrides() -> None:
@@ -105,6 +104,21 @@ def test_records_are_checked() -> None:
         DatasetRecord("x", scale, twin=TwinShape(10, 10, 50, 2, 1.0, 1.0, (0.5, 0.5)))
     with pytest.raises(ValueError, match="already registered"):
         register_dataset(DatasetRecord("ml-100k", scale))
+
+
+def test_accessors_agree_with_the_current_consumers() -> None:
+    names = [*BUILT_IN, *("synthetic:" + name for name in BUILT_IN), "netflix", "/data/ratings.csv"]
+    for name in names:
+        assert paper_hr_k(name) == default_hr_k(name)
+        for model in MODELS:
+            assert paper_rvd_k(name, model) == paper_k(name, model)
+            config = make_model(model, name).config
+            assert all(getattr(config, key) == value for key, value in model_overrides(name, model).items())
+        tcd, settings = TCD.for_dataset(name), paper_tcd(name)
+        if settings is not None:
+            assert (tcd.pretrain_epochs, tcd.pseudo_ratio) == settings
+        assert (TCD.for_dataset(name, n_pairs=1).pseudo_budget is not None) == is_large(name)
+    assert paper_rvd_k(None, "mf") == paper_k(None, "mf")
 
 
 # ------------------------------------------------------------------ a user's dataset

@@ -66,6 +66,10 @@ class TwinShape:
     histogram: tuple[float, ...]
 
 
+#: The HR@K cut-off of the papers unless a dataset's `PaperSettings` says otherwise.
+DEFAULT_HR_K = 50
+
+
 def _frozen_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
@@ -81,7 +85,7 @@ class PaperSettings:
     The mappings are stored read-only.
     """
 
-    hr_k: int = 50
+    hr_k: int = DEFAULT_HR_K
     rvd_k: Mapping[str, int] = field(default_factory=dict, hash=False)
     tcd: tuple[int, float] | None = None
     large: bool = False

@@ -12,12 +12,12 @@ from typing import Any, Callable
 
 from .loaders import ML_SCALE, read_filmtrust, read_ml100k, read_ml1m
 from .ratings import RatingData
-from .records import Archive, DatasetRecord, PaperSettings, RawFile, TwinShape
+from .records import DEFAULT_HR_K, Archive, DatasetRecord, PaperSettings, RawFile, TwinShape
 from .scale import RatingScale
 from .split import default_threshold
 
 SYNTHETIC_PREFIX = "synthetic:"
-DEFAULT_HR_K = 50
+#: RVD's k for a (dataset, model) pair the RVD paper's Table 2 lacks.
 DEFAULT_RVD_K = 12
 
 #: The registered datasets by name, in registration order; add to it with `register_dataset`.
