@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastpoison.data import (KNOWN, Dataset, SyntheticFallbackWarning, dataset_info, load_dataset,
+from fastpoison.data import (DATASETS, Dataset, SyntheticFallbackWarning, dataset_info, load_dataset,
                              synthetic_twin, write_ncf)
 from fastpoison.errors import DataError
 
@@ -25,7 +25,7 @@ def isolated_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_known_names() -> None:
-    assert KNOWN == ("ml-100k", "ml-1m", "filmtrust", "yelp")
+    assert tuple(DATASETS) == ("ml-100k", "ml-1m", "filmtrust", "yelp")
 
 
 def test_fallback_to_the_twin_says_so(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_explicit_synthetic_and_unknown_names() -> None:
         load_dataset("synthetic:netflix")
     with pytest.raises(DataError) as err:
         load_dataset("netflix")
-    assert all(name in str(err.value) for name in KNOWN)
+    assert all(name in str(err.value) for name in DATASETS)
 
 
 def test_ncf_layout_under_data_dir_is_used_as_is(tmp_path: Path) -> None:

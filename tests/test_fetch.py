@@ -17,7 +17,8 @@ from typing import Iterator
 import pytest
 
 from fastpoison.data import fetch as fetch_mod
-from fastpoison.data.fetch import ARCHIVES, Archive, fetch
+from fastpoison.data.fetch import Archive, fetch, fetchable
+from fastpoison.data.registry import DATASETS
 from fastpoison.errors import DataError
 
 U_DATA = b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n"
@@ -117,16 +118,23 @@ def leftovers(cache: Path) -> list[str]:
 
 
 # ------------------------------------------------------------------------- registry
+def patch_archive(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -> None:
+    """Replace fields of dataset ``name``'s archive for one test."""
+    record = DATASETS[name]
+    monkeypatch.setitem(DATASETS, name, replace(record, archive=replace(record.archive, **changes)))
+
+
 def test_archives_are_well_formed() -> None:
-    assert set(ARCHIVES) == {"ml-100k", "ml-1m", "filmtrust"}
-    for spec in ARCHIVES.values():
+    assert fetchable() == ["filmtrust", "ml-100k", "ml-1m"]
+    archives = {name: DATASETS[name].archive for name in fetchable()}
+    for spec in archives.values():
         assert isinstance(spec, Archive)
         assert spec.url.startswith("https://")
         assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
         assert spec.members and spec.description and spec.citation
-    assert ARCHIVES["ml-100k"].outputs() == ("u.data",)
-    assert ARCHIVES["ml-1m"].outputs() == ("ratings.dat",)
-    assert ARCHIVES["filmtrust"].outputs() == ("ratings.txt",)
+    assert archives["ml-100k"].outputs() == ("u.data",)
+    assert archives["ml-1m"].outputs() == ("ratings.dat",)
+    assert archives["filmtrust"].outputs() == ("ratings.txt",)
 
 
 # ------------------------------------------------------------------------ happy path
@@ -172,7 +180,7 @@ def test_file_url_mirror(tmp_path: Path, cache: Path) -> None:
 
 def test_pinned_hash_is_used_without_override(server: Server, cache: Path) -> None:
     url = server.put("ml-100k.zip", GOOD_ZIP)
-    with pytest.raises(DataError, match=ARCHIVES["ml-100k"].sha256):
+    with pytest.raises(DataError, match=DATASETS["ml-100k"].archive.sha256):
         fetch("ml-100k", cache, url=url, timeout=5, progress=False)
     assert leftovers(cache) == []
 
@@ -193,8 +201,7 @@ def test_oversized_download_is_cut_off(
     server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = server.put("ml-100k.zip", GOOD_ZIP)
-    small = replace(ARCHIVES["ml-100k"], sha256=sha(GOOD_ZIP), size=len(GOOD_ZIP) - 1)
-    monkeypatch.setitem(ARCHIVES, "ml-100k", small)
+    patch_archive(monkeypatch, "ml-100k", sha256=sha(GOOD_ZIP), size=len(GOOD_ZIP) - 1)
     with pytest.raises(DataError, match="exceeds"):
         fetch("ml-100k", cache, url=url, timeout=5, progress=False)
     assert leftovers(cache) == []
@@ -298,7 +305,7 @@ def test_unreachable_host_says_offline(cache: Path) -> None:
 def test_unknown_name_lists_valid_names(cache: Path) -> None:
     with pytest.raises(DataError) as err:
         fetch("netflix", cache)
-    for name in ARCHIVES:
+    for name in fetchable():
         assert name in str(err.value)
     assert not cache.exists()
 
@@ -312,7 +319,7 @@ def test_yelp_must_be_obtained_by_hand(cache: Path) -> None:
 def test_unpublished_hash_needs_explicit_sha256(
     server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(ARCHIVES, "ml-100k", replace(ARCHIVES["ml-100k"], sha256=None))
+    patch_archive(monkeypatch, "ml-100k", sha256=None)
     url = server.put("ml-100k.zip", GOOD_ZIP)
     with pytest.raises(DataError, match="sha256="):
         fetch("ml-100k", cache, url=url, timeout=5, progress=False)

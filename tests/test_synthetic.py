@@ -5,20 +5,21 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as sla
 
-from fastpoison.data import (TWINS, RatingData, Split, default_threshold, leave_one_out, synthetic_ratings,
+from fastpoison.data import (DATASETS, RatingData, Split, default_threshold, leave_one_out, synthetic_ratings,
                              synthetic_twin)
-from fastpoison.data.synthetic import _PROFILES
+from fastpoison.data.registry import twin_names
 from fastpoison.errors import DataError
 
 
-@pytest.fixture(scope="module", params=list(TWINS))
+@pytest.fixture(scope="module", params=twin_names())
 def twin(request: pytest.FixtureRequest) -> tuple[str, Split]:
     return request.param, synthetic_twin(request.param, seed=0)
 
 
 def test_exact_shape_and_grid(twin: tuple[str, Split]) -> None:
     name, split = twin
-    n_users, n_items, n_ratings, scale = TWINS[name]
+    shape, scale = DATASETS[name].twin, DATASETS[name].scale
+    n_users, n_items, n_ratings = shape.n_users, shape.n_items, shape.n_ratings
     full = split.full()  # from_coo has rejected duplicate pairs and off-grid ratings
     assert (full.n_users, full.n_items, full.n_ratings) == (n_users, n_items, n_ratings)
     assert full.scale == scale and split.train.scale == scale
@@ -30,7 +31,7 @@ def test_activity_and_popularity_are_long_tailed(twin: tuple[str, Split]) -> Non
     name, split = twin
     full = split.full()
     users, items = full.user_counts(), full.item_counts()
-    assert users.min() >= _PROFILES[name].min_per_user and users.max() <= full.n_items
+    assert users.min() >= DATASETS[name].twin.min_per_user and users.max() <= full.n_items
     assert users.max() > 5 * np.median(users)
     assert items.min() >= 1  # every item is rated, so the grid is the data's own
     stats = full.stats()
@@ -43,12 +44,12 @@ def test_histogram_matches_the_profile(twin: tuple[str, Split]) -> None:
     name, split = twin
     full = split.full()
     share = np.bincount(np.searchsorted(full.scale.grid, full.values), minlength=len(full.scale.grid))
-    assert np.allclose(share / full.n_ratings, _PROFILES[name].histogram, atol=0.005)
+    assert np.allclose(share / full.n_ratings, DATASETS[name].twin.histogram, atol=0.005)
 
 
 def test_test_ratings_are_liked_ones(twin: tuple[str, Split]) -> None:
     name, split = twin
-    assert split.n_test == TWINS[name][0]  # every user has >= 2 ratings
+    assert split.n_test == DATASETS[name].twin.n_users  # every user has >= 2 ratings
     threshold = {"filmtrust": 6.0}.get(name, 4.0)
     assert np.all(split.test_ratings >= threshold)  # every twin user has a liked rating here
 

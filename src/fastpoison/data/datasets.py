@@ -1,28 +1,19 @@
-"""Dataset names and their resolution: real files when found, else the synthetic twin."""
+"""Dataset resolution by name: real files when found, else the synthetic twin."""
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DataError
-from .loaders import PathLike, detect_and_read, read_filmtrust, read_ml100k, read_ml1m, read_ncf
+from .detect import detect_and_read
+from .loaders import PathLike, read_ncf
 from .paths import ENV_VAR, data_roots
-from .ratings import RatingData
-from .split import Split, default_threshold, leave_one_out
+from .records import DatasetRecord
+from .registry import DATASETS, SYNTHETIC_PREFIX, rating_threshold, twin_names
+from .split import Split, leave_one_out
 from .synthetic import synthetic_twin
-
-KNOWN = ("ml-100k", "ml-1m", "filmtrust", "yelp")
-SYNTHETIC_PREFIX = "synthetic:"
-
-# raw files per dataset, relative to ROOT/NAME, and their readers (tried after the NCF layout)
-_RAW: dict[str, tuple[tuple[str, Callable[[Path], RatingData]], ...]] = {
-    "ml-100k": (("u.data", read_ml100k),),
-    "ml-1m": (("ratings.dat", read_ml1m), ("ml-1m/ratings.dat", read_ml1m)),
-    "filmtrust": (("ratings.txt", read_filmtrust),),
-    "yelp": (),
-}
 
 
 class SyntheticFallbackWarning(UserWarning):
@@ -41,47 +32,53 @@ class Dataset:
     notice: str | None = None
 
 
-def _expected_files(name: str) -> str:
-    return " or ".join([f"{name}.train.rating + {name}.test.rating"] + [rel for rel, _ in _RAW[name]])
+def _expected_files(record: DatasetRecord) -> str:
+    name = record.name
+    return " or ".join([f"{name}.train.rating + {name}.test.rating"] + [raw.path for raw in record.raw_files])
 
 
-def _find_real(name: str, roots: list[Path], seed: int) -> Split | None:
-    """The first real copy of ``name`` under ``roots``: the NCF split as is, else a raw
-    file split by a seeded leave-one-out at `default_threshold`."""
+def _find_real(record: DatasetRecord, roots: list[Path], seed: int) -> Split | None:
+    """The first real copy of ``record``'s dataset under ``roots``: the NCF split as is,
+    else a raw file split by a seeded leave-one-out at `registry.rating_threshold`."""
+    name = record.name
     for root in roots:
         folder = root / name
         if (folder / f"{name}.train.rating").is_file():
             return read_ncf(folder, name)
-        for rel, reader in _RAW[name]:
-            if (folder / rel).is_file():
-                data = reader(folder / rel)
-                return leave_one_out(data, seed=seed, threshold=default_threshold(data.scale))
+        for raw in record.raw_files:
+            if (folder / raw.path).is_file():
+                data = raw.reader(folder / raw.path)
+                return leave_one_out(data, seed=seed, threshold=rating_threshold(name, data.scale))
     return None
 
 
 def load_dataset(name: str, data_dir: PathLike | None = None, *,
                  require_real: bool = False, seed: int = 0) -> Dataset:
-    """Resolve ``name``: one of `KNOWN`, ``synthetic:NAME``, or a path to a ratings file/folder.
+    """Resolve ``name``: a registered dataset (`registry.DATASETS`), ``synthetic:NAME``
+    for one with a twin, or a path to a ratings file/folder.
 
-    A known name is looked up as ``ROOT/NAME/`` under each of `paths.data_roots`. When no
-    copy is found, raises `DataError` if ``require_real``; otherwise returns the synthetic
-    twin (seeded by ``seed``) with a ``notice`` and a `SyntheticFallbackWarning`.
+    A registered name is looked up as ``ROOT/NAME/`` under each of `paths.data_roots`.
+    When no copy is found, raises `DataError` if ``require_real`` or the dataset has no
+    twin; otherwise returns the synthetic twin (seeded by ``seed``) with a ``notice`` and
+    a `SyntheticFallbackWarning`.
     """
+    twins = twin_names()
     if name.startswith(SYNTHETIC_PREFIX):
         twin = name[len(SYNTHETIC_PREFIX):]
-        if twin not in KNOWN:
+        if twin not in twins:
             raise DataError(f"unknown synthetic twin {twin!r}; choose one of "
-                            f"{', '.join(SYNTHETIC_PREFIX + k for k in KNOWN)}")
+                            f"{', '.join(SYNTHETIC_PREFIX + k for k in twins)}")
         return Dataset(twin, synthetic_twin(twin, seed), "synthetic")
-    if name in KNOWN:
+    record = DATASETS.get(name)
+    if record is not None:
         roots = data_roots(data_dir)
-        split = _find_real(name, roots, seed)
+        split = _find_real(record, roots, seed)
         if split is not None:
             return Dataset(name, split, "real", list(split.train.meta["files"]))
         looked = ", ".join(str(root / name) for root in roots)
-        if require_real:
-            raise DataError(f"no real copy of {name} found (looked in {looked}); put {_expected_files(name)} in "
-                            f"DIR/{name}/ and pass --data-dir DIR or set {ENV_VAR}=DIR")
+        if require_real or record.twin is None:
+            raise DataError(f"no real copy of {name} found (looked in {looked}); put {_expected_files(record)} "
+                            f"in DIR/{name}/ and pass --data-dir DIR or set {ENV_VAR}=DIR")
         notice = (f"{name}: no real data found in {looked}; using the synthetic twin (seed {seed}); "
                   f"pass --data-dir or set {ENV_VAR} to use real data")
         warnings.warn(notice, SyntheticFallbackWarning, stacklevel=2)
@@ -90,7 +87,7 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
     if path.exists():
         split = detect_and_read(path, seed=seed)
         return Dataset(split.train.name, split, "real", list(split.train.meta["files"]))
-    raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN)}, "
+    raise DataError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}, "
                     f"{SYNTHETIC_PREFIX}NAME, or a path to a ratings file or folder")
 
 

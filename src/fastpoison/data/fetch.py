@@ -20,7 +20,6 @@ import urllib.request
 import uuid
 import zipfile
 import zlib
-from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
@@ -28,83 +27,14 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from .paths import default_cache_dir
+from .records import Archive, strip_root
+from .registry import DATASETS
 
-__all__ = ["ARCHIVES", "Archive", "fetch"]
+__all__ = ["Archive", "fetch", "fetchable"]
 
 _CHUNK = 1 << 16
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SCHEMES = ("http", "https", "file")
-_ML_CITATION = (
-    "F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and "
-    "Context. ACM TiiS 5(4):19. doi:10.1145/2827872"
-)
-
-
-@dataclass(frozen=True)
-class Archive:
-    """One downloadable archive.
-
-    ``members`` are paths inside the archive that a loader needs; ``root`` is the archive's
-    top folder, stripped on extraction (``""`` when there is none). ``sha256``/``size`` are
-    ``None`` when no published value is known.
-    """
-
-    url: str
-    sha256: str | None
-    size: int | None
-    members: tuple[str, ...]
-    root: str
-    description: str
-    citation: str
-
-    def outputs(self) -> tuple[str, ...]:
-        """The needed members as paths relative to ``<cache_dir>/<name>/``."""
-        return tuple(_flatten(m, self.root) for m in self.members)
-
-
-ARCHIVES: dict[str, Archive] = {
-    # SHA-256 and size as published in TensorFlow Datasets' checksums
-    # (tensorflow_datasets/url_checksums/movielens.txt); OmniRec pins the same SHA-256.
-    "ml-100k": Archive(
-        url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
-        size=4_924_029,
-        members=("ml-100k/u.data",),
-        root="ml-100k",
-        description="MovieLens 100K: 100,000 ratings (1-5) by 943 users on 1,682 movies.",
-        citation=_ML_CITATION,
-    ),
-    # SHA-256 and size as published in TensorFlow Datasets' checksums
-    # (tensorflow_datasets/url_checksums/movielens.txt).
-    "ml-1m": Archive(
-        url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
-        sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
-        size=5_917_549,
-        members=("ml-1m/ratings.dat",),
-        root="ml-1m",
-        description="MovieLens 1M: 1,000,209 ratings (1-5) by 6,040 users on 3,706 movies.",
-        citation=_ML_CITATION,
-    ),
-    # SHA-256 as published in OmniRec's FilmTrust loader
-    # (ISG-Siegen/OmniRec, src/omnirec/data_loaders/filmtrust.py); size not published.
-    "filmtrust": Archive(
-        url="https://guoguibing.github.io/librec/datasets/filmtrust.zip",
-        sha256="de4a55cb4ae26f663d88e9ad1ba1fae2d0d6d7a7499e37dc5245bab470c2d13c",
-        size=None,
-        members=("ratings.txt",),
-        root="",
-        description="FilmTrust (LibRec copy): 35,497 ratings (0.5-4) by 1,508 users, 2,071 films.",
-        citation=(
-            "G. Guo, J. Zhang and N. Yorke-Smith. 2013. A Novel Bayesian Similarity Measure "
-            "for Recommender Systems. IJCAI 2013"
-        ),
-    ),
-}
-
-_YELP_MESSAGE = (
-    "the Yelp dataset has no public download: obtain it from Yelp under Yelp's licence "
-    "(https://www.yelp.com/dataset) and point fastpoison at it with --data-dir"
-)
 
 
 def fetch(
@@ -117,7 +47,8 @@ def fetch(
     progress: bool = True,
     force: bool = False,
 ) -> Path:
-    """Make ``<cache_dir>/<name>/`` hold the files of archive ``name``; return that folder.
+    """Make ``<cache_dir>/<name>/`` hold the files of dataset ``name``'s archive (its
+    `DatasetRecord.archive`); return that folder.
 
     Returns at once, without network access, when the needed files are already there
     (unless ``force``). ``url`` replaces the archive's URL (mirrors, ``file://``);
@@ -161,18 +92,26 @@ def fetch(
     return target
 
 
+def fetchable() -> list[str]:
+    """The registered datasets that have an archive to fetch, sorted."""
+    return sorted(name for name, record in DATASETS.items() if record.archive is not None)
+
+
 # ---------------------------------------------------------------------------- helpers
 def _spec(name: str) -> Archive:
-    if name == "yelp":
-        raise DataError(_YELP_MESSAGE)
-    try:
-        return ARCHIVES[name]
-    except KeyError:
-        valid = ", ".join(sorted(ARCHIVES))
-        raise DataError(
-            f"unknown dataset {name!r}; the datasets that can be fetched are: {valid} "
-            "(yelp must be obtained by hand)"
-        ) from None
+    """The archive of dataset ``name``; raises `DataError` with its fetch message, or
+    listing the fetchable datasets, when it has none."""
+    record = DATASETS.get(name)
+    if record is not None and record.archive is not None:
+        return record.archive
+    if record is not None and record.fetch_message is not None:
+        raise DataError(record.fetch_message)
+    by_hand = [n for n, r in DATASETS.items() if r.fetch_message is not None]
+    problem = "unknown dataset" if record is None else "no download is known for dataset"
+    raise DataError(
+        f"{problem} {name!r}; the datasets that can be fetched are: {', '.join(fetchable())}"
+        + (f" ({', '.join(by_hand)} must be obtained by hand)" if by_hand else "")
+    )
 
 
 def _expected_hash(name: str, spec: Archive, override: str | None) -> str:
@@ -186,11 +125,6 @@ def _expected_hash(name: str, spec: Archive, override: str | None) -> str:
     if not _SHA256_RE.match(norm):
         raise DataError(f"sha256 must be 64 hexadecimal digits, got {value!r}")
     return norm
-
-
-def _flatten(member: str, root: str) -> str:
-    prefix = root + "/" if root else ""
-    return member[len(prefix):] if prefix and member.startswith(prefix) else member
 
 
 def _complete(target: Path, spec: Archive) -> bool:
@@ -243,7 +177,7 @@ def _member_path(name: str, root: str, source: str) -> str:
     parts = [p for p in norm.split("/") if p not in ("", ".")]
     if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) or ".." in parts:
         raise DataError(f"archive {source} has a member escaping the target folder: {name!r}")
-    return _flatten("/".join(parts), root)
+    return strip_root("/".join(parts), root)
 
 
 def _inside(base: Path, rel: str, name: str, source: str) -> Path:

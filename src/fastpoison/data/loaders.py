@@ -19,7 +19,7 @@ from numba import njit
 from ..errors import DataError
 from .ratings import RatingData
 from .scale import RatingScale
-from .split import Split, default_threshold, leave_one_out, sample_negatives
+from .split import Split, sample_negatives
 
 PathLike = Union[str, "os.PathLike[str]"]
 _SEPARATORS = ("\t", "::", ",", ";", "|", " ")
@@ -418,44 +418,9 @@ def write_ncf(split: Split, folder: PathLike, name: str, n_negatives: int = 99, 
 
 
 # ---------------------------------------------------------------------- detection
-def _looks_like_header(path: Path, sep: str) -> bool:
-    with path.open("r", encoding="utf-8-sig", errors="replace") as f:
+def has_header(path: PathLike, sep: str) -> bool:
+    """Whether the first line of ``path`` is a header: one of its first three
+    ``sep``-separated fields is not a number."""
+    with Path(path).open("r", encoding="utf-8-sig", errors="replace") as f:
         fields = f.readline().split(sep)
     return not all(_is_number(x) for x in fields[:3])
-
-
-def detect_and_read(path: PathLike, *, seed: int = 0) -> Split:
-    """Read a file or directory of ratings, picking the format from its name.
-
-    A directory holding one ``*.train.rating`` is read with `read_ncf`, else its
-    ``u.data``/``ratings.dat``/``ratings.txt``; files ``u.data``, ``ratings.dat``,
-    ``ratings.txt``, ``*.train.rating``, ``*.csv`` and ``*.tsv`` (header detected) are
-    recognised. Single files are split by `leave_one_out` (``seed``, `default_threshold`).
-    """
-    path = Path(path)
-    if path.is_dir():
-        ncf = sorted(path.glob("*.train.rating"))
-        if len(ncf) > 1:
-            raise DataError(f"several NCF datasets: {', '.join(p.name for p in ncf)}; name one file", path=path)
-        if ncf:
-            return read_ncf(path, ncf[0].name[: -len(".train.rating")])
-        raw = [path / f for f in ("u.data", "ratings.dat", "ratings.txt") if (path / f).is_file()]
-        if not raw:
-            raise DataError("no ratings found: expected NAME.train.rating, u.data, ratings.dat or "
-                            "ratings.txt", path=path)
-        path = raw[0]
-    if not path.is_file():
-        raise DataError("no such file or directory", path=path)
-    if path.name.endswith(".train.rating"):
-        return read_ncf(path.parent, path.name[: -len(".train.rating")])
-    readers: dict[str, Callable[[Path], RatingData]] = {
-        "u.data": read_ml100k, "ratings.dat": read_ml1m, "ratings.txt": read_filmtrust}
-    if path.name in readers:
-        data = readers[path.name](path)
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        sep = "," if path.suffix.lower() == ".csv" else "\t"
-        data = read_delimited(path, sep=sep, skip_header=_looks_like_header(path, sep))
-    else:
-        raise DataError("unknown ratings format: expected u.data, ratings.dat, ratings.txt, "
-                        "NAME.train.rating, .csv or .tsv", path=path)
-    return leave_one_out(data, seed=seed, threshold=default_threshold(data.scale))

@@ -7,56 +7,33 @@ matches the real one. It stands in for data that is not available locally.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import DataError
 from .ratings import RatingData
+from .records import DatasetRecord, TwinShape
+from .registry import DATASETS, rating_threshold, twin_names
 from .scale import RatingScale
-from .split import Split, default_threshold, leave_one_out, sample_distinct
+from .split import Split, leave_one_out, sample_distinct
 
-TWINS: dict[str, tuple[int, int, int, RatingScale]] = {
-    "ml-100k": (943, 1682, 100000, RatingScale(1, 5, 1)),
-    "ml-1m": (6040, 3706, 1000209, RatingScale(1, 5, 1)),
-    "filmtrust": (796, 2011, 30880, RatingScale(1, 8, 1)),
-    "yelp": (14575, 25602, 555374, RatingScale(1, 5, 1)),
-}
-
-
-@dataclass(frozen=True)
-class _Profile:
-    """How a twin's data looks: minimum ratings per user, spread (lognormal sigma) of user
-    activity and of item popularity, and the rating histogram over the grid."""
-
-    min_per_user: int
-    activity_sigma: float
-    popularity_sigma: float
-    histogram: tuple[float, ...]
-
-
-_ML_HISTOGRAM = (0.06, 0.11, 0.27, 0.34, 0.22)
-_PROFILES = {
-    "ml-100k": _Profile(20, 0.95, 1.8, _ML_HISTOGRAM),
-    "ml-1m": _Profile(20, 0.95, 1.8, _ML_HISTOGRAM),
-    # the NCF FilmTrust version: users with >= 15 ratings, a few items hold most ratings
-    "filmtrust": _Profile(15, 0.9, 3.4, (0.031, 0.033, 0.046, 0.091, 0.127, 0.223, 0.2, 0.249)),
-    "yelp": _Profile(15, 1.0, 1.5, (0.1, 0.09, 0.14, 0.29, 0.38)),
-}
 _RANK = 8
 _HEAD_QUANTILE = 0.995  # popularity weights are capped here: no item is rated by nearly everyone
 
 
-def _check_name(name: str) -> None:
-    if name not in TWINS:
-        raise DataError(f"no synthetic twin named {name!r}; choose one of {', '.join(TWINS)}")
+def _twin_record(name: str) -> DatasetRecord:
+    """The registered record of ``name``; raises `DataError` unless it has a twin."""
+    record = DATASETS.get(name)
+    if record is None or record.twin is None:
+        raise DataError(f"no synthetic twin named {name!r}; choose one of {', '.join(twin_names())}")
+    return record
 
 
-def _user_counts(rng: np.random.Generator, n_users: int, n_items: int, total: int, p: _Profile) -> np.ndarray:
+def _user_counts(rng: np.random.Generator, shape: TwinShape) -> np.ndarray:
     """Ratings per user: ``min_per_user`` plus a lognormal share of the rest, capped at n_items."""
-    weights = rng.lognormal(0.0, p.activity_sigma, n_users)
-    counts = np.full(n_users, p.min_per_user, dtype=np.int64)
-    spare = total - counts.sum()
+    n_items = shape.n_items
+    weights = rng.lognormal(0.0, shape.activity_sigma, shape.n_users)
+    counts = np.full(shape.n_users, shape.min_per_user, dtype=np.int64)
+    spare = shape.n_ratings - counts.sum()
     while spare > 0:
         open_ = counts < n_items
         counts[open_] += rng.multinomial(spare, weights[open_] / weights[open_].sum())
@@ -100,22 +77,23 @@ def _ratings(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, pop
 
 
 def synthetic_ratings(name: str, seed: int = 0) -> RatingData:
-    """All ratings of the twin of ``name`` (one of `TWINS`); same seed, same arrays."""
-    _check_name(name)
-    n_users, n_items, total, scale = TWINS[name]
-    profile = _PROFILES[name]
+    """All ratings of the twin of ``name`` (a registered dataset with a ``twin``, see
+    `registry.twin_names`); same seed, same arrays."""
+    record = _twin_record(name)
+    shape, scale = record.twin, record.scale
+    n_users, n_items = shape.n_users, shape.n_items
     rng = np.random.default_rng(seed)
-    counts = _user_counts(rng, n_users, n_items, total, profile)
-    popularity = rng.lognormal(0.0, profile.popularity_sigma, n_items)
+    counts = _user_counts(rng, shape)
+    popularity = rng.lognormal(0.0, shape.popularity_sigma, n_items)
     popularity = np.minimum(popularity, np.quantile(popularity, _HEAD_QUANTILE))
     users, items = _pairs(rng, counts, popularity)
-    ratings = _ratings(rng, users, items, popularity, n_users, scale, profile.histogram)
+    ratings = _ratings(rng, users, items, popularity, n_users, scale, shape.histogram)
     meta = {"data_source": "synthetic", "twin_of": name, "seed": seed}
     return RatingData.from_coo(users, items, ratings, n_users, n_items, scale, name=name, meta=meta)
 
 
 def synthetic_twin(name: str, seed: int = 0) -> Split:
     """The twin of ``name`` split leave-one-out (seeded; the held-out rating is a liked one,
-    >= `default_threshold`, whenever the user has one)."""
+    >= `registry.rating_threshold`, whenever the user has one)."""
     data = synthetic_ratings(name, seed)
-    return leave_one_out(data, seed=seed, threshold=default_threshold(data.scale))
+    return leave_one_out(data, seed=seed, threshold=rating_threshold(name, data.scale))

@@ -1,0 +1,184 @@
+"""The dataset registry: one `DatasetRecord` per dataset name, and the look-ups by name.
+
+Adding a dataset is one `register_dataset` call (plus a reader when its file format is
+new); loading, fetching, the synthetic twin and the papers' settings all read the record.
+A ``synthetic:NAME`` twin counts as its original NAME in every look-up here; names without
+a record (unknown names, paths) get the defaults stated on each function.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .loaders import ML_SCALE, read_filmtrust, read_ml100k, read_ml1m
+from .ratings import RatingData
+from .records import DEFAULT_HR_K, Archive, DatasetRecord, PaperSettings, RawFile, TwinShape
+from .scale import RatingScale
+from .split import default_threshold
+
+SYNTHETIC_PREFIX = "synthetic:"
+#: RVD's k for a (dataset, model) pair the RVD paper's Table 2 lacks.
+DEFAULT_RVD_K = 12
+
+#: The registered datasets by name, in registration order; add to it with `register_dataset`.
+DATASETS: dict[str, DatasetRecord] = {}
+
+
+def register_dataset(record: DatasetRecord) -> DatasetRecord:
+    """Add ``record`` to `DATASETS` and return it; raises `ValueError` if its name is taken."""
+    if record.name in DATASETS:
+        raise ValueError(f"a dataset named {record.name!r} is already registered")
+    DATASETS[record.name] = record
+    return record
+
+
+def dataset_record(name: str | None) -> DatasetRecord | None:
+    """The record of ``name`` (``synthetic:NAME`` gives NAME's), or ``None`` for names
+    without one: ``None``, unknown names and paths."""
+    if name is None:
+        return None
+    return DATASETS.get(name.removeprefix(SYNTHETIC_PREFIX))
+
+
+def twin_names() -> list[str]:
+    """The registered datasets that have a synthetic twin, in registration order."""
+    return [name for name, record in DATASETS.items() if record.twin is not None]
+
+
+def raw_readers() -> dict[str, Callable[[Path], RatingData]]:
+    """Raw file name (without folders) -> its reader, over all registered raw files in
+    registration order; the first dataset to use a file name owns it."""
+    readers: dict[str, Callable[[Path], RatingData]] = {}
+    for record in DATASETS.values():
+        for raw in record.raw_files:
+            readers.setdefault(Path(raw.path).name, raw.reader)
+    return readers
+
+
+def rating_threshold(dataset: str | None, scale: RatingScale) -> float:
+    """The "liked" rating of ``dataset`` on ``scale``: the record's ``threshold`` when it
+    sets one, else `default_threshold` (4 on 1..5, 6 on 1..8)."""
+    record = dataset_record(dataset)
+    if record is not None and record.threshold is not None:
+        return record.threshold
+    return default_threshold(scale)
+
+
+def paper_hr_k(dataset: str | None) -> int:
+    """The papers' HR@K cut-off for ``dataset`` (500 on Yelp); `DEFAULT_HR_K` (50) otherwise."""
+    record = dataset_record(dataset)
+    return DEFAULT_HR_K if record is None else record.papers.hr_k
+
+
+def paper_rvd_k(dataset: str | None, model: str) -> int:
+    """RVD's k for ``dataset`` and the model named ``model`` (the RVD paper's Table 2);
+    `DEFAULT_RVD_K` (12) for pairs the table lacks."""
+    record = dataset_record(dataset)
+    return DEFAULT_RVD_K if record is None else record.papers.rvd_k.get(model, DEFAULT_RVD_K)
+
+
+def paper_tcd(dataset: str | None) -> tuple[int, float] | None:
+    """TCD's (pre-training epochs, pseudo-label ratio) on ``dataset`` (the TCD paper §6.1.5),
+    or ``None`` where the paper did not use it."""
+    record = dataset_record(dataset)
+    return None if record is None else record.papers.tcd
+
+
+def is_large(dataset: str | None) -> bool:
+    """Whether ``dataset`` counts as large whatever its size (Yelp); ``False`` without a record."""
+    record = dataset_record(dataset)
+    return record is not None and record.papers.large
+
+
+def model_overrides(dataset: str | None, model: str) -> dict[str, Any]:
+    """A fresh dict of the papers' settings for the model named ``model`` on ``dataset``
+    (e.g. ``{"batch_size": 4096}`` for MF and NSVD on FilmTrust); empty when there are none."""
+    record = dataset_record(dataset)
+    return {} if record is None else dict(record.papers.model_overrides.get(model, {}))
+
+
+# ---------------------------------------------------------------------- built-in datasets
+def _movielens(name: str, raw_files: tuple[RawFile, ...], sha256: str, size: int, description: str,
+               counts: tuple[int, int, int], papers: PaperSettings) -> DatasetRecord:
+    """A GroupLens MovieLens dataset rated 1..5: ``NAME.zip`` has the top folder ``NAME/``
+    holding the first raw file; the twin has ``counts`` (users, items, ratings) and the
+    MovieLens look (>= 20 ratings per user, the MovieLens rating histogram)."""
+    return DatasetRecord(
+        name=name,
+        scale=ML_SCALE,
+        raw_files=raw_files,
+        archive=Archive(
+            url=f"https://files.grouplens.org/datasets/movielens/{name}.zip",
+            sha256=sha256,
+            size=size,
+            members=(f"{name}/{Path(raw_files[0].path).name}",),
+            root=name,
+            description=description,
+            citation=(
+                "F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and "
+                "Context. ACM TiiS 5(4):19. doi:10.1145/2827872"
+            ),
+        ),
+        twin=TwinShape(*counts, min_per_user=20, activity_sigma=0.95, popularity_sigma=1.8,
+                       histogram=(0.06, 0.11, 0.27, 0.34, 0.22)),
+        papers=papers,
+    )
+
+
+# SHA-256s and sizes as published in TensorFlow Datasets' checksums
+# (tensorflow_datasets/url_checksums/movielens.txt); OmniRec pins the same SHA-256 for ML-100K.
+register_dataset(_movielens(
+    "ml-100k", (RawFile("u.data", read_ml100k),),
+    "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229", 4_924_029,
+    "MovieLens 100K: 100,000 ratings (1-5) by 943 users on 1,682 movies.", (943, 1682, 100000),
+    PaperSettings(rvd_k={"mf": 12, "nsvd": 25, "autorec": 12, "cdae": 12}, tcd=(4, 1.0)),
+))
+register_dataset(_movielens(
+    "ml-1m", (RawFile("ratings.dat", read_ml1m), RawFile("ml-1m/ratings.dat", read_ml1m)),
+    "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20", 5_917_549,
+    "MovieLens 1M: 1,000,209 ratings (1-5) by 6,040 users on 3,706 movies.", (6040, 3706, 1000209),
+    PaperSettings(rvd_k={"mf": 12, "nsvd": 70, "autorec": 12, "cdae": 12}, tcd=(2, 0.2)),
+))
+
+register_dataset(DatasetRecord(
+    name="filmtrust",
+    # the NCF FilmTrust version: the raw 0.5..4 ratings doubled (the raw reader keeps 0.5..4)
+    scale=RatingScale(1, 8, 1),
+    raw_files=(RawFile("ratings.txt", read_filmtrust),),
+    # SHA-256 as published in OmniRec's FilmTrust loader
+    # (ISG-Siegen/OmniRec, src/omnirec/data_loaders/filmtrust.py); size not published.
+    archive=Archive(
+        url="https://guoguibing.github.io/librec/datasets/filmtrust.zip",
+        sha256="de4a55cb4ae26f663d88e9ad1ba1fae2d0d6d7a7499e37dc5245bab470c2d13c",
+        size=None,
+        members=("ratings.txt",),
+        root="",
+        description="FilmTrust (LibRec copy): 35,497 ratings (0.5-4) by 1,508 users, 2,071 films.",
+        citation=(
+            "G. Guo, J. Zhang and N. Yorke-Smith. 2013. A Novel Bayesian Similarity Measure "
+            "for Recommender Systems. IJCAI 2013"
+        ),
+    ),
+    # the NCF version keeps users with >= 15 ratings; a few items hold most ratings
+    twin=TwinShape(796, 2011, 30880, min_per_user=15, activity_sigma=0.9, popularity_sigma=3.4,
+                   histogram=(0.031, 0.033, 0.046, 0.091, 0.127, 0.223, 0.2, 0.249)),
+    papers=PaperSettings(
+        rvd_k={"mf": 650, "nsvd": 7, "autorec": 12, "cdae": 12},
+        tcd=(1, 1.0),
+        # the TCD authors' code
+        model_overrides={"mf": {"batch_size": 4096}, "nsvd": {"batch_size": 4096}},
+    ),
+))
+
+register_dataset(DatasetRecord(
+    name="yelp",
+    scale=RatingScale(1, 5, 1),
+    fetch_message=(
+        "the Yelp dataset has no public download: obtain it from Yelp under Yelp's licence "
+        "(https://www.yelp.com/dataset) and point fastpoison at it with --data-dir"
+    ),
+    twin=TwinShape(14575, 25602, 555374, min_per_user=15, activity_sigma=1.0, popularity_sigma=1.5,
+                   histogram=(0.1, 0.09, 0.14, 0.29, 0.38)),
+    # the RVD paper ranks the top 500 on Yelp; the TCD paper did not use Yelp
+    papers=PaperSettings(hr_k=500, rvd_k={"mf": 100, "nsvd": 900, "autorec": 100, "cdae": 200}, large=True),
+))
