@@ -14,10 +14,9 @@ from fastpoison.data import (DATASETS, DatasetRecord, PaperSettings, RatingScale
                              default_threshold, is_large, load_dataset, model_overrides, paper_hr_k, paper_rvd_k,
                              paper_tcd, rating_threshold, read_delimited, register_dataset, synthetic_ratings)
 from fastpoison.data.fetch import fetch
-from fastpoison.defenses.rvd import PAPER_K, paper_k
-from fastpoison.defenses.tcd import PAPER_SETTINGS, TCD
+from fastpoison.defenses import TCD, get_defense
 from fastpoison.errors import DataError
-from fastpoison.eval.experiment import PAPER_HR_K, default_hr_k
+from fastpoison.eval.grid import expand
 from fastpoison.models import MODELS, make_model
 
 BUILT_IN = ("ml-100k", "ml-1m", "filmtrust", "yelp")
@@ -47,20 +46,17 @@ def test_rvd_k_is_table_2() -> None:
         ("ml-100k", "autorec"): 12, ("ml-1m", "autorec"): 12, ("filmtrust", "autorec"): 12, ("yelp", "autorec"): 100,
         ("ml-100k", "cdae"): 12, ("ml-1m", "cdae"): 12, ("filmtrust", "cdae"): 12, ("yelp", "cdae"): 200,
     }
-    assert PAPER_K == expected
     for (dataset, model), k in expected.items():
         assert paper_rvd_k(dataset, model) == paper_rvd_k("synthetic:" + dataset, model) == k
 
 
 def test_hr_k() -> None:
-    assert PAPER_HR_K == {"yelp": 500}
     assert {name: paper_hr_k(name) for name in BUILT_IN} == {"ml-100k": 50, "ml-1m": 50, "filmtrust": 50, "yelp": 500}
     assert paper_hr_k("synthetic:yelp") == 500
 
 
 def test_tcd_settings_and_large_sets() -> None:
     expected = {"filmtrust": (1, 1.0), "ml-100k": (4, 1.0), "ml-1m": (2, 0.2)}
-    assert PAPER_SETTINGS == expected
     assert {name: paper_tcd(name) for name in BUILT_IN} == {**expected, "yelp": None}
     assert paper_tcd("synthetic:ml-1m") == (2, 0.2)
     assert [name for name in BUILT_IN if is_large(name)] == ["yelp"] and is_large("synthetic:yelp")
@@ -68,11 +64,9 @@ def test_tcd_settings_and_large_sets() -> None:
 
 def test_model_overrides() -> None:
     expected = {"mf": {"batch_size": 4096}, "nsvd": {"batch_size": 4096}, "autorec": {}, "cdae": {}}
-    for model, cls in MODELS.items():
-        assert {name: cls.paper_overrides.get(name, {}) for name in BUILT_IN} == {
+    for model in MODELS:
+        assert {name: model_overrides(name, model) for name in BUILT_IN} == {
             "ml-100k": {}, "ml-1m": {}, "filmtrust": expected[model], "yelp": {}}
-        for name in BUILT_IN:
-            assert model_overrides(name, model) == cls.paper_overrides.get(name, {})
     assert model_overrides("synthetic:filmtrust", "mf") == {"batch_size": 4096}
     model_overrides("filmtrust", "mf")["batch_size"] = 1  # a fresh dict: the record is untouched
     assert model_overrides("filmtrust", "mf") == {"batch_size": 4096}
@@ -106,19 +100,18 @@ def test_records_are_checked() -> None:
         register_dataset(DatasetRecord("ml-100k", scale))
 
 
-def test_accessors_agree_with_the_current_consumers() -> None:
+def test_consumers_read_the_registry() -> None:
     names = [*BUILT_IN, *("synthetic:" + name for name in BUILT_IN), "netflix", "/data/ratings.csv"]
     for name in names:
-        assert paper_hr_k(name) == default_hr_k(name)
+        assert expand({"grid": {"dataset": name}})[0].hr_k == paper_hr_k(name)
         for model in MODELS:
-            assert paper_rvd_k(name, model) == paper_k(name, model)
+            assert get_defense("rvd", dataset=name, model=model).serving.k == paper_rvd_k(name, model)
             config = make_model(model, name).config
             assert all(getattr(config, key) == value for key, value in model_overrides(name, model).items())
         tcd, settings = TCD.for_dataset(name), paper_tcd(name)
         if settings is not None:
             assert (tcd.pretrain_epochs, tcd.pseudo_ratio) == settings
         assert (TCD.for_dataset(name, n_pairs=1).pseudo_budget is not None) == is_large(name)
-    assert paper_rvd_k(None, "mf") == paper_k(None, "mf")
 
 
 # ------------------------------------------------------------------ a user's dataset

@@ -20,11 +20,12 @@ from .data.datasets import dataset_info, load_dataset
 from .data.fetch import fetch
 from .data.loaders import write_ncf
 from .data.paths import data_roots
+from .data.registry import paper_hr_k
 from .data.targets import choose_targets
 from .defenses import DEFENSES, with_settings
 from .errors import FastPoisonError
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
-from .eval.experiment import ExperimentSpec, default_hr_k, run_experiment
+from .eval.experiment import ExperimentSpec, run_experiment
 from .eval import reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
@@ -247,7 +248,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _hr_k(args: argparse.Namespace) -> int:
-    return default_hr_k(args.dataset) if args.hr_k is None else args.hr_k
+    return paper_hr_k(args.dataset) if args.hr_k is None else args.hr_k
 
 
 def _names(text: str) -> list[str]:

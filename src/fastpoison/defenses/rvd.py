@@ -6,26 +6,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..data.registry import paper_rvd_k
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .base import DefenseContext, Recommend, ServingDefense
 from .neighbours import HnswNeighbours, exact_neighbours
-
-#: k per (dataset, model): the RVD paper's Table 2.
-PAPER_K: dict[tuple[str, str], int] = {
-    ("ml-100k", "mf"): 12, ("ml-1m", "mf"): 12, ("filmtrust", "mf"): 650, ("yelp", "mf"): 100,
-    ("ml-100k", "nsvd"): 25, ("ml-1m", "nsvd"): 70, ("filmtrust", "nsvd"): 7, ("yelp", "nsvd"): 900,
-    ("ml-100k", "autorec"): 12, ("ml-1m", "autorec"): 12, ("filmtrust", "autorec"): 12, ("yelp", "autorec"): 100,
-    ("ml-100k", "cdae"): 12, ("ml-1m", "cdae"): 12, ("filmtrust", "cdae"): 12, ("yelp", "cdae"): 200,
-}
-DEFAULT_K = 12
-
-
-def paper_k(dataset: str | None, model: str) -> int:
-    """Table 2's k for the dataset (a ``synthetic:`` twin counts as its original) and model."""
-    base = (dataset or "").removeprefix("synthetic:")
-    return PAPER_K.get((base, model), DEFAULT_K)
-
 
 def check_settings(epochs: int, lr: float, forget: float) -> None:
     """ValueError unless ``epochs >= 0``, ``lr > 0`` and ``forget`` in (0, 1]."""
@@ -62,7 +47,7 @@ class RVD:
             raise ValueError("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal "
                              "fine-tuning (MF, NSVD, AutoRec or CDAE)")
         n_users = model.n_users
-        self.k = paper_k(dataset, model.name) if k is None else int(k)
+        self.k = paper_rvd_k(dataset, model.name) if k is None else int(k)
         if not 1 <= self.k <= n_users:
             raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {self.k}")
         check_settings(epochs, lr, forget)
@@ -88,7 +73,7 @@ class RVD:
 @dataclass(frozen=True)
 class VicinalDefense(ServingDefense):
     """RVD as a serving part (``rvd[k=100,epochs=5]``): its settings are `RVD`'s; ``k``
-    defaults to the RVD paper's Table 2 for the dataset and model (`paper_k`)."""
+    defaults to the RVD paper's Table 2 for the dataset and model (`paper_rvd_k`)."""
 
     k: int | None = None
     epochs: int = 5
@@ -104,7 +89,7 @@ class VicinalDefense(ServingDefense):
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
-        return {} if context.model is None else {"k": paper_k(context.dataset, context.model)}
+        return {} if context.model is None else {"k": paper_rvd_k(context.dataset, context.model)}
 
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, exact=self.exact,

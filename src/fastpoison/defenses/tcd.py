@@ -9,16 +9,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.ratings import RatingData
+from ..data.registry import is_large, paper_tcd
 from ..data.split import default_threshold
 from ..models.agreement import agreement_labels
 from ..models.base import TrainableModel, epoch_seed
 from .base import DefenseContext, ModelFactory, TrainingDefense
 
-#: (pre-training epochs, pseudo-label ratio) of the TCD paper §6.1.5; a synthetic twin counts
-#: as its original. Other datasets follow the paper's rule (all labels up to `SMALL_PAIRS`
-#: user-item pairs, else 20 %) with 2 pre-training epochs, and large ones cap the labels at
-#: `LARGE_SET_BUDGET` per rating.
-PAPER_SETTINGS: dict[str, tuple[int, float]] = {"filmtrust": (1, 1.0), "ml-100k": (4, 1.0), "ml-1m": (2, 0.2)}
+#: Datasets the TCD paper did not use follow its rule: all labels up to `SMALL_PAIRS`
+#: user-item pairs, else 20 %, with 2 pre-training epochs; large ones (more pairs, or a
+#: dataset registered as large, e.g. Yelp) cap the labels at `LARGE_SET_BUDGET` per rating.
 SMALL_PAIRS = 5_000_000
 #: Pseudo-labels per training rating on large datasets the paper did not use (e.g. Yelp):
 #: about what its 20 % gave on ML-1M (4.1 per rating). Yelp at 20 % would be 136 per rating
@@ -71,14 +70,12 @@ class TCD(TrainingDefense):
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
-        """The paper's settings for the dataset (see `PAPER_SETTINGS`); for other datasets, the
-        number of user-item pairs decides between all labels and 20 % capped at
-        `LARGE_SET_BUDGET` per rating (Yelp counts as large)."""
-        base = (context.dataset or "").removeprefix("synthetic:")
-        if base in PAPER_SETTINGS:
-            pretrain, ratio = PAPER_SETTINGS[base]
-            return {"pretrain_epochs": pretrain, "pseudo_ratio": ratio}
-        if base != "yelp" and (context.n_pairs is None or context.n_pairs <= SMALL_PAIRS):
+        """The paper's settings for the dataset (`data.registry.paper_tcd`); for other datasets,
+        the size decides between all labels and 20 % capped at `LARGE_SET_BUDGET` per rating."""
+        settings = paper_tcd(context.dataset)
+        if settings is not None:
+            return {"pretrain_epochs": settings[0], "pseudo_ratio": settings[1]}
+        if not is_large(context.dataset) and (context.n_pairs is None or context.n_pairs <= SMALL_PAIRS):
             return {"pretrain_epochs": 2, "pseudo_ratio": 1.0}
         return {"pretrain_epochs": 2, "pseudo_ratio": 0.2, "pseudo_budget": LARGE_SET_BUDGET}
 

@@ -22,15 +22,6 @@ from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_s
 from .stats import aggregate, paired_ttest, summarize
 
 
-#: HR@K cut-off per dataset where the papers do not use 50 (the RVD paper: 500 on Yelp).
-PAPER_HR_K: dict[str, int] = {"yelp": 500}
-
-
-def default_hr_k(dataset: str) -> int:
-    """The papers' K for ``dataset`` (a ``synthetic:`` twin counts as its original)."""
-    return PAPER_HR_K.get(dataset.removeprefix("synthetic:"), 50)
-
-
 @dataclass(frozen=True)
 class ExperimentSpec:
     """What to run. ``seeds`` runs seeds ``seed .. seed+seeds-1``; ``model_options`` override

@@ -28,7 +28,8 @@ import os
 import sys
 from typing import Any, Mapping, Sequence
 
-from .experiment import ExperimentSpec, default_hr_k
+from ..data.registry import paper_hr_k
+from .experiment import ExperimentSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,7 +85,7 @@ def expand(config: Mapping[str, Any]) -> list[ExperimentSpec]:
     for combo in itertools.product(*axes.values()):
         fields = {k: _none(v) for k, v in zip(axes, combo)}
         base = dict(settings, **fields, model_options=dict(config.get("model_options", {})), seeds=1)
-        base.setdefault("hr_k", default_hr_k(str(fields["dataset"])))
+        base.setdefault("hr_k", paper_hr_k(str(fields["dataset"])))
         try:
             cells.extend(ExperimentSpec(**base, seed=first_seed + s) for s in range(seeds))
         except TypeError as e:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.registry import model_overrides
 from .autorec import AutoRec, AutoRecConfig
 from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig
 from .cdae import CDAE, CDAEConfig
@@ -19,8 +20,8 @@ MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": Au
 
 
 def make_model(name: str, dataset: str | None = None, **overrides: Any) -> TrainableModel:
-    """A fresh model by registry name, with the papers' per-dataset settings (the class's
-    ``paper_overrides``, e.g. MF's batch 4096 on FilmTrust), then ``overrides``."""
+    """A fresh model by registry name, with the papers' per-dataset settings (the dataset
+    record's ``model_overrides``, e.g. MF's batch 4096 on FilmTrust), then ``overrides``."""
     try:
         cls = MODELS[name.lower()]
     except KeyError:
@@ -29,8 +30,7 @@ def make_model(name: str, dataset: str | None = None, **overrides: Any) -> Train
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"option {', '.join(unknown)} does not apply to model {cls.name}")
-    base = (dataset or "").removeprefix("synthetic:")
-    return cls(**{**cls.paper_overrides.get(base, {}), **overrides})
+    return cls(**{**model_overrides(dataset, cls.name), **overrides})
 
 
 def load_model(path: str | os.PathLike[str]) -> TrainableModel:

@@ -109,8 +109,6 @@ class TrainableModel(ABC):
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
     #: The key of the per-epoch training loss in ``history`` (mean over training ratings).
     train_metric: ClassVar[str] = "train_mse"
-    #: Per-dataset settings of the papers' code, applied by `make_model` before user overrides.
-    paper_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
     #: True when the model learns from implicit feedback: any rating counts as an interaction.
     implicit_feedback: ClassVar[bool] = False
 
@@ -317,7 +315,6 @@ class FactorModel(TrainableModel):
 
     config_class: ClassVar[type[FactorConfig]] = FactorConfig
     config: FactorConfig
-    paper_overrides = {"filmtrust": {"batch_size": 4096}}  # the TCD authors' code
     #: True when the first parameter array holds item rows that make up user vectors (NSVD).
     implicit_users: ClassVar[bool] = False
 
