@@ -1,4 +1,4 @@
-"""The `fastpoison` command: the DESIGN §6 contract, exit codes, and the acceptance figures."""
+"""The `fastpoison` command: its contract (docs/architecture.md), exit codes, and the acceptance figures."""
 from __future__ import annotations
 
 import json

@@ -41,7 +41,7 @@ class RatingScale:
         return (self.low + self.step * np.round((r - self.low) / self.step)).astype(np.float32)
 
     def normalize(self, ratings: np.ndarray) -> np.ndarray:
-        """Ratings divided by the maximum rating, as the papers train (DESIGN §7)."""
+        """Ratings divided by the maximum rating, as the papers train (docs/papers.md)."""
         return (np.asarray(ratings, dtype=np.float32) / np.float32(self.high)).astype(np.float32)
 
     def denormalize(self, values: np.ndarray) -> np.ndarray:

@@ -24,17 +24,28 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 @runtime_checkable
 class Recommender(Protocol):
-    """What every victim model offers (DESIGN §1)."""
+    """What every victim model offers (docs/architecture.md, "Contracts")."""
 
     def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
             callbacks: Iterable[EpochCallback] = ()) -> "Recommender": ...
 
     def predict(self, users: np.ndarray) -> np.ndarray: ...
 
-    def user_embeddings(self, users: np.ndarray | None = None) -> np.ndarray: ...
+    def user_embeddings(self, users: np.ndarray | None = None) -> np.ndarray:
+        """The vectors (float32 ``[n, d]``) that represent users; RVD finds a user's
+        neighbours by Euclidean distance between them."""
+        ...
 
     def top_k(self, users: np.ndarray | None = None, k: int = 50, *, exclude_seen: bool = True,
               query_items: np.ndarray | None = None) -> TopK: ...
+
+    def vicinal_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int, lr: float,
+                      forget: float = 1.0, threads: int | None = None) -> TopK:
+        """RVD's fine-tune, each model with its own update step: per user (a row of
+        ``neighbours``, the user among them), ``epochs`` passes over the neighbours' training
+        ratings at step ``lr`` on a private view of the parameters (``forget``: see `RVD`),
+        then the user's ``k`` best unrated items. The model itself is not changed."""
+        ...
 
     def state(self) -> dict[str, np.ndarray]: ...
 
