@@ -76,8 +76,8 @@ def test_expansion_keys_and_variants(grid_file):
 
 
 def test_cells_sharing_work_give_the_same_results_as_alone(tmp_path):
-    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "average", "defense": ["none", "rvd[k=10]", "ltsmf"],
-                             "targets": "unpopular"}, "model_options": {"epochs": 2, "factors": 8}})
+    cells = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": "average",
+                             "defense": ["none", "rvd[k=10]", "ltsmf"], "targets": "unpopular"}, "model_options": {"epochs": 2, "factors": 8}})
     assert len(plan_tasks(cells)) == 1  # one clean fit, one fake set, one attacked fit for all three
     mixed = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": ["random", "average"], "defense": ["none", "rvd"],
                              "seeds": 2}})

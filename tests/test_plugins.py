@@ -73,8 +73,8 @@ def toys():
     register_defense(DropMaxRaters)
     register_defense(PopularityFloor)
     yield
-    for registry, name in ((ATTACKS, TargetsOnly.name), (DEFENSES, DropMaxRaters.name), (DEFENSES, PopularityFloor.name)):
-        registry.pop(name)
+    for registry, entry in ((ATTACKS, TargetsOnly), (DEFENSES, DropMaxRaters), (DEFENSES, PopularityFloor)):
+        registry.pop(entry.name)
 
 
 DEFENSE = "toy_drop_max_raters[max_share=0.9]+toy_floor[min_ratings=100000]"
@@ -115,5 +115,7 @@ def test_bad_plugins_are_refused():
         register_defense(TargetsOnly)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="plain name"):
         register_attack(type("Bad", (TargetsOnly,), {"name": "bad[1]"}))
+    with pytest.raises(ValueError, match="an attack named 'pga' is already registered"):
+        register_attack(type("Other", (TargetsOnly,), {"name": "pga"}))
     with pytest.raises(ValueError, match="toy_floor has no setting floor"):
         get_defense("toy_floor[floor=3]")

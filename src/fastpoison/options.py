@@ -98,6 +98,20 @@ def format_chain(parts: Iterable[Variant]) -> str:
 T = TypeVar("T")
 
 
+def register(registry: dict[str, T], entry: T, what: str) -> T:
+    """Add ``entry`` (a class with a ``name``) to ``registry`` under its name and return it;
+    a name that is not plain (brackets, ``+``, ``,``, ``=``, spaces) or already taken by
+    another entry is a ValueError naming ``what`` (e.g. ``"an attack"``)."""
+    name = getattr(entry, "name", None)
+    if not isinstance(name, str) or not name or any(c in name for c in "[]+,= "):
+        raise ValueError(f"{getattr(entry, '__name__', entry)!r} needs a plain name "
+                         f"(no brackets, '+', ',', '=' or spaces)")
+    if registry.get(name, entry) is not entry:
+        raise ValueError(f"{what} named {name!r} is already registered ({registry[name]!r})")
+    registry[name] = entry
+    return entry
+
+
 def setting_types(factory: Callable[..., Any]) -> dict[str, Any]:
     """The settings ``factory`` (a dataclass or a class with keyword ``__init__``) accepts,
     each with its annotation (a type, a string such as ``"float | None"``, or ``None``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..options import build, format_variant, parse_variant, setting_types
+from ..options import build, format_variant, parse_variant, register, setting_types
 from .aush import AUSHAttack
 from .average import AverageAttack
 from .bandwagon import BandwagonAttack
@@ -27,13 +27,7 @@ def register_attack(cls: type[Attack]) -> type[Attack]:
     decorator. A name already taken by another class is a ValueError."""
     if not (isinstance(cls, type) and issubclass(cls, Attack)):
         raise ValueError(f"{cls!r} is not an Attack subclass")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name or any(c in name for c in "[]+,= "):
-        raise ValueError(f"{cls.__name__} needs a plain name (no brackets, '+', ',', '=' or spaces)")
-    if ATTACKS.get(name, cls) is not cls:
-        raise ValueError(f"an attack named {name!r} is already registered ({ATTACKS[name].__name__})")
-    ATTACKS[name] = cls
-    return cls
+    return register(ATTACKS, cls, "an attack")
 
 
 for _cls in (RandomAttack, AverageAttack, BandwagonAttack, MixRandAttack, PGAAttack, TNAAttack, DLAttack,

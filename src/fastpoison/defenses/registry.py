@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..data.ratings import RatingData
-from ..options import Variant, build, format_chain, parse_chain, setting_types
+from ..options import Variant, build, format_chain, parse_chain, register, setting_types
 from .base import DefenseContext, DefensePart, ServingDefense, TrainingDefense
 from .rvd import VicinalDefense
 from .tcd import TCD
@@ -26,13 +26,7 @@ def register_defense(part: type[DefensePart]) -> type[DefensePart]:
     A name already taken by another class is a ValueError."""
     if not (isinstance(part, type) and issubclass(part, (TrainingDefense, ServingDefense))):
         raise ValueError(f"{part!r} is neither a TrainingDefense nor a ServingDefense subclass")
-    name = getattr(part, "name", None)
-    if not isinstance(name, str) or not name or any(c in name for c in "[]+,= "):
-        raise ValueError(f"{part.__name__} needs a plain name (no brackets, '+', ',', '=' or spaces)")
-    if DEFENSES.get(name, part) is not part:
-        raise ValueError(f"a defense named {name!r} is already registered ({DEFENSES[name].__name__})")
-    DEFENSES[name] = part
-    return part
+    return register(DEFENSES, part, "a defense")
 
 
 for _part in (*ROBUST_OBJECTIVES, TCD, VicinalDefense):
@@ -80,7 +74,8 @@ def _build(variant: Variant, context: DefenseContext) -> DefensePart:
     name, settings = variant
     cls = _part_class(name)
     if context.model is not None and cls.models is not None and context.model not in cls.models:
-        raise ValueError(f"defense {name} applies to {', '.join(cls.models)}; it does not apply to model {context.model!r}")
+        raise ValueError(f"defense {name} applies to {', '.join(cls.models)}; "
+                         f"it does not apply to model {context.model!r}")
     return build(cls, f"defense {name}", {**cls.defaults(context), **settings})
 
 

@@ -176,8 +176,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     fresh victim is fitted on the poisoned data (``hr_attack``); with a defense, a victim refitted
     under its training part (else that victim) serves, through its serving part if it has one
     (``hr_defense``). Metrics count real users only. ``attack_settings`` and
-    ``defense_settings`` give every setting in force, defaults included. ``ri`` is the robustness improvement
-    per seed (mean, std, values); ``p_value`` the paired t-test of
+    ``defense_settings`` give every setting in force, defaults included. ``ri`` is the
+    robustness improvement per seed (mean, std, values); ``p_value`` the paired t-test of
     ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
 
     ``shared``: a dict kept across calls on the same dataset so that experiments that differ

@@ -15,9 +15,9 @@ import multiprocessing
 import platform
 import time
 import traceback
-from importlib.metadata import version
 from collections import defaultdict
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
