@@ -99,6 +99,8 @@ struct Tuned {
           bu_(base.bias ? base.bu : nullptr, base.bias ? base.n_users : 0, 1),
           bi_(base.bias ? base.bi : nullptr, base.bias ? base.n_items : 0, 1) {}
 
+    // Room for `users` user rows and `items` item rows: every row one user's fine-tune and
+    // scoring write (MF writes a row of P per user, NSVD a row of Y per item).
     void begin(int64_t users, int64_t items, float keep) {
         step = 0;
         A.begin(std::max(users, items), keep);
@@ -224,16 +226,17 @@ void serve(S, const FactorParams& base, const CsrView& r, const RvdQueries& q, c
 #pragma omp for schedule(dynamic, 4)
         for (int64_t n = 0; n < q.n; ++n) {
             const int32_t* nb = q.neighbours + n * q.k;
+            const int64_t u = q.users[n];
             int64_t ratings = 0;
             for (int j = 0; j < q.k; ++j) ratings += r.indptr[nb[j] + 1] - r.indptr[nb[j]];
             const int64_t steps = static_cast<int64_t>(cfg.epochs) * Model::steps_per_pass(ratings, q.k);
             const float keep =
                 steps > 0 ? static_cast<float>(std::pow(static_cast<double>(cfg.forget), 1.0 / steps)) : 1.0f;
             const ForgetShrink shrink{cfg.lr, keep, prior};
-            t.begin(q.k, std::min<int64_t>(base.n_items, ratings), keep);
+            // The user need not be one of its neighbours: room for its own rows too.
+            t.begin(q.k + 1, std::min<int64_t>(base.n_items, ratings + r.indptr[u + 1] - r.indptr[u]), keep);
             for (int e = 0; e < cfg.epochs; ++e)
                 for (int j = 0; j < q.k; ++j) model.pass(S{}, t, shrink, r, nb[j]);
-            const int64_t u = q.users[n];
             rank_items_for(S{}, t, r, u, model.user(S{}, t, r, u), scores.data(), cfg.top_k,
                            out_items + n * cfg.top_k, out_scores + n * cfg.top_k);
             t.end();
