@@ -160,8 +160,8 @@ CsrInput checked_mf_csr(py::array P, py::array Q, py::array bu, py::array bi, fl
 
 // NSVD's factors and its user-major CSR ratings, checked against each other.
 CsrInput checked_nsvd(py::array Y, py::array Q, py::array bu, py::array bi,
-                       float mu, py::array indptr, py::array indices, py::array values, bool bias,
-                       float item_reg) {
+                      float mu, py::array indptr, py::array indices, py::array values, bool bias,
+                      float item_reg) {
     const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
     if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");

@@ -91,36 +91,36 @@ class Overlay {
 // up to date at the current step.
 struct Tuned {
     const FactorParams& p;
-    Overlay A, Q, bu_, bi_;
+    Overlay A, Q, Bu, Bi;
     int64_t step = 0;
 
     explicit Tuned(const FactorParams& base)
         : p(base), A(base.A, base.a_rows, base.d), Q(base.Q, base.n_items, base.d),
-          bu_(base.bias ? base.bu : nullptr, base.bias ? base.n_users : 0, 1),
-          bi_(base.bias ? base.bi : nullptr, base.bias ? base.n_items : 0, 1) {}
+          Bu(base.bias ? base.bu : nullptr, base.bias ? base.n_users : 0, 1),
+          Bi(base.bias ? base.bi : nullptr, base.bias ? base.n_items : 0, 1) {}
 
-    // Room for `users` user rows and `items` item rows: every row one user's fine-tune and
-    // scoring write (MF writes a row of P per user, NSVD a row of Y per item).
+    // Capacity for one user's fine-tune and scoring: `users` rows of each array indexed by user,
+    // `items` of each indexed by item (A is either: P for MF, Y for NSVD).
     void begin(int64_t users, int64_t items, float keep) {
         step = 0;
         A.begin(std::max(users, items), keep);
         Q.begin(items, keep);
         if (p.bias) {
-            bu_.begin(users, keep);
-            bi_.begin(items, keep);
+            Bu.begin(users, keep);
+            Bi.begin(items, keep);
         }
     }
     void end() {
         A.end();
         Q.end();
-        bu_.end();
-        bi_.end();
+        Bu.end();
+        Bi.end();
     }
 
     float* a(int64_t r) { return A.write(r, step); }
     float* q(int32_t i) { return Q.write(i, step); }
-    float* bu(int64_t u) { return bu_.write(u, step); }
-    float* bi(int32_t i) { return bi_.write(i, step); }
+    float* bu(int64_t u) { return Bu.write(u, step); }
+    float* bi(int32_t i) { return Bi.write(i, step); }
     float mu() const { return p.mu; }
 
     // The up-to-date bias terms without copying rows (for scoring every item).
@@ -128,7 +128,7 @@ struct Tuned {
     float bias_now(S, int64_t u, int32_t i) const {
         if constexpr (S::bias) {
             float fu, fi;
-            const float b = bu_.read(u, step, fu)[0], c = bi_.read(i, step, fi)[0];
+            const float b = Bu.read(u, step, fu)[0], c = Bi.read(i, step, fi)[0];
             return p.mu + fu * b + fi * c;
         }
         return 0.0f;
@@ -152,20 +152,19 @@ struct ForgetShrink {
 class MfTune {
   public:
     explicit MfTune(int d) : pl_(squared_error_, d, 0, 0) {}
+    MfTune(const MfTune&) = delete;  // pl_ refers to this object's squared_error_
 
     static int64_t steps_per_pass(int64_t ratings, int /*k*/) { return ratings; }
 
     template <class S>
     void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
-        double sse = 0.0;
+        double sse = 0.0;  // not reported
         for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x, ++t.step)
             mf_sgd_step(S{}, std::false_type{}, t, shrink, pl_, v, r.indices[x], r.values[x], S::dim(t.p.d), sse);
     }
 
     template <class S>
-    const float* user(S, Tuned& t, const CsrView& /*r*/, int64_t u) {
-        return t.a(u);
-    }
+    const float* user(S, Tuned& t, const CsrView& /*r*/, int64_t u) { return t.a(u); }
 
   private:
     const Objective squared_error_{};
@@ -183,7 +182,7 @@ class NsvdTune {
     template <class S>
     void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
         if (r.indptr[v] == r.indptr[v + 1]) return;
-        double sse = 0.0;
+        double sse = 0.0;  // not reported
         nsvd_sgd_step(S{}, t, shrink, r, v, pu_.data(), g_.data(), S::dim(t.p.d), sse);
         ++t.step;
     }
@@ -201,7 +200,7 @@ class NsvdTune {
 
 // Scores every item for user u from its tuned vector, masks u's rated items and writes the top_k.
 template <class S>
-void rank_items_for(S, const Tuned& t, const CsrView& r, int64_t u, const float* user_vec, float* scores,
+void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* user_vec, float* scores,
                     int top_k, int32_t* out_items, float* out_scores) {
     const int d = S::dim(t.p.d);
     const int64_t m = t.p.n_items;
@@ -210,11 +209,13 @@ void rank_items_for(S, const Tuned& t, const CsrView& r, int64_t u, const float*
         const float* qi = t.Q.read(i, t.step, f);
         scores[i] = f * dot(user_vec, qi, d) + t.bias_now(S{}, u, static_cast<int32_t>(i));
     }
-    for (int64_t x = r.indptr[u]; x < r.indptr[u + 1]; ++x) scores[r.indices[x]] = -std::numeric_limits<float>::infinity();
+    for (int64_t x = r.indptr[u]; x < r.indptr[u + 1]; ++x)
+        scores[r.indices[x]] = -std::numeric_limits<float>::infinity();
     topk_rows(scores, 1, m, top_k, out_items, out_scores, 1);
 }
 
-// rvd_top_k of rvd.hpp for the model kind `Model` (MfTune or NsvdTune); `prior` as in ForgetShrink.
+// mf_rvd_top_k / nsvd_rvd_top_k of rvd.hpp for the model kind `Model` (MfTune or NsvdTune) at
+// shape S; `prior` as in ForgetShrink.
 template <class Model, class S>
 void serve(S, const FactorParams& base, const CsrView& r, const RvdQueries& q, const RvdConfig& cfg,
            const float* prior, int32_t* out_items, float* out_scores, int n_threads) {
@@ -237,13 +238,14 @@ void serve(S, const FactorParams& base, const CsrView& r, const RvdQueries& q, c
             t.begin(q.k + 1, std::min<int64_t>(base.n_items, ratings + r.indptr[u + 1] - r.indptr[u]), keep);
             for (int e = 0; e < cfg.epochs; ++e)
                 for (int j = 0; j < q.k; ++j) model.pass(S{}, t, shrink, r, nb[j]);
-            rank_items_for(S{}, t, r, u, model.user(S{}, t, r, u), scores.data(), cfg.top_k,
+            tuned_top_k(S{}, t, r, u, model.user(S{}, t, r, u), scores.data(), cfg.top_k,
                            out_items + n * cfg.top_k, out_scores + n * cfg.top_k);
             t.end();
         }
     }
 }
 
+// serve at the model's compile-time shape.
 template <class Model>
 void serve_any_shape(const FactorParams& base, const CsrView& train, const RvdQueries& q, const RvdConfig& cfg,
                      const float* prior, int32_t* out_items, float* out_scores, int n_threads) {
