@@ -26,8 +26,8 @@ FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, PairLoss& pl, const R
         const int64_t start = blocks[bi] * kBlock, end = block_end(blocks[bi], r.n);
         for (int64_t k = start; k < end; ++k) {
             if (k + kPrefetch < end) {
-                prefetch_row(rows.a(r.users[k + kPrefetch]), d);
-                prefetch_row(rows.q(r.items[k + kPrefetch]), d);
+                prefetch_row(p.A + static_cast<size_t>(r.users[k + kPrefetch]) * d, d);
+                prefetch_row(p.Q + static_cast<size_t>(r.items[k + kPrefetch]) * d, d);
             }
             mf_sgd_step(S{}, Robust{}, rows, shrink, pl, r.users[k], r.items[k], r.ratings[k], d, loss);
         }
