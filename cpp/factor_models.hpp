@@ -92,23 +92,6 @@ decltype(auto) dispatch_shape(const FactorParams& p, F&& f) {
     return p.bias ? dispatch_dim<true>(p.d, f) : dispatch_dim<false>(p.d, f);
 }
 
-// r_hat(u, i) from the user's factor row p_u and the item's row q_i.
-template <class S>
-FP_INLINE float predict(S, const FactorParams& p, const float* pu, const float* qi, int64_t u, int32_t i, int d) {
-    float pred = dot(pu, qi, d);
-    if constexpr (S::bias) pred += p.mu + p.bu[u] + p.bi[i];
-    return pred;
-}
-
-// SGD step of b_u and b_i on the error e = r - r_hat; nothing without biases.
-template <class S>
-FP_INLINE void sgd_bias_step(S, const FactorParams& p, int64_t u, int32_t i, float lr, float reg, float e) {
-    if constexpr (S::bias) {
-        p.bu[u] += lr * (e - reg * p.bu[u]);
-        p.bi[i] += lr * (e - reg * p.bi[i]);
-    }
-}
-
 // Adds the loss derivative c to the gradients of b_u and b_i; nothing without biases.
 template <class S>
 FP_INLINE void add_bias_grad(S, FactorGrads& g, int64_t u, int32_t i, float c) {

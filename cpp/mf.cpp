@@ -3,6 +3,7 @@
 
 #include "factor_models.hpp"
 #include "objective.hpp"
+#include "sgd_steps.hpp"
 #include "simd.hpp"
 
 namespace fp {
@@ -18,7 +19,8 @@ template <class S, class Robust>
 FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, PairLoss& pl, const RatingsView& r, const int64_t* blocks,
                          int64_t n_blocks, float lr, float reg) {
     const int d = S::dim(p.d);
-    const float keep = 1.0f - lr * reg;
+    const DirectRows rows{p, d};
+    const L2Shrink shrink{lr, reg, nullptr};
     double loss = 0.0;
     for (int64_t bi = 0; bi < n_blocks; ++bi) {
         const int64_t start = blocks[bi] * kBlock, end = block_end(blocks[bi], r.n);
@@ -27,20 +29,7 @@ FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, PairLoss& pl, const R
                 prefetch_row(p.A + static_cast<size_t>(r.users[k + kPrefetch]) * d, d);
                 prefetch_row(p.Q + static_cast<size_t>(r.items[k + kPrefetch]) * d, d);
             }
-            const int32_t u = r.users[k], i = r.items[k];
-            float* pu = p.A + static_cast<size_t>(u) * d;
-            float* qi = p.Q + static_cast<size_t>(i) * d;
-            const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
-            loss += static_cast<double>(e) * e;
-            const PairGrad g = pl.grad(Robust{}, pu, qi, e, d);
-            sgd_bias_step(S{}, p, u, i, lr, reg, -g.a);
-            coupled_step(pu, qi, d, keep - lr * g.b_u, keep - lr * g.b_i, -lr * g.a);
-            if constexpr (Robust::value) {
-                if (g.c != 0.0f) {
-                    scale_add(pu, pl.delta_i(), d, 1.0f, -lr * g.c);
-                    scale_add(qi, pl.delta_u(), d, 1.0f, -lr * g.c);
-                }
-            }
+            mf_sgd_step(S{}, Robust{}, rows, shrink, pl, r.users[k], r.items[k], r.ratings[k], d, loss);
         }
     }
     return loss;
@@ -52,17 +41,16 @@ FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, co
                               const int64_t* blocks, int64_t b0, int64_t b1, float reg, float inv_batch,
                               FactorGrads& g) {
     const int d = S::dim(p.d);
+    const DirectRows rows{p, d};
     const float rs = 2.0f * reg * inv_batch / static_cast<float>(d);  // reg * mean over entries (TCD code)
     double loss = 0.0;
     for (int64_t bi = b0; bi < b1; ++bi) {
         const int64_t start = blocks[bi] * kBlock, end = block_end(blocks[bi], r.n);
         for (int64_t k = start; k < end; ++k) {
             const int32_t u = r.users[k], i = r.items[k];
-            const float* pu = p.A + static_cast<size_t>(u) * d;
-            const float* qi = p.Q + static_cast<size_t>(i) * d;
-            const float e = predict(S{}, p, pu, qi, u, i, d) - r.ratings[k];
-            loss += static_cast<double>(e) * e;
-            const PairGrad pg = pl.grad(Robust{}, pu, qi, e, d);
+            const float* pu = rows.a(u);
+            const float* qi = rows.q(i);
+            const PairGrad pg = rating_grad(S{}, Robust{}, rows, pl, pu, qi, u, i, r.ratings[k], d, loss);
             const float c = 2.0f * pg.a * inv_batch;
             float* gu = g.A.row(u);
             float* gi = g.Q.row(i);

@@ -134,7 +134,8 @@ struct MFInput {
     fp::RatingsView r;
 };
 
-struct NSVDInput {
+// Factors with user-major CSR ratings (NSVD's training input, and RVD's).
+struct CsrInput {
     fp::FactorParams p;
     fp::CsrView c;
 };
@@ -147,10 +148,20 @@ MFInput checked_mf(py::array P, py::array Q, py::array bu, py::array bi,
     return {factor_params(f, mu, f.rows_a, bias, 0.0f), r};
 }
 
+// MF's factors and user-major CSR ratings (one row of P per CSR row), checked against each other.
+CsrInput checked_mf_csr(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array indptr,
+                        py::array indices, py::array values, bool bias) {
+    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    Factors f = checked_factors(P, Q, bu, bi, "P", n_users, bias);
+    if (f.rows_a != n_users) throw py::value_error("P must have one row per user of the ratings");
+    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+    return {factor_params(f, mu, c.n_users, bias, 0.0f), c};
+}
+
 // NSVD's factors and its user-major CSR ratings, checked against each other.
-NSVDInput checked_nsvd(py::array Y, py::array Q, py::array bu, py::array bi,
-                       float mu, py::array indptr, py::array indices, py::array values, bool bias,
-                       float item_reg) {
+CsrInput checked_nsvd(py::array Y, py::array Q, py::array bu, py::array bi,
+                      float mu, py::array indptr, py::array indices, py::array values, bool bias,
+                      float item_reg) {
     const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     Factors f = checked_factors(Y, Q, bu, bi, "Y", n_users, bias);
     if (f.rows_a != f.n_items) throw py::value_error("Y and Q must both have one row per item");
@@ -204,7 +215,7 @@ py::tuple mf_adam(py::array P, py::array Q, py::array bu, py::array bi, float mu
 
 double nsvd_sgd(py::array Y, py::array Q, py::array bu, py::array bi, float mu, py::array indptr, py::array indices,
                 py::array values, float lr, float reg, bool bias, int n_threads, uint64_t seed, float item_reg) {
-    const NSVDInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
+    const CsrInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
     check_hyper(lr, reg);
     py::gil_scoped_release nogil;
     return fp::nsvd_sgd_epoch(in.p, in.c, lr, reg, n_threads, seed);
@@ -214,43 +225,63 @@ py::tuple nsvd_adam(py::array Y, py::array Q, py::array bu, py::array bi, float 
                     py::array indptr, py::array indices, py::array values, int64_t batch, float reg, float lr,
                     float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed,
                     float item_reg) {
-    const NSVDInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
+    const CsrInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
     const fp::Moments mo = checked_moments(moments, in.p);
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
     return adam_run([&](int64_t& t) { return fp::nsvd_adam_epoch(in.p, mo, in.c, batch, reg, cfg, t, n_threads, seed); },
                     step);
 }
 
-py::tuple rvd_top_k(py::array A, py::array Q, py::array bu, py::array bi, float mu, bool bias, bool nsvd,
-                    float item_reg, py::array indptr, py::array indices, py::array values, py::array users,
-                    py::array neighbours, int epochs, float lr, float forget, int top_k, int n_threads) {
-    const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
-    Factors f = checked_factors(A, Q, bu, bi, nsvd ? "Y" : "P", n_users, bias);
-    if (nsvd ? f.rows_a != f.n_items : f.rows_a != n_users)
-        throw py::value_error(nsvd ? "Y must have one row per item" : "P must have one row per user of the ratings");
-    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+// RVD's queries and settings, checked against the ratings `c`.
+fp::RvdQueries checked_queries(const py::array& users, const py::array& neighbours, const fp::CsrView& c) {
     if (neighbours.ndim() != 2 || users.ndim() != 1 || neighbours.shape(0) != users.shape(0))
         throw py::value_error("neighbours must be [n, k] with one row per user");
     const int64_t n = users.shape(0);
     const int k = static_cast<int>(neighbours.shape(1));
     if (k < 1) throw py::value_error("k must be >= 1");
-    fp::RvdQueries q{checked<int32_t>(users, "users", {n}, false), checked<int32_t>(neighbours, "neighbours", {n, k}, false),
-                     n, k};
+    fp::RvdQueries q{checked<int32_t>(users, "users", {n}, false),
+                     checked<int32_t>(neighbours, "neighbours", {n, k}, false), n, k};
     check_range(q.users, n, c.n_users, "users");
     check_range(q.neighbours, n * k, c.n_users, "neighbours");
+    return q;
+}
+
+fp::RvdConfig rvd_config(int epochs, float lr, float forget, int top_k) {
     if (!(lr > 0.0f) || !(forget > 0.0f && forget <= 1.0f)) throw py::value_error("need lr > 0 and forget in (0, 1]");
     if (epochs < 0 || top_k < 1) throw py::value_error("epochs must be >= 0 and top_k >= 1");
-    if (!(item_reg >= 0.0f)) throw py::value_error("item_reg must be >= 0");
-    const fp::FactorParams p = factor_params(f, mu, c.n_users, bias, item_reg);
-    py::array_t<int32_t> items({n, static_cast<int64_t>(top_k)});
-    py::array_t<float> scores({n, static_cast<int64_t>(top_k)});
+    return fp::RvdConfig{epochs, lr, forget, top_k};
+}
+
+// Runs `kernel` (fp::mf_rvd_top_k or fp::nsvd_rvd_top_k) on checked input without the GIL;
+// returns (items, scores) [n, top_k].
+template <class Kernel>
+py::tuple rvd_run(Kernel kernel, const CsrInput& in, py::array users, py::array neighbours, int epochs, float lr,
+                  float forget, int top_k, int n_threads) {
+    const fp::RvdQueries q = checked_queries(users, neighbours, in.c);
+    const fp::RvdConfig cfg = rvd_config(epochs, lr, forget, top_k);
+    py::array_t<int32_t> items({q.n, static_cast<int64_t>(top_k)});
+    py::array_t<float> scores({q.n, static_cast<int64_t>(top_k)});
     int32_t* oi = items.mutable_data();
     float* os = scores.mutable_data();
     {
         py::gil_scoped_release nogil;
-        fp::rvd_top_k(p, nsvd, c, q, fp::RvdConfig{epochs, lr, forget, top_k}, oi, os, fp::clamp_threads(n_threads));
+        kernel(in.p, in.c, q, cfg, oi, os, fp::clamp_threads(n_threads));
     }
     return py::make_tuple(items, scores);
+}
+
+py::tuple mf_rvd(py::array P, py::array Q, py::array bu, py::array bi, float mu, bool bias, py::array indptr,
+                 py::array indices, py::array values, py::array users, py::array neighbours, int epochs, float lr,
+                 float forget, int top_k, int n_threads) {
+    const CsrInput in = checked_mf_csr(P, Q, bu, bi, mu, indptr, indices, values, bias);
+    return rvd_run(fp::mf_rvd_top_k, in, users, neighbours, epochs, lr, forget, top_k, n_threads);
+}
+
+py::tuple nsvd_rvd(py::array Y, py::array Q, py::array bu, py::array bi, float mu, bool bias, py::array indptr,
+                   py::array indices, py::array values, py::array users, py::array neighbours, int epochs, float lr,
+                   float forget, int top_k, int n_threads, float item_reg) {
+    const CsrInput in = checked_nsvd(Y, Q, bu, bi, mu, indptr, indices, values, bias, item_reg);
+    return rvd_run(fp::nsvd_rvd_top_k, in, users, neighbours, epochs, lr, forget, top_k, n_threads);
 }
 
 py::array_t<float> dot_pairs(py::array U, py::array V, py::array users, py::array items, int n_threads) {
@@ -441,13 +472,17 @@ PYBIND11_MODULE(_core, m) {
           py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("batch"), py::arg("reg"),
           py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"),
           py::arg("n_threads"), py::arg("seed"), py::arg("item_reg") = 0.0f);
-    m.def("rvd_top_k", &rvd_top_k,
-          "RVD: per user, fine-tune a copy-on-write overlay of the base model (MF, or NSVD) on its neighbours' "
-          "ratings by SGD, score every item, mask rated ones; returns (items, scores) [n, top_k].",
-          py::arg("A"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("bias"), py::arg("nsvd"),
-          py::arg("item_reg"), py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("users"),
-          py::arg("neighbours"), py::arg("epochs"), py::arg("lr"), py::arg("forget"), py::arg("top_k"),
-          py::arg("n_threads"));
+    m.def("mf_rvd_top_k", &mf_rvd,
+          "RVD for MF: per user, fine-tune a copy-on-write overlay of the base model on its neighbours' ratings "
+          "by SGD, score every item, mask rated ones; returns (items, scores) [n, top_k].",
+          py::arg("P"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("bias"),
+          py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("users"), py::arg("neighbours"),
+          py::arg("epochs"), py::arg("lr"), py::arg("forget"), py::arg("top_k"), py::arg("n_threads"));
+    m.def("nsvd_rvd_top_k", &nsvd_rvd, "RVD for NSVD, as mf_rvd_top_k; item_reg: NSVD's per-item prior.",
+          py::arg("Y"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("bias"),
+          py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("users"), py::arg("neighbours"),
+          py::arg("epochs"), py::arg("lr"), py::arg("forget"), py::arg("top_k"), py::arg("n_threads"),
+          py::arg("item_reg") = 0.0f);
     m.def("dot_pairs", &dot_pairs, "U[users[k]] . V[items[k]] for every k (float32).", py::arg("U"), py::arg("V"),
           py::arg("users"), py::arg("items"), py::arg("n_threads"));
     m.def("agreement_pairs", &agreement_pairs,

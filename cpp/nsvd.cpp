@@ -12,35 +12,21 @@
 #include <vector>
 
 #include "factor_models.hpp"
+#include "sgd_steps.hpp"
 #include "simd.hpp"
 
 namespace fp {
 namespace {
 
-
+// SGD over the listed users, one user-wise step each (the thread's share of an epoch).
 template <class S>
 FP_HOT double sgd_users(S, const FactorParams& p, const CsrView& r, const int64_t* users, int64_t n, float lr,
                         float reg, const float* prior, float* pu, float* g) {
     const int d = S::dim(p.d);
+    const DirectRows rows{p, d};
+    const L2Shrink shrink{lr, reg, prior};
     double loss = 0.0;
-    for (int64_t k = 0; k < n; ++k) {
-        const int64_t u = users[k];
-        const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return p.A + static_cast<size_t>(j) * d; });
-        if (norm == 0.0f) continue;
-        const int64_t a = r.indptr[u], b = r.indptr[u + 1];
-        std::fill(g, g + d, 0.0f);
-        for (int64_t x = a; x < b; ++x) {
-            const int32_t i = r.indices[x];
-            float* qi = p.Q + static_cast<size_t>(i) * d;
-            const float e = r.values[x] - predict(S{}, p, pu, qi, u, i, d);
-            loss += static_cast<double>(e) * e;
-            sgd_bias_step(S{}, p, u, i, lr, reg, e);
-            scale_add(g, qi, d, 1.0f, e);                                // g += e q_i (before its step)
-            scale_add(qi, pu, d, 1.0f - lr * (reg + prior[i]), lr * e);  // q_i += lr (e p_u - rq q_i)
-        }
-        for (int64_t x = a; x < b; ++x)  // y_j += lr (norm g - reg y_j)
-            scale_add(p.A + static_cast<size_t>(r.indices[x]) * d, g, d, 1.0f - lr * reg, lr * norm);
-    }
+    for (int64_t k = 0; k < n; ++k) nsvd_sgd_step(S{}, rows, shrink, r, users[k], pu, g, d, loss);
     return loss;
 }
 
@@ -50,18 +36,19 @@ template <class S>
 FP_HOT double adam_users_grad(S, const FactorParams& p, const CsrView& r, const int64_t* users, int64_t n,
                               float reg, float inv_batch, const float* prior, float* pu, float* gp, FactorGrads& g) {
     const int d = S::dim(p.d);
+    const DirectRows rows{p, d};
     const float rs = 2.0f * reg * inv_batch / static_cast<float>(d);  // reg * mean over entries (TCD code)
     double loss = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const int64_t u = users[k];
-        const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return p.A + static_cast<size_t>(j) * d; });
+        const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return rows.a(j); });
         if (norm == 0.0f) continue;
         const int64_t a = r.indptr[u], b = r.indptr[u + 1];
         std::fill(gp, gp + d, 0.0f);
         for (int64_t x = a; x < b; ++x) {
             const int32_t i = r.indices[x];
-            const float* qi = p.Q + static_cast<size_t>(i) * d;
-            const float e = predict(S{}, p, pu, qi, u, i, d) - r.values[x];
+            const float* qi = rows.q(i);
+            const float e = predict(S{}, rows, pu, qi, u, i, d) - r.values[x];
             loss += static_cast<double>(e) * e;
             const float c = 2.0f * e * inv_batch;
             add_scaled_pair(g.Q.row(i), pu, qi, d, c, rs + 2.0f * inv_batch * prior[i]);

@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "objective.hpp"
+#include "sgd_steps.hpp"
 #include "simd.hpp"
 #include "topk.hpp"
 
@@ -85,151 +87,184 @@ class Overlay {
 };
 
 // One thread's tuned view of the model: overlays of A (P or Y), Q and the biases, and the
-// number of update steps taken so far.
+// number of update steps taken so far. As the Rows of sgd_steps.hpp it hands out rows brought
+// up to date at the current step.
 struct Tuned {
     const FactorParams& p;
-    Overlay A, Q, bu, bi;
+    Overlay A, Q, Bu, Bi;
     int64_t step = 0;
 
     explicit Tuned(const FactorParams& base)
         : p(base), A(base.A, base.a_rows, base.d), Q(base.Q, base.n_items, base.d),
-          bu(base.bias ? base.bu : nullptr, base.bias ? base.n_users : 0, 1),
-          bi(base.bias ? base.bi : nullptr, base.bias ? base.n_items : 0, 1) {}
+          Bu(base.bias ? base.bu : nullptr, base.bias ? base.n_users : 0, 1),
+          Bi(base.bias ? base.bi : nullptr, base.bias ? base.n_items : 0, 1) {}
 
+    // Capacity for one user's fine-tune and scoring: `users` rows of each array indexed by user,
+    // `items` of each indexed by item (A is either: P for MF, Y for NSVD).
     void begin(int64_t users, int64_t items, float keep) {
         step = 0;
         A.begin(std::max(users, items), keep);
         Q.begin(items, keep);
         if (p.bias) {
-            bu.begin(users, keep);
-            bi.begin(items, keep);
+            Bu.begin(users, keep);
+            Bi.begin(items, keep);
         }
     }
     void end() {
         A.end();
         Q.end();
-        bu.end();
-        bi.end();
+        Bu.end();
+        Bi.end();
     }
 
-    template <class S>
-    float bias_of(S, int64_t u, int32_t i) {
-        if constexpr (S::bias) return p.mu + bu.write(u, step)[0] + bi.write(i, step)[0];
-        return 0.0f;
-    }
+    float* a(int64_t r) { return A.write(r, step); }
+    float* q(int32_t i) { return Q.write(i, step); }
+    float* bu(int64_t u) { return Bu.write(u, step); }
+    float* bi(int32_t i) { return Bi.write(i, step); }
+    float mu() const { return p.mu; }
+
     // The up-to-date bias terms without copying rows (for scoring every item).
     template <class S>
     float bias_now(S, int64_t u, int32_t i) const {
         if constexpr (S::bias) {
             float fu, fi;
-            const float b = bu.read(u, step, fu)[0], c = bi.read(i, step, fi)[0];
+            const float b = Bu.read(u, step, fu)[0], c = Bi.read(i, step, fi)[0];
             return p.mu + fu * b + fi * c;
         }
         return 0.0f;
     }
-    template <class S>
-    void bias_step(S, int64_t u, int32_t i, float lr, float keep, float e) {
-        if constexpr (S::bias) {
-            float* b = bu.write(u, step);
-            float* c = bi.write(i, step);
-            b[0] = keep * b[0] + lr * e;
-            c[0] = keep * c[0] + lr * e;
-        }
-    }
 };
 
-// One SGD pass of MF over user v's ratings.
-template <class S>
-void tune_mf_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float keep) {
-    const int d = S::dim(t.p.d);
-    for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x) {
-        const int32_t i = r.indices[x];
-        float* pv = t.A.write(v, t.step);
-        float* qi = t.Q.write(i, t.step);
-        const float e = r.values[x] - (dot(pv, qi, d) + t.bias_of(S{}, v, i));
-        t.bias_step(S{}, v, i, lr, keep, e);
-        coupled_step(pv, qi, d, keep, keep, lr * e);
+// RVD's shrink (the Shrink of sgd_steps.hpp): every row by `keep` per step, NSVD's q_i also by
+// lr prior_i; no L2 of its own.
+struct ForgetShrink {
+    float lr, keep_per_step;
+    const float* prior;  // NSVD's per-item prior weights; unused by MF
+
+    float keep() const { return keep_per_step; }
+    float item_keep(int32_t i) const { return keep_per_step - lr * prior[i]; }
+    float bias(float b, float e) const { return keep_per_step * b + lr * e; }
+};
+
+// The fine-tune of one model kind, per thread: the steps one pass over the neighbours takes,
+// one pass over a neighbour's ratings, and the vector the user's scores are computed from.
+// MF: one step per rating, on the squared error; the user's vector is its row of P.
+class MfTune {
+  public:
+    explicit MfTune(int d) : pl_(squared_error_, d, 0, 0) {}
+    MfTune(const MfTune&) = delete;  // pl_ refers to this object's squared_error_
+
+    static int64_t steps_per_pass(int64_t ratings, int /*k*/) { return ratings; }
+
+    template <class S>
+    void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
+        double sse = 0.0;  // not reported
+        for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x, ++t.step)
+            mf_sgd_step(S{}, std::false_type{}, t, shrink, pl_, v, r.indices[x], r.values[x], S::dim(t.p.d), sse);
+    }
+
+    template <class S>
+    const float* user(S, Tuned& t, const CsrView& /*r*/, int64_t u) { return t.a(u); }
+
+  private:
+    const Objective squared_error_{};
+    PairLoss pl_;
+};
+
+// NSVD: one step per neighbour with ratings (the model's user-wise step); the user's vector is
+// built from the tuned rows of the items it rated.
+class NsvdTune {
+  public:
+    explicit NsvdTune(int d) : pu_(static_cast<size_t>(d)), g_(static_cast<size_t>(d)) {}
+
+    static int64_t steps_per_pass(int64_t /*ratings*/, int k) { return k; }
+
+    template <class S>
+    void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
+        if (r.indptr[v] == r.indptr[v + 1]) return;
+        double sse = 0.0;  // not reported
+        nsvd_sgd_step(S{}, t, shrink, r, v, pu_.data(), g_.data(), S::dim(t.p.d), sse);
         ++t.step;
     }
-}
 
-// One SGD pass of NSVD over user v's ratings (the model's own user-wise step).
-template <class S>
-void tune_nsvd_user(S, Tuned& t, const CsrView& r, int64_t v, float lr, float keep, const float* prior, float* pv,
-                    float* g) {
-    const int d = S::dim(t.p.d);
-    const float norm = implicit_user(r, v, d, pv, [&](int32_t j) { return t.A.write(j, t.step); });
-    if (norm == 0.0f) return;
-    std::fill(g, g + d, 0.0f);
-    for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x) {
-        const int32_t i = r.indices[x];
-        float* qi = t.Q.write(i, t.step);
-        const float e = r.values[x] - (dot(pv, qi, d) + t.bias_of(S{}, v, i));
-        t.bias_step(S{}, v, i, lr, keep, e);
-        scale_add(g, qi, d, 1.0f, e);
-        scale_add(qi, pv, d, keep - lr * prior[i], lr * e);
+    template <class S>
+    const float* user(S, Tuned& t, const CsrView& r, int64_t u) {
+        std::fill(pu_.begin(), pu_.end(), 0.0f);
+        implicit_user(r, u, S::dim(t.p.d), pu_.data(), [&](int32_t j) { return t.a(j); });
+        return pu_.data();
     }
-    for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x)
-        scale_add(t.A.write(r.indices[x], t.step), g, d, keep, lr * norm);
-    ++t.step;
+
+  private:
+    std::vector<float> pu_, g_;
+};
+
+// Scores every item for user u from its tuned vector, masks u's rated items and writes the top_k.
+template <class S>
+void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* user_vec, float* scores,
+                    int top_k, int32_t* out_items, float* out_scores) {
+    const int d = S::dim(t.p.d);
+    const int64_t m = t.p.n_items;
+    float f;
+    for (int64_t i = 0; i < m; ++i) {
+        const float* qi = t.Q.read(i, t.step, f);
+        scores[i] = f * dot(user_vec, qi, d) + t.bias_now(S{}, u, static_cast<int32_t>(i));
+    }
+    for (int64_t x = r.indptr[u]; x < r.indptr[u + 1]; ++x)
+        scores[r.indices[x]] = -std::numeric_limits<float>::infinity();
+    topk_rows(scores, 1, m, top_k, out_items, out_scores, 1);
 }
 
-template <class S>
-void serve(S, const FactorParams& base, bool nsvd, const CsrView& r, const RvdQueries& q, const RvdConfig& cfg,
+// mf_rvd_top_k / nsvd_rvd_top_k of rvd.hpp for the model kind `Model` (MfTune or NsvdTune) at
+// shape S; `prior` as in ForgetShrink.
+template <class Model, class S>
+void serve(S, const FactorParams& base, const CsrView& r, const RvdQueries& q, const RvdConfig& cfg,
            const float* prior, int32_t* out_items, float* out_scores, int n_threads) {
-    const int d = S::dim(base.d);
-    const int64_t m = base.n_items;
 #pragma omp parallel num_threads(n_threads)
     {
         Tuned t(base);
-        std::vector<float> scores(static_cast<size_t>(m)), pu(static_cast<size_t>(d)), g(static_cast<size_t>(d));
+        Model model(S::dim(base.d));
+        std::vector<float> scores(static_cast<size_t>(base.n_items));
 #pragma omp for schedule(dynamic, 4)
         for (int64_t n = 0; n < q.n; ++n) {
             const int32_t* nb = q.neighbours + n * q.k;
+            const int64_t u = q.users[n];
             int64_t ratings = 0;
             for (int j = 0; j < q.k; ++j) ratings += r.indptr[nb[j] + 1] - r.indptr[nb[j]];
-            const int64_t items = std::min<int64_t>(m, ratings);
-            const int64_t steps = static_cast<int64_t>(cfg.epochs) * (nsvd ? q.k : ratings);
+            const int64_t steps = static_cast<int64_t>(cfg.epochs) * Model::steps_per_pass(ratings, q.k);
             const float keep =
                 steps > 0 ? static_cast<float>(std::pow(static_cast<double>(cfg.forget), 1.0 / steps)) : 1.0f;
-            t.begin(q.k, items, keep);
+            const ForgetShrink shrink{cfg.lr, keep, prior};
+            // The user need not be one of its neighbours: room for its own rows too.
+            t.begin(q.k + 1, std::min<int64_t>(base.n_items, ratings + r.indptr[u + 1] - r.indptr[u]), keep);
             for (int e = 0; e < cfg.epochs; ++e)
-                for (int j = 0; j < q.k; ++j) {
-                    if (nsvd)
-                        tune_nsvd_user(S{}, t, r, nb[j], cfg.lr, keep, prior, pu.data(), g.data());
-                    else
-                        tune_mf_user(S{}, t, r, nb[j], cfg.lr, keep);
-                }
-            const int64_t u = q.users[n];
-            const float* user_vec;
-            if (nsvd) {
-                std::fill(pu.begin(), pu.end(), 0.0f);
-                implicit_user(r, u, d, pu.data(), [&](int32_t j) { return t.A.write(j, t.step); });
-                user_vec = pu.data();
-            } else {
-                user_vec = t.A.write(u, t.step);
-            }
-            float f;
-            for (int64_t i = 0; i < m; ++i) {
-                const float* qi = t.Q.read(i, t.step, f);
-                scores[i] = f * dot(user_vec, qi, d) + t.bias_now(S{}, u, static_cast<int32_t>(i));
-            }
-            for (int64_t x = r.indptr[u]; x < r.indptr[u + 1]; ++x)
-                scores[r.indices[x]] = -std::numeric_limits<float>::infinity();
-            topk_rows(scores.data(), 1, m, cfg.top_k, out_items + n * cfg.top_k, out_scores + n * cfg.top_k, 1);
+                for (int j = 0; j < q.k; ++j) model.pass(S{}, t, shrink, r, nb[j]);
+            tuned_top_k(S{}, t, r, u, model.user(S{}, t, r, u), scores.data(), cfg.top_k,
+                           out_items + n * cfg.top_k, out_scores + n * cfg.top_k);
             t.end();
         }
     }
 }
 
+// serve at the model's compile-time shape.
+template <class Model>
+void serve_any_shape(const FactorParams& base, const CsrView& train, const RvdQueries& q, const RvdConfig& cfg,
+                     const float* prior, int32_t* out_items, float* out_scores, int n_threads) {
+    dispatch_shape(base, [&](auto s) {
+        serve<Model>(s, base, train, q, cfg, prior, out_items, out_scores, n_threads);
+    });
+}
+
 }  // namespace
 
-void rvd_top_k(const FactorParams& base, bool nsvd, const CsrView& train, const RvdQueries& q,
-               const RvdConfig& cfg, int32_t* out_items, float* out_scores, int n_threads) {
-    const std::vector<float> prior = item_prior(train, base.n_items, nsvd ? base.item_reg : 0.0f);
-    dispatch_shape(base, [&](auto s) {
-        serve(s, base, nsvd, train, q, cfg, prior.data(), out_items, out_scores, n_threads);
-    });
+void mf_rvd_top_k(const FactorParams& base, const CsrView& train, const RvdQueries& q, const RvdConfig& cfg,
+                  int32_t* out_items, float* out_scores, int n_threads) {
+    serve_any_shape<MfTune>(base, train, q, cfg, nullptr, out_items, out_scores, n_threads);
+}
+
+void nsvd_rvd_top_k(const FactorParams& base, const CsrView& train, const RvdQueries& q, const RvdConfig& cfg,
+                    int32_t* out_items, float* out_scores, int n_threads) {
+    const std::vector<float> prior = item_prior(train, base.n_items, base.item_reg);
+    serve_any_shape<NsvdTune>(base, train, q, cfg, prior.data(), out_items, out_scores, n_threads);
 }
 
 }  // namespace fp

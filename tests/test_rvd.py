@@ -1,12 +1,13 @@
-"""RVD: the overlay kernel against a naive deep-copy reference, base model untouched,
+"""RVD: the overlay kernels against a dense numpy reference, base model untouched,
 neighbour search, bad input."""
 from __future__ import annotations
 
-import copy
+from functools import partial
 
 import numpy as np
 import pytest
 
+from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.registry import paper_rvd_k
 from fastpoison.defenses import RVD, exact_neighbours
@@ -23,32 +24,62 @@ def mf(request, train):
     return MF(factors=8, epochs=3, bias=request.param).fit(train, seed=0)
 
 
-def naive_mf_rvd(model: MF, train, user: int, neighbours: np.ndarray, epochs: int, lr: float, forget: float):
-    """Deep-copy the model, fine-tune it densely in numpy, score every item for ``user``."""
-    m = copy.deepcopy(model)
-    P, Q, bu, bi = (m.params[k].astype(np.float64) for k in ("P", "Q", "bu", "bi"))
-    keep = forget ** (1.0 / (epochs * sum(train.indptr[v + 1] - train.indptr[v] for v in neighbours)))
-    values = train.values / train.scale.high
+def reference_rvd(kind: str, params: tuple[np.ndarray, ...], mu: float, bias: bool, item_reg: float,
+                  csr: tuple[np.ndarray, np.ndarray, np.ndarray], user: int, neighbours, epochs: int, lr: float,
+                  forget: float) -> np.ndarray:
+    """The RVD fine-tune done densely in float64: every step updates its rows from their old
+    values (shrunk by ``keep`` inside the update) and shrinks every other row by ``keep``;
+    returns ``user``'s scores of every item, its rated items at -inf."""
+    A, Q, bu, bi = (np.array(x, dtype=np.float64) for x in params)
+    indptr, indices, values = csr
+    rated = [(indices[indptr[v]:indptr[v + 1]], values[indptr[v]:indptr[v + 1]]) for v in range(len(indptr) - 1)]
+    counts = np.bincount(indices, minlength=len(Q))
+    prior = np.where(counts > 0, item_reg / np.maximum(counts, 1), 0.0)
+    steps = epochs * (len(neighbours) if kind == "nsvd" else sum(len(rated[v][0]) for v in neighbours))
+    keep = forget ** (1.0 / steps) if steps else 1.0
+    b = 1.0 if bias else 0.0
+
+    def implicit(v: int) -> np.ndarray:
+        items = rated[v][0]
+        return A[items].sum(0) / np.sqrt(len(items)) if len(items) else np.zeros(A.shape[1])
+
+    def decay_all_but(updates: dict[str, dict[int, np.ndarray]]) -> None:
+        for name, array in (("A", A), ("Q", Q), ("bu", bu), ("bi", bi)):
+            array *= keep
+            for row, value in updates[name].items():
+                array[row] = value
+
     for _ in range(epochs):
         for v in neighbours:
-            for x in range(train.indptr[v], train.indptr[v + 1]):
-                i, r = train.indices[x], values[x]
-                pred = P[v] @ Q[i] + ((m.mu + bu[v] + bi[i]) if m.config.bias else 0.0)
-                e = r - pred
-                pv, qi = P[v].copy(), Q[i].copy()
-                P *= keep
-                Q *= keep
-                P[v] = keep * pv + lr * e * qi
-                Q[i] = keep * qi + lr * e * pv
-                if m.config.bias:
-                    b_v, b_i = bu[v], bi[i]
-                    bu *= keep
-                    bi *= keep
-                    bu[v] = keep * b_v + lr * e
-                    bi[i] = keep * b_i + lr * e
-    scores = Q @ P[user] + ((m.mu + bu[user] + bi) if m.config.bias else 0.0)
-    scores[train.indices[train.indptr[user]:train.indptr[user + 1]]] = -np.inf
+            items, ratings = rated[v]
+            if kind == "mf":
+                for i, r in zip(items, ratings):
+                    e = r - (A[v] @ Q[i] + b * (mu + bu[v] + bi[i]))
+                    decay_all_but({"A": {v: keep * A[v] + lr * e * Q[i]}, "Q": {i: keep * Q[i] + lr * e * A[v]},
+                                   "bu": {v: keep * bu[v] + b * lr * e}, "bi": {i: keep * bi[i] + b * lr * e}})
+            elif len(items):
+                pv, g, b_v = implicit(v), np.zeros(A.shape[1]), bu[v]
+                new: dict[str, dict[int, np.ndarray]] = {"Q": {}, "bu": {}, "bi": {}}
+                for i, r in zip(items, ratings):
+                    e = r - (pv @ Q[i] + b * (mu + b_v + bi[i]))
+                    b_v = keep * b_v + b * lr * e  # b_u steps with every rating
+                    new["bi"][i] = keep * bi[i] + b * lr * e
+                    g += e * Q[i]
+                    new["Q"][i] = (keep - lr * prior[i]) * Q[i] + lr * e * pv
+                new["bu"][v] = b_v
+                new["A"] = {j: keep * A[j] + lr * g / np.sqrt(len(items)) for j in items}
+                decay_all_but(new)
+    pu = implicit(user) if kind == "nsvd" else A[user]
+    scores = Q @ pu + b * (mu + bu[user] + bi)
+    scores[rated[user][0]] = -np.inf
     return scores
+
+
+def naive_mf_rvd(model: MF, train, user: int, neighbours: np.ndarray, epochs: int, lr: float, forget: float):
+    """`reference_rvd` of a fitted MF model on its training ratings."""
+    params = tuple(model.params[k] for k in ("P", "Q", "bu", "bi"))
+    csr = (train.indptr, train.indices, train.values / train.scale.high)
+    return reference_rvd("mf", params, model.mu, model.config.bias, 0.0, csr, user, neighbours, epochs, lr, forget)
 
 
 def test_kernel_matches_the_naive_reference_and_leaves_the_model_alone(mf, train):
@@ -65,6 +96,63 @@ def test_kernel_matches_the_naive_reference_and_leaves_the_model_alone(mf, train
         rvd.recommend(users, 10)
     for k, v in mf.params.items():
         assert np.array_equal(v, before[k]), k
+
+
+def tiny_problem(d: int, seed: int = 0):
+    """Seven users (user 6 rates nothing) x nine items, random factors and biases, ratings in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.choice(9, size=n, replace=False) for n in (3, 1, 4, 2, 4, 2, 0)]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    indices = np.concatenate([np.sort(r) for r in rows]).astype(np.int32)
+    values = rng.random(len(indices)).astype(np.float32)
+    factors = lambda n: (0.5 * rng.standard_normal((n, d))).astype(np.float32)  # noqa: E731
+    biases = lambda n: (0.1 * rng.standard_normal(n)).astype(np.float32)  # noqa: E731
+    return factors, biases, (indptr, indices, values)
+
+
+@pytest.mark.parametrize("d", [5, 32])
+@pytest.mark.parametrize("bias", [False, True], ids=["plain", "bias"])
+@pytest.mark.parametrize("kind", ["mf", "nsvd"])
+def test_each_kernel_matches_a_dense_reference_on_a_tiny_problem(kind, bias, d):
+    factors, biases, csr = tiny_problem(d)
+    params = (factors(7 if kind == "mf" else 9), factors(9), biases(7), biases(9))
+    item_reg = 0.7 if kind == "nsvd" else 0.0
+    kernel = _core.mf_rvd_top_k if kind == "mf" else partial(_core.nsvd_rvd_top_k, item_reg=item_reg)
+    # each user first among its neighbours; user 0 also served with neighbours it is not one of
+    users = np.array([0, 3, 5, 6, 0], dtype=np.int32)
+    neighbours = np.array([[0, 2, 6], [3, 1, 4], [5, 0, 2], [6, 4, 1], [1, 4, 6]], dtype=np.int32)
+    items, scores = kernel(*params, 0.4, bias, *csr, users, neighbours, 3, 0.1, 0.3, 5, 1)
+    for row, u in enumerate(users):
+        ref = reference_rvd(kind, params, 0.4, bias, item_reg, csr, int(u), neighbours[row], 3, 0.1, 0.3)
+        best = np.argsort(-ref, kind="stable")[:5]
+        assert items[row].tolist() == best.tolist()
+        np.testing.assert_allclose(scores[row], ref[best], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-1, 7])
+@pytest.mark.parametrize("kernel", [_core.mf_rvd_top_k, _core.nsvd_rvd_top_k], ids=["mf", "nsvd"])
+def test_kernels_reject_user_and_neighbour_ids_out_of_range(kernel, bad):
+    factors, biases, csr = tiny_problem(4)
+    params = (factors(7 if kernel is _core.mf_rvd_top_k else 9), factors(9), biases(7), biases(9))
+    ok_users, ok_neighbours = np.array([0], dtype=np.int32), np.array([[0, 1]], dtype=np.int32)
+    for users, neighbours in ((np.array([bad], dtype=np.int32), ok_neighbours),
+                              (ok_users, np.array([[0, bad]], dtype=np.int32))):
+        with pytest.raises(ValueError, match="outside"):
+            kernel(*params, 0.0, True, *csr, users, neighbours, 1, 0.1, 0.5, 3, 1)
+
+
+def test_a_user_outside_its_neighbourhood_with_a_long_profile_is_served():
+    # The user's own rows are written when it is scored: the overlay must have room for them.
+    rng = np.random.default_rng(0)
+    m, d = 300, 16
+    indptr = np.array([0, 250, 251], dtype=np.int64)  # user 0 rates 250 items, user 1 one
+    indices = np.concatenate([np.arange(250), [299]]).astype(np.int32)
+    csr = (indptr, indices, rng.random(251).astype(np.float32))
+    params = tuple(rng.standard_normal(s).astype(np.float32) for s in ((m, d), (m, d), (2,), (m,)))
+    users, neighbours = np.array([0], dtype=np.int32), np.array([[1]], dtype=np.int32)
+    items, scores = _core.nsvd_rvd_top_k(*params, 0.0, False, *csr, users, neighbours, 2, 0.05, 0.5, 5, 1)
+    ref = reference_rvd("nsvd", params, 0.0, False, 0.0, csr, 0, [1], 2, 0.05, 0.5)
+    np.testing.assert_allclose(scores[0], np.sort(ref)[::-1][:5], rtol=1e-4, atol=1e-5)
 
 
 def test_results_do_not_depend_on_threads_or_batching(train):

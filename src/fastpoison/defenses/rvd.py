@@ -12,6 +12,7 @@ from ..models.scoring import TopK
 from .base import DefenseContext, Recommend, ServingDefense
 from .neighbours import HnswNeighbours, exact_neighbours
 
+
 def check_settings(epochs: int, lr: float, forget: float) -> None:
     """ValueError unless ``epochs >= 0``, ``lr > 0`` and ``forget`` in (0, 1]."""
     if epochs < 0 or not lr > 0 or not 0 < forget <= 1:

@@ -326,12 +326,14 @@ class FactorModel(TrainableModel):
 
     config_class: ClassVar[type[FactorConfig]] = FactorConfig
     config: FactorConfig
-    #: True when the first parameter array holds item rows that make up user vectors (NSVD).
-    implicit_users: ClassVar[bool] = False
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self.mu = 0.0
+
+    @abstractmethod
+    def _rvd_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+        """This model kind's RVD kernel (``_core.*_rvd_top_k``), with its own settings bound."""
 
     @abstractmethod
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -402,8 +404,7 @@ class FactorModel(TrainableModel):
             raise ValueError("neighbours must be [len(users), k]")
         a, q, bu, bi = (self.params[n] for n in self.param_names)
         values = self.scale.normalize(self.seen_values)
-        items, scores = _core.rvd_top_k(a, q, bu, bi, self.mu, self.config.bias, self.implicit_users,
-                                        getattr(self.config, "item_reg", 0.0), self.seen_indptr, self.seen_indices,
-                                        values, u, nb, int(epochs), float(lr), float(forget), int(k),
-                                        self.config.threads if threads is None else threads)
+        items, scores = self._rvd_kernel()(a, q, bu, bi, self.mu, self.config.bias, self.seen_indptr,
+                                           self.seen_indices, values, u, nb, int(epochs), float(lr), float(forget),
+                                           int(k), self.config.threads if threads is None else threads)
         return TopK(items, scores)

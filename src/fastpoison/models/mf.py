@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -122,3 +123,6 @@ class MF(FactorModel):
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         p = self.params
         return p["P"], p["Q"], (p["bu"] if self.config.bias else None), (p["bi"] if self.config.bias else None)
+
+    def _rvd_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+        return _core.mf_rvd_top_k

@@ -7,6 +7,8 @@ Trained on ``sum_(u,i) (r_ui - r_hat_ui)^2 + item_reg * sum_i |q_i|^2`` (plus th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,7 +49,6 @@ class NSVD(FactorModel):
     name = "nsvd"
     param_names = ("Y", "Q", "bu", "bi")
     config_class = NSVDConfig
-    implicit_users = True
     config: NSVDConfig
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
@@ -88,3 +89,6 @@ class NSVD(FactorModel):
             self._user_factors = np.asarray((pattern @ p["Y"]) * norm[:, None], dtype=np.float32)
         return (self._user_factors, p["Q"], (p["bu"] if self.config.bias else None),
                 (p["bi"] if self.config.bias else None))
+
+    def _rvd_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+        return partial(_core.nsvd_rvd_top_k, item_reg=self.config.item_reg)
