@@ -206,3 +206,15 @@ def test_defense_and_attack_options_reach_them(tmp_path):
     assert result["defense_settings"]["tcd"]["pseudo_budget"] == 0.5 and result["defense_settings"]["tcd"]["epochs"] == 3
     assert result["attack"] == "pga[ridge=0.5,steps=2]" and result["attack_settings"]["steps"] == 2
     assert result["hr_defense"] is not None and result["timings"]["defense_fit"] > 0
+
+
+def test_json_is_strict_with_one_seed(tmp_path):
+    """A p-value over one seed is nan; the JSON says null, and any JSON reader accepts it."""
+    out = tmp_path / "run.json"
+    assert main(["run", "--dataset", "synthetic:filmtrust", "--attack", "random", "--defense", "rvd[k=5]", "--epochs",
+                 "1", "--factors", "4", "--quiet", "--json", str(out)]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+    result = json.loads(out.read_text(), parse_constant=refuse)
+    assert result["p_value"] is None and result["hr_defense"]["values"][0] is not None

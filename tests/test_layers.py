@@ -9,7 +9,7 @@ import fastpoison
 
 PACKAGE = Path(fastpoison.__file__).resolve().parent
 #: Stage of each top-level name; the foundation (-1) is shared by every stage.
-STAGES = {"_core": -1, "errors": -1, "options": -1, "plugins": -1, "data": 0, "models": 1, "attacks": 2,
+STAGES = {"_core": -1, "errors": -1, "jsonio": -1, "options": -1, "plugins": -1, "data": 0, "models": 1, "attacks": 2,
           "defenses": 2, "eval": 3, "cli": 4}
 FACADES = {"__init__", "__main__"}  # the package's own front doors import from every stage
 

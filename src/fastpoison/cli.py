@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import resource
 import sys
 import time
@@ -24,6 +23,7 @@ from .data.registry import paper_hr_k
 from .data.targets import choose_targets
 from .defenses import DEFENSES, with_settings
 from .errors import FastPoisonError
+from .jsonio import dumps
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
 from .eval.experiment import ExperimentSpec, run_experiment
 from .eval import reproduce
@@ -54,7 +54,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _write_json(path: str | None, obj: Any) -> None:
     if path:
-        text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+        text = dumps(obj, indent=2) + "\n"
         if path == "-":
             sys.stdout.write(text)
         else:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..jsonio import number
 from .metrics import robustness_improvement
 from .stats import paired_ttest, summarize
 
@@ -103,7 +104,7 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
         result = record["result"]
         cell.defense_settings = dict(result.get("defense_settings") or {})
         for i in range(count):
-            cell.per_seed[first + i] = {m: result[m]["values"][i] for m in METRICS if result.get(m) is not None}
+            cell.per_seed[first + i] = {m: number(result[m]["values"][i]) for m in METRICS if result.get(m) is not None}
             cell.timings[first + i] = dict(result.get("timings") or {})  # a multi-seed record has means only
         for stage in ("attack", "defense"):
             shift = result.get(f"rank_shift_{stage}")

@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..jsonio import dumps
+
 RECORD_SUFFIX = ".json"
 
 
@@ -43,7 +45,7 @@ class ResultStore:
     def write(self, key: str, record: dict[str, Any]) -> Path:
         """Store ``record`` under ``key`` atomically (temp file, fsync, rename)."""
         final = self.path(key)
-        text = json.dumps(record, indent=1, allow_nan=True) + "\n"
+        text = dumps(record, indent=1) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
         try:
             with os.fdopen(fd, "w") as f:
