@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from _data import load_ratings
-from fastpoison.data.registry import paper_rvd_k
+from fastpoison.data.registry import paper_neighbours
 from fastpoison.defenses import RVD
 from fastpoison.models import CDAE, AutoRec
 from fastpoison.models.neural import AutoEncoderModel, Batch, chunks
@@ -117,7 +117,7 @@ def epoch_times(model: AutoEncoderModel, train, epochs: int) -> dict[str, float]
 def rvd_latency(model: AutoEncoderModel, train, dataset: str, fit_epochs: int, rvd_epochs: int,
                 n_users: int) -> dict[str, float]:
     model.fit(train, epochs=fit_epochs, seed=0)
-    k = paper_rvd_k(dataset, model.name)
+    k = paper_neighbours(dataset, model.name)
     rvd = RVD(model, k=k, epochs=rvd_epochs, dataset=dataset, threads=1)
     users = np.random.default_rng(0).choice(train.n_users, size=n_users, replace=False).astype(np.int32)
     rvd.recommend(users[:2], 50)  # warm-up

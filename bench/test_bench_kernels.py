@@ -35,7 +35,7 @@ from _data import load_ratings  # noqa: E402
 
 from fastpoison import _core  # noqa: E402
 from fastpoison.defenses import RVD  # noqa: E402
-from fastpoison.data.registry import paper_rvd_k  # noqa: E402
+from fastpoison.data.registry import paper_neighbours  # noqa: E402
 from fastpoison.models import CDAE, MF, AutoRec  # noqa: E402
 from fastpoison.models.buffers import aligned_zeros  # noqa: E402
 from fastpoison.models.mf import xavier  # noqa: E402
@@ -146,7 +146,7 @@ def yelp_ratings():
 @pytest.mark.parametrize("cls", [AutoRec, CDAE], ids=["autorec", "cdae"])
 def test_neural_rvd_one_user_yelp(benchmark, yelp_ratings, cls):
     model = cls(batch_size=4096, threads=THREADS).fit(yelp_ratings, epochs=1, seed=0)
-    rvd = RVD(model, k=paper_rvd_k("yelp", model.name), epochs=5, threads=THREADS)
+    rvd = RVD(model, k=paper_neighbours("yelp", model.name), epochs=5, threads=THREADS)
     users = iter(np.random.default_rng(0).permutation(model.n_users).astype(np.int32))
     benchmark.pedantic(lambda: rvd.recommend(np.array([next(users)], dtype=np.int32), 50), rounds=30,
                        warmup_rounds=2)

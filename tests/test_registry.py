@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastpoison.data import (DATASETS, DatasetRecord, PaperSettings, RatingScale, RawFile, TwinShape, dataset_record,
-                             default_threshold, is_large, load_dataset, model_overrides, paper_hr_k, paper_rvd_k,
+                             default_threshold, is_large, load_dataset, model_overrides, paper_hr_k, paper_neighbours,
                              paper_tcd, rating_threshold, read_delimited, register_dataset, synthetic_ratings)
 from fastpoison.data.fetch import fetch
 from fastpoison.defenses import TCD, get_defense
@@ -34,12 +34,12 @@ def test_lookups_take_twins_as_their_original_and_default_elsewhere() -> None:
     assert dataset_record("synthetic:filmtrust") is DATASETS["filmtrust"]
     for name in (None, "netflix", "synthetic:netflix", "/data/ratings.csv"):
         assert dataset_record(name) is None
-        assert paper_hr_k(name) == 50 and paper_rvd_k(name, "mf") == 12 and paper_tcd(name) is None
+        assert paper_hr_k(name) == 50 and paper_neighbours(name, "mf") == 12 and paper_tcd(name) is None
         assert not is_large(name) and model_overrides(name, "mf") == {}
-    assert paper_rvd_k("ml-100k", "someothermodel") == 12
+    assert paper_neighbours("ml-100k", "someothermodel") == 12
 
 
-def test_rvd_k_is_table_2() -> None:
+def test_rvd_neighbours_are_table_2() -> None:
     expected = {
         ("ml-100k", "mf"): 12, ("ml-1m", "mf"): 12, ("filmtrust", "mf"): 650, ("yelp", "mf"): 100,
         ("ml-100k", "nsvd"): 25, ("ml-1m", "nsvd"): 70, ("filmtrust", "nsvd"): 7, ("yelp", "nsvd"): 900,
@@ -47,7 +47,7 @@ def test_rvd_k_is_table_2() -> None:
         ("ml-100k", "cdae"): 12, ("ml-1m", "cdae"): 12, ("filmtrust", "cdae"): 12, ("yelp", "cdae"): 200,
     }
     for (dataset, model), k in expected.items():
-        assert paper_rvd_k(dataset, model) == paper_rvd_k("synthetic:" + dataset, model) == k
+        assert paper_neighbours(dataset, model) == paper_neighbours("synthetic:" + dataset, model) == k
 
 
 def test_hr_k() -> None:
@@ -84,7 +84,7 @@ def test_records_are_read_only() -> None:
     with pytest.raises(FrozenInstanceError):
         record.scale = RatingScale(1, 5, 1)  # type: ignore[misc]
     with pytest.raises(TypeError):
-        record.papers.rvd_k["mf"] = 1  # type: ignore[index]
+        record.papers.neighbours["mf"] = 1  # type: ignore[index]
     with pytest.raises(TypeError):
         record.papers.model_overrides["mf"]["batch_size"] = 1  # type: ignore[index]
 
@@ -105,7 +105,7 @@ def test_consumers_read_the_registry() -> None:
     for name in names:
         assert expand({"grid": {"dataset": name}})[0].hr_k == paper_hr_k(name)
         for model in MODELS:
-            assert get_defense("rvd", dataset=name, model=model).serving.k == paper_rvd_k(name, model)
+            assert get_defense("rvd", dataset=name, model=model).serving.k == paper_neighbours(name, model)
             config = make_model(model, name).config
             assert all(getattr(config, key) == value for key, value in model_overrides(name, model).items())
         tcd, settings = TCD.for_dataset(name), paper_tcd(name)
@@ -127,7 +127,7 @@ def toy() -> Iterator[DatasetRecord]:
         "toy", RatingScale(1, 5, 1), raw_files=(RawFile("ratings.csv", reader),),
         twin=TwinShape(30, 20, 200, min_per_user=3, activity_sigma=0.5, popularity_sigma=0.5,
                        histogram=(0.1, 0.1, 0.2, 0.3, 0.3)),
-        papers=PaperSettings(hr_k=10, rvd_k={"mf": 3}, tcd=(1, 0.5), model_overrides={"mf": {"epochs": 2}}),
+        papers=PaperSettings(hr_k=10, neighbours={"mf": 3}, tcd=(1, 0.5), model_overrides={"mf": {"epochs": 2}}),
         threshold=3.0,
     )
     assert register_dataset(record) is record
@@ -144,7 +144,7 @@ def test_a_registered_dataset_loads_by_name(toy: DatasetRecord, tmp_path: Path) 
     full = ds.split.full()
     assert (full.n_users, full.n_items, full.n_ratings) == (6, 8, TOY.count(b"\n") - 1)
     assert ds.split.n_test == 6 and np.all(ds.split.test_ratings >= 3.0)  # the record's threshold
-    assert (paper_hr_k("toy"), paper_rvd_k("toy", "mf"), paper_tcd("toy"), model_overrides("toy", "mf")) == (
+    assert (paper_hr_k("toy"), paper_neighbours("toy", "mf"), paper_tcd("toy"), model_overrides("toy", "mf")) == (
         10, 3, (1, 0.5), {"epochs": 2})
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
-from fastpoison.data.registry import paper_rvd_k
+from fastpoison.data.registry import paper_neighbours
 from fastpoison.defenses import RVD, exact_neighbours
 from fastpoison.models import MF, NSVD
 
@@ -198,8 +198,8 @@ def test_hnsw_agrees_with_exact_search(train):
 
 
 def test_paper_k_defaults():
-    assert paper_rvd_k("ml-100k", "mf") == 12 and paper_rvd_k("synthetic:yelp", "nsvd") == 900
-    assert paper_rvd_k("filmtrust", "mf") == 650
+    assert paper_neighbours("ml-100k", "mf") == 12 and paper_neighbours("synthetic:yelp", "nsvd") == 900
+    assert paper_neighbours("filmtrust", "mf") == 650
 
 
 @pytest.mark.parametrize("kwargs, message", [({"k": 0}, "k must"), ({"k": 10**6}, "k must"),

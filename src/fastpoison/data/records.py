@@ -78,7 +78,7 @@ def _frozen_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 class PaperSettings:
     """The settings the papers used on a dataset.
 
-    ``hr_k``: the HR@K cut-off; ``rvd_k``: RVD's neighbourhood size per model name;
+    ``hr_k``: the HR@K cut-off; ``neighbours``: RVD's neighbourhood size k per model name;
     ``tcd``: TCD's (pre-training epochs, pseudo-label ratio), ``None`` where the TCD paper
     did not use the dataset; ``large``: the dataset counts as large whatever its size (TCD
     then caps its pseudo-labels); ``model_overrides``: model settings per model name.
@@ -86,13 +86,13 @@ class PaperSettings:
     """
 
     hr_k: int = DEFAULT_HR_K
-    rvd_k: Mapping[str, int] = field(default_factory=dict, hash=False)
+    neighbours: Mapping[str, int] = field(default_factory=dict, hash=False)
     tcd: tuple[int, float] | None = None
     large: bool = False
     model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rvd_k", _frozen_mapping(self.rvd_k))
+        object.__setattr__(self, "neighbours", _frozen_mapping(self.neighbours))
         object.__setattr__(self, "model_overrides", MappingProxyType(
             {model: _frozen_mapping(settings) for model, settings in self.model_overrides.items()}))
 

@@ -18,7 +18,7 @@ from .split import default_threshold
 
 SYNTHETIC_PREFIX = "synthetic:"
 #: RVD's k for a (dataset, model) pair the RVD paper's Table 2 lacks.
-DEFAULT_RVD_K = 12
+DEFAULT_NEIGHBOURS = 12
 
 #: The registered datasets by name, in registration order; add to it with `register_dataset`.
 DATASETS: dict[str, DatasetRecord] = {}
@@ -70,11 +70,11 @@ def paper_hr_k(dataset: str | None) -> int:
     return DEFAULT_HR_K if record is None else record.papers.hr_k
 
 
-def paper_rvd_k(dataset: str | None, model: str) -> int:
+def paper_neighbours(dataset: str | None, model: str) -> int:
     """RVD's k for ``dataset`` and the model named ``model`` (the RVD paper's Table 2);
-    `DEFAULT_RVD_K` (12) for pairs the table lacks."""
+    `DEFAULT_NEIGHBOURS` (12) for pairs the table lacks."""
     record = dataset_record(dataset)
-    return DEFAULT_RVD_K if record is None else record.papers.rvd_k.get(model, DEFAULT_RVD_K)
+    return DEFAULT_NEIGHBOURS if record is None else record.papers.neighbours.get(model, DEFAULT_NEIGHBOURS)
 
 
 def paper_tcd(dataset: str | None) -> tuple[int, float] | None:
@@ -131,13 +131,13 @@ register_dataset(_movielens(
     "ml-100k", (RawFile("u.data", read_ml100k),),
     "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229", 4_924_029,
     "MovieLens 100K: 100,000 ratings (1-5) by 943 users on 1,682 movies.", (943, 1682, 100000),
-    PaperSettings(rvd_k={"mf": 12, "nsvd": 25, "autorec": 12, "cdae": 12}, tcd=(4, 1.0)),
+    PaperSettings(neighbours={"mf": 12, "nsvd": 25, "autorec": 12, "cdae": 12}, tcd=(4, 1.0)),
 ))
 register_dataset(_movielens(
     "ml-1m", (RawFile("ratings.dat", read_ml1m), RawFile("ml-1m/ratings.dat", read_ml1m)),
     "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20", 5_917_549,
     "MovieLens 1M: 1,000,209 ratings (1-5) by 6,040 users on 3,706 movies.", (6040, 3706, 1000209),
-    PaperSettings(rvd_k={"mf": 12, "nsvd": 70, "autorec": 12, "cdae": 12}, tcd=(2, 0.2)),
+    PaperSettings(neighbours={"mf": 12, "nsvd": 70, "autorec": 12, "cdae": 12}, tcd=(2, 0.2)),
 ))
 
 register_dataset(DatasetRecord(
@@ -163,7 +163,7 @@ register_dataset(DatasetRecord(
     twin=TwinShape(796, 2011, 30880, min_per_user=15, activity_sigma=0.9, popularity_sigma=3.4,
                    histogram=(0.031, 0.033, 0.046, 0.091, 0.127, 0.223, 0.2, 0.249)),
     papers=PaperSettings(
-        rvd_k={"mf": 650, "nsvd": 7, "autorec": 12, "cdae": 12},
+        neighbours={"mf": 650, "nsvd": 7, "autorec": 12, "cdae": 12},
         tcd=(1, 1.0),
         # the TCD authors' code
         model_overrides={"mf": {"batch_size": 4096}, "nsvd": {"batch_size": 4096}},
@@ -180,5 +180,5 @@ register_dataset(DatasetRecord(
     twin=TwinShape(14575, 25602, 555374, min_per_user=15, activity_sigma=1.0, popularity_sigma=1.5,
                    histogram=(0.1, 0.09, 0.14, 0.29, 0.38)),
     # the RVD paper ranks the top 500 on Yelp; the TCD paper did not use Yelp
-    papers=PaperSettings(hr_k=500, rvd_k={"mf": 100, "nsvd": 900, "autorec": 100, "cdae": 200}, large=True),
+    papers=PaperSettings(hr_k=500, neighbours={"mf": 100, "nsvd": 900, "autorec": 100, "cdae": 200}, large=True),
 ))

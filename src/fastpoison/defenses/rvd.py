@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..data.registry import paper_rvd_k
+from ..data.registry import paper_neighbours
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .base import DefenseContext, Recommend, ServingDefense
@@ -48,7 +48,7 @@ class RVD:
             raise ValueError("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal "
                              "fine-tuning (MF, NSVD, AutoRec or CDAE)")
         n_users = model.n_users
-        self.k = paper_rvd_k(dataset, model.name) if k is None else int(k)
+        self.k = paper_neighbours(dataset, model.name) if k is None else int(k)
         if not 1 <= self.k <= n_users:
             raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {self.k}")
         check_settings(epochs, lr, forget)
@@ -74,7 +74,7 @@ class RVD:
 @dataclass(frozen=True)
 class VicinalDefense(ServingDefense):
     """RVD as a serving part (``rvd[k=100,epochs=5]``): its settings are `RVD`'s; ``k``
-    defaults to the RVD paper's Table 2 for the dataset and model (`paper_rvd_k`)."""
+    defaults to the RVD paper's Table 2 for the dataset and model (`paper_neighbours`)."""
 
     k: int | None = None
     epochs: int = 5
@@ -90,7 +90,7 @@ class VicinalDefense(ServingDefense):
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
-        return {} if context.model is None else {"k": paper_rvd_k(context.dataset, context.model)}
+        return {} if context.model is None else {"k": paper_neighbours(context.dataset, context.model)}
 
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, exact=self.exact,

@@ -3,7 +3,7 @@
 Sources (every value is copied as printed; significance stars and p-value rows are left out):
 
 * RVD -- "Toward Robust Recommendation via Real-time Vicinal Defense": Tables 3-9
-  (Table 2, the neighbour count k per dataset and model, lives in the dataset registry, ``data.registry.paper_rvd_k``).
+  (Table 2, the neighbour count k per dataset and model, lives in the dataset registry, ``data.registry.paper_neighbours``).
   Tables 3 and 4 (ML-1M, Yelp) and their appendix twins 7 and 8 (ML-100K, FilmTrust) give
   the target hit ratio, Tables 5 and 9 the test accuracy before/after RVD, Table 6 the
   inference seconds per user on Yelp.

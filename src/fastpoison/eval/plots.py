@@ -72,12 +72,12 @@ def _shift_curves(ax, cells: list[Cell]) -> None:
     ax.set_ylabel("share of (user, target) pairs")
 
 
-def _rvd_k(cell: Cell) -> Any:
+def _neighbours_k(cell: Cell) -> Any:
     """The k of a cell's RVD serving part (None without one)."""
     return cell.defense_settings.get("rvd", {}).get("k")
 
 
-def _without_rvd_k(cell: Cell) -> str:
+def _without_k(cell: Cell) -> str:
     """The cell's defense named without RVD's k (the swept axis)."""
     return format_chain((name, {k: v for k, v in settings.items() if not (name == "rvd" and k == "k")})
                         for name, settings in parse_chain(cell.defense))
@@ -124,7 +124,7 @@ def plot(cells: list[Cell], kind: str, path: str | os.PathLike[str]) -> Path:
         elif kind == "rank-shift":
             _shift_curves(ax, members)
         elif kind == "k-sweep":
-            _lines(ax, members, _rvd_k, _without_rvd_k, "RVD neighbours k")
+            _lines(ax, members, _neighbours_k, _without_k, "RVD neighbours k")
         else:
             _lines(ax, [c for c in members if c.spec["attack"]], lambda c: c.spec.get("attack_size"),
                    lambda c: c.defense, "attack size (share of users)")

@@ -332,7 +332,7 @@ class FactorModel(TrainableModel):
         self.mu = 0.0
 
     @abstractmethod
-    def _rvd_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def _vicinal_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
         """This model kind's RVD kernel (``_core.*_rvd_top_k``), with its own settings bound."""
 
     @abstractmethod
@@ -404,7 +404,7 @@ class FactorModel(TrainableModel):
             raise ValueError("neighbours must be [len(users), k]")
         a, q, bu, bi = (self.params[n] for n in self.param_names)
         values = self.scale.normalize(self.seen_values)
-        items, scores = self._rvd_kernel()(a, q, bu, bi, self.mu, self.config.bias, self.seen_indptr,
+        items, scores = self._vicinal_kernel()(a, q, bu, bi, self.mu, self.config.bias, self.seen_indptr,
                                            self.seen_indices, values, u, nb, int(epochs), float(lr), float(forget),
                                            int(k), self.config.threads if threads is None else threads)
         return TopK(items, scores)

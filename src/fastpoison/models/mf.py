@@ -124,5 +124,5 @@ class MF(FactorModel):
         p = self.params
         return p["P"], p["Q"], (p["bu"] if self.config.bias else None), (p["bi"] if self.config.bias else None)
 
-    def _rvd_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def _vicinal_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
         return _core.mf_rvd_top_k

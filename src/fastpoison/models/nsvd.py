@@ -90,5 +90,5 @@ class NSVD(FactorModel):
         return (self._user_factors, p["Q"], (p["bu"] if self.config.bias else None),
                 (p["bi"] if self.config.bias else None))
 
-    def _rvd_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def _vicinal_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
         return partial(_core.nsvd_rvd_top_k, item_reg=self.config.item_reg)
