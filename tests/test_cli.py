@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastpoison.cli import main
+from fastpoison.data.datasets import load_dataset
 
 INFO_KEYS = {"name", "data_source", "n_users", "n_items", "n_ratings", "density", "grid", "min_rating",
              "max_rating", "mean_ratings_per_user"}
@@ -194,6 +195,13 @@ def test_run_with_attack_and_rvd_fills_every_field(tmp_path):
     assert r["defense"] == "rvd[k=8]" and r["defense_settings"]["rvd"]["k"] == 8
     for key in ("hr_attack", "hr_defense", "test_hr_attack", "test_hr_defense", "ri"):
         assert len(r[key]["values"]) == 2, key
+    for stage in ("origin", "attack", "defense"):  # both definitions of each metric, side by side
+        for raters, everyone in zip(r[f"hr_{stage}"]["values"], r[f"hr_{stage}_all_users"]["values"]):
+            assert everyone <= raters  # raters of a target count as misses over all users
+        # the twin's leave-one-out holds out a liked rating for every user: one definition here
+        assert r[f"test_hr_{stage}_liked"]["values"] == r[f"test_hr_{stage}"]["values"], stage
+    means = [r[f"hr_{s}"]["mean"] for s in ("origin", "attack", "defense")]
+    assert r["ri_of_means"] == pytest.approx(1 - (means[2] - means[0]) / (means[1] - means[0]))
     assert r["p_value"] is not None
     assert r["timings"]["defense_fit"] > 0 and r["timings"]["recommend_per_user"] > 0
 
@@ -218,3 +226,13 @@ def test_json_is_strict_with_one_seed(tmp_path):
         raise ValueError(f"non-standard JSON constant {constant}")
     result = json.loads(out.read_text(), parse_constant=refuse)
     assert result["p_value"] is None and result["hr_defense"]["values"][0] is not None
+
+
+def test_liked_test_hr_counts_only_liked_held_out_ratings(tmp_path, shared_data):
+    """Real ML-100K (NCF split): 553 of 943 held-out ratings are >= 4, so the RVD paper's
+    accuracy and test HR over every test user differ."""
+    r = run_json(tmp_path, "run", "--dataset", "ml-100k", "--data-dir", str(shared_data), "--require-real",
+                 "--epochs", "2", "--factors", "8")
+    split = load_dataset("ml-100k", str(shared_data), require_real=True).split
+    assert int((split.test_ratings >= 4).sum()) == 553 and split.n_test == 943
+    assert r["test_hr_origin_liked"]["mean"] != r["test_hr_origin"]["mean"]

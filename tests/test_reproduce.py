@@ -29,7 +29,7 @@ def test_rvd_tables_resolve_to_their_appendix_twin():
 
 def test_our_numbers_are_read_off_the_right_stage(tmp_path):
     entry = PaperEntry("synthetic:filmtrust", "mf", "random", None, "unpopular", 0.4, 0.5)
-    table = PaperTable("demo-table1", "demo", 1, "demo", "hr", {"synthetic:filmtrust": 20}, (
+    table = PaperTable("rvd-table0", "rvd", 0, "demo", "hr", {"synthetic:filmtrust": 20}, (
         entry, dataclasses.replace(entry, defense="ltsmf", value=0.1),
         dataclasses.replace(entry, attack=None, column="random", value=0.01)))
     pairs = reproduce.plan(table)
@@ -49,3 +49,10 @@ def test_our_numbers_are_read_off_the_right_stage(tmp_path):
     assert len({rows[0]["ours"], rows[1]["ours"], rows[2]["ours"]}) == 3, [r["ours"] for r in rows]
     text = reproduce.to_markdown(table, rows)
     assert text.count("\n| synthetic:filmtrust |") == 3 and "none (random column)" in text
+    assert "target HR over users who have not rated the target" in text
+    # the TCD paper's numbers are compared with its own definition: every real user counts
+    tcd = dataclasses.replace(table, name="tcd-table0", paper="tcd")
+    rows = reproduce.compare(tcd, pairs, records)
+    all_users = sum(r["result"]["hr_attack_all_users"]["mean"] for r in records if r["spec"]["defense"] is None) / 2
+    assert rows[0]["ours"] == pytest.approx(all_users) and all_users < expected_attack
+    assert "target HR over all real users" in reproduce.to_markdown(tcd, rows)

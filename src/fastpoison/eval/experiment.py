@@ -11,6 +11,7 @@ import numpy as np
 
 from ..attacks import attack_name, attack_settings, get_attack
 from ..data.datasets import Dataset, load_dataset
+from ..data.registry import rating_threshold
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
 from ..defenses import DefensePlan, get_defense
@@ -94,8 +95,9 @@ Recommend = Callable[..., TopK]
 
 def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int, *,
               target_ranks: bool = False) -> tuple[dict[str, float], float, np.ndarray | None]:
-    """Target HR@k and test HR@k over the real users; returns (metrics, seconds per user, and
-    with ``target_ranks`` each real user's rank of each target [users, targets], -1 if rated)."""
+    """Target HR@k and test HR@k of the real users, by both definitions each (`STAGE_METRICS`);
+    returns (metrics, seconds per user, and with ``target_ranks`` each real user's rank of each
+    target [users, targets], -1 if rated)."""
     split = dataset.split
     real = np.arange(split.train.n_real_users, dtype=np.int32)
     query = {"query_items": np.tile(targets.astype(np.int32), (len(real), 1))} if target_ranks else {}
@@ -103,10 +105,29 @@ def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: in
     top = recommend(real, k, **query)
     per_user = (time.perf_counter() - start) / max(1, len(real))
     rated = split.train.csr[: len(real)]
+    liked = split.test_ratings >= rating_threshold(dataset.name, split.train.scale)
     return {
         "hr": target_hit_ratio(top.items, targets, rated),
+        "hr_all_users": target_hit_ratio(top.items, targets, rated, exclude_raters=False),
         "test_hr": test_hit_ratio(top.items, split.test_users, split.test_items),
+        "test_hr_liked": test_hit_ratio(top.items, split.test_users[liked], split.test_items[liked]),
     }, per_user, top.ranks
+
+
+#: Each metric `_evaluate` measures, by the key it has in a result for a stage (origin,
+#: attack, defense): target HR over the users who have not rated a target (the RVD paper's
+#: appendix D: ``hr_<stage>``) and over every real user (the TCD code:
+#: ``hr_<stage>_all_users``); test HR over every test user (``test_hr_<stage>``) and over the
+#: users whose held-out rating is at least the dataset's "liked" threshold (the RVD paper's
+#: accuracy: ``test_hr_<stage>_liked``).
+STAGE_METRICS: dict[str, str] = {"hr": "hr_{}", "hr_all_users": "hr_{}_all_users", "test_hr": "test_hr_{}",
+                                 "test_hr_liked": "test_hr_{}_liked"}
+STAGES = ("origin", "attack", "defense")
+
+
+def _at_stage(metrics: dict[str, float], stage: str) -> dict[str, float]:
+    """``metrics`` of `_evaluate` under their result keys for ``stage``."""
+    return {STAGE_METRICS[name].format(stage): value for name, value in metrics.items()}
 
 
 def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progress: bool) -> tuple[TrainableModel, float]:
@@ -157,8 +178,16 @@ def _shift_summary(shifts: list[np.ndarray], n_items: int) -> dict[str, Any] | N
 def _robustness(per_seed: list[dict[str, float]]) -> dict[str, Any] | None:
     if not per_seed or "hr_defense" not in per_seed[0] or "hr_attack" not in per_seed[0]:
         return None
-    values = [robustness_improvement(m["hr"], m["hr_attack"], m["hr_defense"]) for m in per_seed]
+    values = [robustness_improvement(m["hr_origin"], m["hr_attack"], m["hr_defense"]) for m in per_seed]
     return summarize(values).to_dict()
+
+
+def _ri_of_means(summary: dict[str, Any]) -> float | None:
+    """RI of the mean target HRs over seeds (steadier than the mean of per-seed RIs when the
+    attack barely moves the targets in some seed)."""
+    if "hr_defense" not in summary or "hr_attack" not in summary:
+        return None
+    return robustness_improvement(summary["hr_origin"].mean, summary["hr_attack"].mean, summary["hr_defense"].mean)
 
 
 def _p_value(per_seed: list[dict[str, float]]) -> float | None:
@@ -175,9 +204,10 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     (``hr_origin``); with an attack, fake users are generated under the threat model and a
     fresh victim is fitted on the poisoned data (``hr_attack``); with a defense, a victim refitted
     under its training part (else that victim) serves, through its serving part if it has one
-    (``hr_defense``). Metrics count real users only. ``attack_settings`` and
-    ``defense_settings`` give every setting in force, defaults included. ``ri`` is the
-    robustness improvement per seed (mean, std, values); ``p_value`` the paired t-test of
+    (``hr_defense``). Metrics count real users only, each HR by both papers' definitions
+    (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
+    force, defaults included. ``ri`` is the robustness improvement per seed (mean, std,
+    values), ``ri_of_means`` the RI of the mean HRs; ``p_value`` the paired t-test of
     ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
 
     ``shared``: a dict kept across calls on the same dataset so that experiments that differ
@@ -199,9 +229,9 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         clean_key = ("clean", model_key, s)
         model, fit_s = _memo(shared, clean_key, lambda: _fit(spec, ds, train, s, progress))
         eval_key = (spec.targets, spec.n_targets, spec.hr_k)
-        metrics, per_user, clean_ranks = _memo(shared, ("eval", clean_key, eval_key),
-                                               lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True))
-        metrics = dict(metrics)
+        clean, per_user, clean_ranks = _memo(shared, ("eval", clean_key, eval_key),
+                                             lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True))
+        metrics = _at_stage(clean, "origin")
         timings["fit"].append(fit_s)
         victim, poisoned = model, train
         if spec.attack is not None:
@@ -215,7 +245,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             victim, _ = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
             attacked, per_user, ranks = _memo(shared, ("eval", attacked_key, eval_key),
                                               lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True))
-            metrics.update({f"{k}_attack": v for k, v in attacked.items()})
+            metrics.update(_at_stage(attacked, "attack"))
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
             recommend, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
@@ -224,7 +254,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             if ranks is not None:
                 shifts["defense"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
             timings["defense_fit"].append(setup_s)
-            metrics.update({f"{k}_defense": v for k, v in defended.items()})
+            metrics.update(_at_stage(defended, "defense"))
         timings["recommend_per_user"].append(per_user)
         per_seed.append(metrics)
         if on_seed is not None:
@@ -241,13 +271,9 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "target_items": target_sets,
         "attack_settings": None if spec.attack is None else attack_settings(get_attack(spec.attack)),
         "defense_settings": None if plan is None else plan.settings(),
-        "hr_origin": summarised("hr"),
-        "hr_attack": summarised("hr_attack"),
-        "hr_defense": summarised("hr_defense"),
-        "test_hr_origin": summarised("test_hr"),
-        "test_hr_attack": summarised("test_hr_attack"),
-        "test_hr_defense": summarised("test_hr_defense"),
+        **{key.format(stage): summarised(key.format(stage)) for key in STAGE_METRICS.values() for stage in STAGES},
         "ri": _robustness(per_seed),
+        "ri_of_means": _ri_of_means(summary),
         "p_value": _p_value(per_seed),
         "rank_shift_attack": _shift_summary(shifts["attack"], train.n_items),
         "rank_shift_defense": _shift_summary(shifts["defense"], train.n_items),

@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..jsonio import number
+from .experiment import STAGE_METRICS, STAGES
 from .metrics import robustness_improvement
 from .stats import paired_ttest, summarize
 
-#: Per-seed metrics a cell reports, as named in `run_experiment`'s result.
-METRICS = ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense")
+#: Per-seed metrics a cell reports, as named in `run_experiment`'s result (both definitions).
+METRICS = tuple(key.format(stage) for key in STAGE_METRICS.values() for stage in STAGES)
+#: What the tables show, said under each heading.
+TABLE_METRIC = ("target HR@K over the real users who have not rated the target (the RVD paper's appendix D; "
+                "the CSV also has hr_*_all_users, over every real user, as the TCD code counts)")
 #: Spec fields that tell tables apart.
 TABLE_FIELDS = ("dataset", "model", "targets", "knowledge", "attack_size")
 FORMATS = ("md", "csv", "latex")
@@ -163,7 +167,8 @@ def to_markdown(cells: list[Cell]) -> str:
     for title, table in sorted(tables(cells).items(), key=lambda kv: json.dumps(kv[0], default=str)):
         attacks, body = _grid(table, ("**", "**"))
         heading = ", ".join(f"{f} {v}" for f, v in zip(TABLE_FIELDS, title))
-        lines = [f"### Target HR: {heading}", "", "| defense | " + " | ".join(attacks) + " |",
+        lines = [f"### Target HR: {heading}", "", f"{TABLE_METRIC[0].upper()}{TABLE_METRIC[1:]}.", "",
+                 "| defense | " + " | ".join(attacks) + " |",
                  "|---" * (len(attacks) + 1) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         parts.append("\n".join(lines))
@@ -176,7 +181,7 @@ def to_latex(cells: list[Cell]) -> str:
     for title, table in sorted(tables(cells).items(), key=lambda kv: json.dumps(kv[0], default=str)):
         attacks, body = _grid(table, (r"\textbf{", "}"))
         heading = ", ".join(f"{f} {v}" for f, v in zip(TABLE_FIELDS, title)).replace("_", r"\_")
-        lines = [f"% target HR: {heading}", r"\begin{tabular}{l" + "r" * len(attacks) + "}", r"\toprule",
+        lines = [f"% target HR: {heading}", f"% {TABLE_METRIC}".replace("_", r"\_"), r"\begin{tabular}{l" + "r" * len(attacks) + "}", r"\toprule",
                  " & ".join(["defense", *attacks]).replace("_", r"\_") + r" \\", r"\midrule"]
         lines += [" & ".join(row).replace("±", r"$\pm$").replace("_", r"\_") + r" \\" for row in body]
         lines += [r"\bottomrule", r"\end{tabular}"]
