@@ -3,10 +3,11 @@ seeded attacked twin (ML-100K shape, MF with 32 factors, 5 unpopular targets, Av
 Random attacks, seeds 0-2), and the test fails when its robustness improvement falls below a
 bar set from the measured spread.
 
-Measured (5 seeds, RI of the mean target HRs / per-seed range): RVD 0.99-1.0 per seed; LTSMF,
-LTSMF+RVD, TCD+RVD 0.99-1.0; TCD at one pseudo-label per rating 0.63-0.96 per seed on seeds 0-3
-under Average (one seed of five, seed 4, raises the targets) and 0.95 under Random; RVD's
-fine-tune alone (``forget=1``) lowers the targets in every seed, by 6-9 %. The bars sit about
+Measured (5 seeds, RI of the mean target HRs / per-seed range): RVD as the paper (the
+fine-tune alone) lowers the targets in every seed, by 6-9 %; with our shrink
+(``rvd[forget=0.1]``) 0.99-1.0 per seed; LTSMF, LTSMF+RVD, TCD+RVD[forget=0.1] 0.99-1.0; TCD
+at one pseudo-label per rating 0.63-0.96 per seed on seeds 0-3 under Average (one seed of
+five, seed 4, raises the targets) and 0.95 under Random. The bars sit about
 two seed-spreads below the measured values. Defenses that do not defend on this twin (RMF and
 APR raise the targets; AT and RAT lower them by 7-18 %) are measured in docs/papers.md, not
 held to a bar here.
@@ -21,8 +22,8 @@ DATASET = "synthetic:ml-100k"
 OPTIONS = {"factors": 32}
 SEEDS = 3
 #: Lowest acceptable RI of the mean target HRs over seeds 0-2, per defense.
-BARS = {"rvd": 0.9, "ltsmf": 0.9, "ltsmf+rvd": 0.9, "tcd[pseudo_budget=1]+rvd": 0.9, "tcd[pseudo_budget=1]": 0.5,
-        "rvd[forget=1]": 0.03}
+BARS = {"rvd": 0.03, "rvd[forget=0.1]": 0.9, "ltsmf": 0.9, "ltsmf+rvd": 0.9, "tcd[pseudo_budget=1]": 0.5,
+        "tcd[pseudo_budget=1]+rvd[forget=0.1]": 0.9}
 
 
 @pytest.fixture(scope="module")
@@ -45,5 +46,5 @@ def test_defense_keeps_defending(twin, shared, attack, defense):
     attacked, defended = result["hr_attack"]["values"], result["hr_defense"]["values"]
     assert min(attacked) > 0.1  # the attack works on this twin: there is something to defend
     assert result["ri_of_means"] >= BARS[defense], (attacked, defended)
-    if defense == "rvd[forget=1]":  # a small effect, but in every seed
+    if defense == "rvd":  # the paper's fine-tune alone: a small effect, but in every seed
         assert all(d < a for a, d in zip(attacked, defended)), (attacked, defended)

@@ -28,20 +28,21 @@ class RVD:
     over those users' training ratings on a copy-on-write overlay, then the top items
     excluding the user's rated ones. The base model is never modified.
 
-    Every fine-tune step also shrinks *all* parameter rows by the same factor (weight decay
-    over the whole model, applied lazily in the kernel), chosen so that a row no neighbour
-    rates keeps ``forget`` of its size by the end, whatever k and the profile lengths: items
-    the neighbourhood does not support fade, which is what unlearns fake users' influence.
-    (A fixed decay per step instead, as ``1 - lr * reg``, collapses the whole model to zero
-    when k times the profile length is large, e.g. FilmTrust's k = 650.)
+    ``forget`` < 1 is ours, not the paper's (off by default): every fine-tune step then also
+    shrinks *all* parameter rows by the same factor (weight decay over the whole model, applied
+    lazily in the kernel), chosen so that a row no neighbour rates keeps ``forget`` of its
+    size by the end, whatever k and the profile lengths: items the neighbourhood does not
+    support fade. On the ML-100K twin this shrink, not the fine-tune, is what removes the fake
+    users' influence (docs/papers.md has the measurements).
 
     Auto-encoders (AutoRec, CDAE) fine-tune a private copy of the rows their neighbours'
-    batches touch with their own training step (SGD, without L2) and shrink every weight the
-    same way; their user embeddings are the hidden layer (see ``vicinal_top_k`` there).
+    batches touch with their own training step (SGD, without L2), shrinking every weight the
+    same way when ``forget`` < 1; their user embeddings are the hidden layer (see
+    ``vicinal_top_k`` there).
     """
 
     def __init__(self, model: TrainableModel, k: int | None = None, epochs: int = 5, lr: float = 0.05,
-                 forget: float = 0.1, *, exact: bool = False, dataset: str | None = None, seed: int = 0,
+                 forget: float = 1.0, *, exact: bool = False, dataset: str | None = None, seed: int = 0,
                  threads: int | None = None) -> None:
         if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
                 and hasattr(model, "vicinal_top_k")) or not model.params:
@@ -74,12 +75,13 @@ class RVD:
 @dataclass(frozen=True)
 class VicinalDefense(ServingDefense):
     """RVD as a serving part (``rvd[k=100,epochs=5]``): its settings are `RVD`'s; ``k``
-    defaults to the RVD paper's Table 2 for the dataset and model (`paper_neighbours`)."""
+    defaults to the RVD paper's Table 2 for the dataset and model (`paper_neighbours`).
+    ``rvd[forget=0.1]`` adds our whole-model shrink to the paper's fine-tune."""
 
     k: int | None = None
     epochs: int = 5
     lr: float = 0.05
-    forget: float = 0.1
+    forget: float = 1.0
     exact: bool = False
     name: ClassVar[str] = "rvd"
 
