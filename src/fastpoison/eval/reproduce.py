@@ -10,12 +10,17 @@ the clean fit, the fakes and the attacked fit (see `runner`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import Any, Sequence
 
 from .experiment import ExperimentSpec
 from .paper_tables import PaperEntry, PaperTable, paper_table
 from .report import Cell, collect
+
+#: Our named extensions of a published defense, run and printed beside the paper's method
+#: (docs/papers.md): RVD's whole-model shrink.
+EXTENSIONS: dict[str, tuple[str, ...]] = {"rvd": ("rvd[forget=0.1]",)}
 
 #: Appendix twins in the RVD paper: the same layout on the other two datasets.
 TWINS: dict[str, str] = {"rvd-table3": "rvd-table7", "rvd-table4": "rvd-table8", "rvd-table5": "rvd-table9"}
@@ -54,10 +59,11 @@ def plan(table: PaperTable, dataset: str | None = None) -> list[tuple[PaperEntry
 
 def cells(pairs: Sequence[tuple[PaperEntry, ExperimentSpec]], *, seeds: int,
           data_dir: str | None = None) -> list[ExperimentSpec]:
-    """The distinct one-seed cells to run for ``pairs`` (seeds 0 .. seeds-1)."""
+    """The distinct one-seed cells to run for ``pairs`` (seeds 0 .. seeds-1), with the cells
+    of our named extensions of each published defense (`EXTENSIONS`)."""
     out: dict[str, ExperimentSpec] = {}
-    for _, spec in pairs:
-        for s in range(seeds):
+    for _, paper_spec in pairs:
+        for spec, s in itertools.product((paper_spec, *_extended(paper_spec).values()), range(seeds)):
             cell = dataclasses.replace(spec, seed=s, data_dir=data_dir)
             out.setdefault(cell.key(), cell)
     return list(out.values())
@@ -91,11 +97,22 @@ def compare(table: PaperTable, pairs: Sequence[tuple[PaperEntry, ExperimentSpec]
             records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per entry: its fields, the paper's value and ours (mean, std, seeds) from ``records``."""
     by_spec = {_identity(c.spec): c for c in collect(records)}
+
+    def ours(spec: ExperimentSpec, entry: PaperEntry) -> tuple[float, float, int]:
+        return _ours(table, entry, by_spec.get(_identity(dataclasses.asdict(spec))))
+
     rows = []
     for entry, spec in pairs:
-        mean, std, n = _ours(table, entry, by_spec.get(_identity(dataclasses.asdict(spec))))
-        rows.append({**dataclasses.asdict(entry), "ours": mean, "ours_std": std, "seeds": n})
+        mean, std, n = ours(spec, entry)
+        extended = {name: dict(zip(("mean", "std", "seeds"), ours(variant, entry)))
+                    for name, variant in _extended(spec).items()}
+        rows.append({**dataclasses.asdict(entry), "ours": mean, "ours_std": std, "seeds": n, "extensions": extended})
     return rows
+
+
+def _extended(spec: ExperimentSpec) -> dict[str, ExperimentSpec]:
+    """``spec`` with each of our named extensions of its defense, by the extension's name."""
+    return {name: dataclasses.replace(spec, defense=name) for name in EXTENSIONS.get(spec.defense or "", ())}
 
 
 def _identity(spec: dict[str, Any]) -> tuple[Any, ...]:
@@ -107,12 +124,20 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     """Our numbers beside the paper's, one line per published entry."""
     unit = ("seconds per user" if table.metric == "seconds_per_user"
             else _DESCRIBED[DEFINITIONS[table.paper, table.metric]] + ", as the paper counts")
-    lines = [f"### {table.name}: {table.caption} ({unit})", "",
-             "| dataset | model | targets | knowledge | attack | defense | ours | paper |", "|---" * 8 + "|"]
+    extensions = sorted({name for r in rows for name in r.get("extensions", {})})
+    head = ["dataset", "model", "targets", "knowledge", "attack", "defense", "paper", "ours (the paper's method)",
+            *(f"ours with {name}" for name in extensions)]
+    lines = [f"### {table.name}: {table.caption} ({unit})", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
         attack = r["attack"] or (f"none ({r['column']} column)" if r.get("column") else "none")
-        ours = "-" if r["seeds"] == 0 else f"{r['ours']:.4f} ± {r['ours_std']:.4f}"
-        lines.append(f"| {r['dataset']} | {r['model']} | {r['targets'] or '-'} | "
-                     f"{'-' if r['knowledge'] is None else r['knowledge']} | {attack} | {r['defense'] or 'none'} | "
-                     f"{ours} | {r['value']:.4f} |")
+        ours = {"mean": r["ours"], "std": r["ours_std"], "seeds": r["seeds"]}
+        cols = [r["dataset"], r["model"], r["targets"] or "-", "-" if r["knowledge"] is None else r["knowledge"],
+                attack, r["defense"] or "none", f"{r['value']:.4f}", _fmt(ours),
+                *(_fmt(r["extensions"].get(name, {"seeds": 0})) for name in extensions)]
+        lines.append("| " + " | ".join(str(c) for c in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _fmt(ours: dict[str, Any]) -> str:
+    """``mean ± std`` of our number, ``-`` where no seed has run."""
+    return "-" if not ours["seeds"] else f"{ours['mean']:.4f} ± {ours['std']:.4f}"
