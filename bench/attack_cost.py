@@ -4,7 +4,7 @@
                                  [--repeats 3] [--json out.json]
 
 Both are timed in this process, one thread, under the default threat model (5 unpopular
-targets, 3 % fake users, mean-activity fillers, knowledge 0.4); medians over ``--repeats``
+targets, 3 % fake users, mean-profile fake users, knowledge 0.4); medians over ``--repeats``
 seeds. The attack's time includes training its own surrogate on the share it sees.
 """
 from __future__ import annotations

@@ -4,12 +4,12 @@ Random attacks, seeds 0-2), and the test fails when its robustness improvement f
 bar set from the measured spread.
 
 Measured (5 seeds, RI of the mean target HRs / per-seed range): RVD as the paper (the
-fine-tune alone) lowers the targets in every seed, by 6-9 %; with our shrink
-(``rvd[forget=0.1]``) 0.99-1.0 per seed; LTSMF, LTSMF+RVD, TCD+RVD[forget=0.1] 0.99-1.0; TCD
-at one pseudo-label per rating 0.63-0.96 per seed on seeds 0-3 under Average (one seed of
-five, seed 4, raises the targets) and 0.95 under Random. The bars sit about
+fine-tune alone) lowers the targets in every seed, by 0.3-10 %, 0.08-0.09 of the mean; with
+our shrink (``rvd[forget=0.1]``) 0.99-1.0 per seed; LTSMF, LTSMF+RVD, TCD+RVD[forget=0.1]
+0.99-1.0; TCD at one pseudo-label per rating 0.86-0.96 per seed on seeds 0-2 under Average,
+0.53 on seed 3 and negative on seed 4 (0.68 of the means over all five), 0.92 under Random. The bars sit about
 two seed-spreads below the measured values. Defenses that do not defend on this twin (RMF and
-APR raise the targets; AT and RAT lower them by 7-18 %) are measured in docs/papers.md, not
+APR raise the targets; AT and RAT lower them by 12-21 %) are measured in docs/papers.md, not
 held to a bar here.
 """
 from __future__ import annotations

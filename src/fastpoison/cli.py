@@ -314,7 +314,8 @@ def _threat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--targets", default="random", help="random, unpopular or comma-separated (0-based) item ids")
     p.add_argument("--n-targets", type=int, default=5, help="number of target items (default 5)")
     p.add_argument("--size", type=float, default=0.03, help="fake users as a share of real users (default 0.03)")
-    p.add_argument("--filler", type=int, help="filler items per fake user (default: mean ratings per real user)")
+    p.add_argument("--filler", type=int, help="filler items per fake user (default: the mean real profile minus the "
+                        "targets, as both papers)")
     p.add_argument("--knowledge", type=float, default=0.4,
                    help="share of real ratings the attacker sees, in (0, 1] (default 0.4)")
 

@@ -32,14 +32,18 @@ class ThreatModel:
                  size: float = DEFAULT_SIZE, n_filler: int | None = None,
                  knowledge: float = DEFAULT_KNOWLEDGE, seed: int = 0) -> "ThreatModel":
         """The papers' defaults where a size is not given: ``int(size * real users)`` fake
-        users (at least one) and the mean number of ratings per real user as fillers."""
+        users (at least one), and a fake profile as long as the mean real user's, targets
+        included: ``round(ratings per real user) - targets`` fillers (at least one). The RVD
+        paper caps a fake user's ratings at the mean profile size; the TCD code uses the mean
+        minus the targets."""
         n_real = train.n_real_users
         if n_fake is None:
             if not 0 < size <= 1:
                 raise ValueError(f"attack size must lie in (0, 1], got {size}")
             n_fake = max(1, int(size * n_real))
         if n_filler is None:
-            n_filler = max(1, int(round(int(train.indptr[n_real]) / max(1, n_real))))
+            mean_profile = int(round(int(train.indptr[n_real]) / max(1, n_real)))
+            n_filler = max(1, mean_profile - np.asarray(targets).size)
         return cls(np.asarray(targets), int(n_fake), int(n_filler), float(knowledge), int(seed)).checked(train.n_items)
 
     def checked(self, n_items: int) -> "ThreatModel":
