@@ -206,3 +206,18 @@ def test_yelp_cells_default_to_hr_at_500():
     cells = expand({"grid": {"dataset": ["synthetic:yelp", "ml-100k"], "attack": "random"}})
     assert [c.hr_k for c in cells] == [500, 50]
     assert expand({"grid": {"dataset": "yelp"}, "settings": {"hr_k": 20}})[0].hr_k == 20
+
+
+def test_records_of_an_earlier_protocol_are_neither_resumed_nor_reported(local_records, monkeypatch):
+    from fastpoison.eval import experiment
+    from fastpoison.eval.experiment import PROTOCOL
+    old = next(iter(local_records.values()))
+    stale = {**old, "key": "0" * 20, "result": {k: v for k, v in old["result"].items() if k != "protocol"}}
+    assert old["result"]["protocol"] == PROTOCOL
+    with pytest.warns(UserWarning, match="1 record.* earlier protocol"):
+        cells = collect([*local_records.values(), stale])
+    assert sum(len(c.seeds) for c in cells) == len(local_records)  # the stale record is not counted
+    spec = ExperimentSpec.from_dict(old["spec"])
+    assert spec.key() == old["key"]
+    monkeypatch.setattr(experiment, "PROTOCOL", PROTOCOL + 1)
+    assert spec.key() != old["key"]  # a resumed grid of the next protocol reruns the cell

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
@@ -70,3 +71,20 @@ def test_named_extensions_run_and_print_beside_the_papers_method():
     header = text.splitlines()[2]
     assert header.endswith("| paper | ours (the paper's method) | ours with rvd[forget=0.1] |")
     assert all(line.count("|") == header.count("|") for line in text.splitlines()[3:] if line.startswith("|"))
+
+
+def test_reproduce_judges_itself():
+    table = PaperTable("rvd-table0", "rvd", 0, "demo", "hr", {"d": 50}, ())
+    row = {"dataset": "d", "model": "mf", "targets": "unpopular", "knowledge": 1.0, "column": None, "seeds": 1,
+           "ours_std": 0.0, "extensions": {}}
+    rows = [{**row, "attack": "a", "defense": None, "value": 0.9, "ours": 0.5},
+            {**row, "attack": "b", "defense": None, "value": 0.8, "ours": 0.7},
+            {**row, "attack": "a", "defense": "rvd", "value": 0.1, "ours": 0.6},
+            {**row, "attack": "b", "defense": "rvd", "value": 0.2, "ours": 0.1},
+            {**row, "attack": "c", "defense": "rvd", "value": 0.2, "ours": math.nan, "seeds": 0}]
+    lines = reproduce.judge(table, rows)
+    assert lines == ["4 of 5 entries have our number.", "Within ±0.05 of the paper: 0/4 entries.",
+                     "rvd lowers the target HR: paper 2/2, ours 1/2.",
+                     "Attacks ordered by attacked target HR as the paper orders them: 0/1 pairs."]
+    test_table = dataclasses.replace(table, metric="test_hr")
+    assert reproduce.judge(test_table, rows)[2] == "rvd keeps the test HR: paper 0/2, ours 1/2."

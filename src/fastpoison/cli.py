@@ -240,7 +240,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     rows = reproduce.compare(table, pairs, records)
     _write_json(args.json, {"table": table.name, "dataset": args.dataset, "seeds": seeds, "quick": args.quick,
                             "cells": len(cells), "ran": outcome.ran, "wall_s": time.perf_counter() - start,
-                            "rows": rows, "failed": list(outcome.failed)})
+                            "rows": rows, "judgement": reproduce.judge(table, rows), "failed": list(outcome.failed)})
     _say(args, reproduce.to_markdown(table, rows))
     _say(args, f"{len(cells)} cells ({outcome.skipped} already done), {seeds} seed(s), "
                f"{time.perf_counter() - start:.0f} s; records in {out}")

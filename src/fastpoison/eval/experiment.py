@@ -23,6 +23,13 @@ from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_s
 from .stats import aggregate, paired_ttest, summarize
 
 
+#: The version of what a spec's defaults mean: raised whenever a default that changes results
+#: changes, so that records of an earlier protocol are neither resumed nor mixed into reports.
+#: 2: RVD without the whole-model shrink (the paper's), fake profiles of the mean size with the
+#: targets included, both metric definitions.
+PROTOCOL = 2
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """What to run. ``seeds`` runs seeds ``seed .. seed+seeds-1``; ``model_options`` override
@@ -66,8 +73,10 @@ class ExperimentSpec:
     LOCATION_FIELDS: ClassVar[tuple[str, ...]] = ("data_dir", "require_real")
 
     def key(self) -> str:
-        """A stable 20-hex-digit hash of every field that defines the experiment."""
+        """A stable 20-hex-digit hash of every field that defines the experiment, and of the
+        `PROTOCOL` that says what its defaults mean."""
         defining = {k: v for k, v in asdict(self).items() if k not in self.LOCATION_FIELDS}
+        defining["protocol"] = PROTOCOL
         canonical = json.dumps(defining, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
@@ -266,6 +275,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
 
     return {
         **asdict(spec),
+        "protocol": PROTOCOL,
         "data_source": ds.data_source,
         "files": list(ds.files),
         "target_items": target_sets,

@@ -12,12 +12,13 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..jsonio import number
-from .experiment import STAGE_METRICS, STAGES
+from .experiment import PROTOCOL, STAGE_METRICS, STAGES
 from .metrics import robustness_improvement
 from .stats import paired_ttest, summarize
 
@@ -97,10 +98,15 @@ def defense_label(spec: dict[str, Any]) -> str:
 
 
 def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
-    """Group successful records (one seed or several each) into cells; errors are skipped."""
+    """Group successful records (one seed or several each) into cells; errors are skipped, and
+    so are records of an earlier `PROTOCOL` (with a warning: their defaults meant other things)."""
     cells: dict[str, Cell] = {}
+    earlier = 0
     for record in records:
         if record.get("error") is not None or not record.get("result"):
+            continue
+        if record["result"].get("protocol", 1) != PROTOCOL:
+            earlier += 1
             continue
         spec = dict(record["spec"])
         first, count = spec.pop("seed"), spec.pop("seeds", 1)
@@ -115,6 +121,9 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
             if shift:
                 old = cell.rank_shift.get(stage, [0] * len(shift["histogram"]))
                 cell.rank_shift[stage] = [a + b for a, b in zip(old, shift["histogram"])]
+    if earlier:
+        warnings.warn(f"{earlier} record(s) of an earlier protocol left out (their defaults differ from this "
+                      f"version's); rerun those cells to include them", stacklevel=2)
     return list(cells.values())
 
 

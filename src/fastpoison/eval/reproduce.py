@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .experiment import ExperimentSpec
 from .paper_tables import PaperEntry, PaperTable, paper_table
@@ -135,7 +135,68 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
                 attack, r["defense"] or "none", f"{r['value']:.4f}", _fmt(ours),
                 *(_fmt(r["extensions"].get(name, {"seeds": 0})) for name in extensions)]
         lines.append("| " + " | ".join(str(c) for c in cols) + " |")
+    lines += ["", *judge(table, rows)]
     return "\n".join(lines) + "\n"
+
+
+#: How close to a published HR (absolute) our number must be to count as reproduced.
+TOLERANCE = 0.05
+#: How much a defense may lower test HR and still count as keeping it.
+KEEPS_TEST_HR = 0.02
+
+
+def _group(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The cell of a row without its defense and attack: rows of one group are comparable."""
+    return row["dataset"], row["model"], row["targets"], row["knowledge"]
+
+
+def _holds(pairs: list[tuple[float, float]], better: Callable[[float, float], bool]) -> str:
+    """``"h/n"``: in how many of the ``(defended, undefended)`` pairs ``better`` holds."""
+    return f"{sum(better(d, u) for d, u in pairs)}/{len(pairs)}"
+
+
+def judge(table: PaperTable, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Lines that judge our numbers against the paper's: the share of entries within
+    `TOLERANCE`, and each of the paper's qualitative claims (a defense lowers the target HR, or
+    keeps the test HR within `KEEPS_TEST_HR`; the order of the attacks by attacked HR), with
+    in how many cells it holds in the paper and in ours. Entries without our number are left
+    out (and counted)."""
+    ran = [r for r in rows if r["seeds"]]
+    lines = [f"{len(ran)} of {len(rows)} entries have our number."]
+    if not ran or table.metric == "seconds_per_user":
+        return lines
+    close = sum(abs(r["ours"] - r["value"]) <= TOLERANCE for r in ran)
+    lines.append(f"Within ±{TOLERANCE} of the paper: {close}/{len(ran)} entries.")
+    undefended = {(_group(r), r["attack"] or r.get("column")): r for r in ran if r["defense"] is None}
+    for defense in sorted({r["defense"] for r in ran if r["defense"]}):
+        pairs = [(r, undefended[_group(r), r["attack"]]) for r in ran
+                 if r["defense"] == defense and (_group(r), r["attack"]) in undefended]
+        if table.metric == "hr":
+            claim, better = f"{defense} lowers the target HR", (lambda d, u: d < u)
+        else:
+            claim, better = f"{defense} keeps the test HR", (lambda d, u: d >= u - KEEPS_TEST_HR)
+        paper = _holds([(r["value"], u["value"]) for r, u in pairs], better)
+        ours = _holds([(r["ours"], u["ours"]) for r, u in pairs], better)
+        lines.append(f"{claim}: paper {paper}, ours {ours}.")
+    if table.metric == "hr":
+        lines.append(_attack_order(ran))
+    return lines
+
+
+def _attack_order(ran: Sequence[dict[str, Any]]) -> str:
+    """How many pairs of attacks, within each group of undefended attacked entries, we order
+    as the paper does (by target HR; ties in the paper are left out)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in ran:
+        if r["defense"] is None and r["attack"] is not None:
+            groups.setdefault(_group(r), []).append(r)
+    agree = total = 0
+    for members in groups.values():
+        for a, b in itertools.combinations(members, 2):
+            if a["value"] != b["value"]:
+                total += 1
+                agree += (a["value"] < b["value"]) == (a["ours"] < b["ours"])
+    return f"Attacks ordered by attacked target HR as the paper orders them: {agree}/{total} pairs."
 
 
 def _fmt(ours: dict[str, Any]) -> str:
