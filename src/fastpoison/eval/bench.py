@@ -54,13 +54,15 @@ def timing_table(records: Iterable[dict[str, Any]]) -> str:
 
 
 def accuracy_table(records: Iterable[dict[str, Any]]) -> str:
-    """Markdown: per model, attack and defense, the test HR (clean, attacked, defended)."""
+    """Markdown: per model, attack and defense, the test HR over every test user (clean,
+    attacked, defended), under a line that says so."""
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record.get("error") is None and record.get("result"):
             spec = record["spec"]
             rows[(spec["model"], spec["attack"] or "none", defense_label(spec))].append(record["result"])
-    lines = ["| model | attack | defense | test HR clean | attacked | defended |", "|---" * 6 + "|"]
+    lines = ["Test HR over every test user (records also hold test_hr_*_liked, the RVD paper's accuracy).", "",
+             "| model | attack | defense | test HR clean | attacked | defended |", "|---" * 6 + "|"]
     for (model, attack, defense), results in sorted(rows.items()):
         cols = [_mean((r.get(k) or {}).get("mean") for r in results)
                 for k in ("test_hr_origin", "test_hr_attack", "test_hr_defense")]
