@@ -236,3 +236,4 @@ def test_liked_test_hr_counts_only_liked_held_out_ratings(tmp_path, shared_data)
     split = load_dataset("ml-100k", str(shared_data), require_real=True).split
     assert int((split.test_ratings >= 4).sum()) == 553 and split.n_test == 943
     assert r["test_hr_origin_liked"]["mean"] != r["test_hr_origin"]["mean"]
+    assert r["test_hr_origin"]["mean"] <= r["test_hr_origin_sampled"]["mean"] <= 1  # the NCF negatives file

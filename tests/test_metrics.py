@@ -242,3 +242,14 @@ def test_rank_shift_histogram_bins_shares_of_the_catalogue():
     counts = rank_shift_histogram(np.array([-100, -50, 0, 1, 99, 100]), 100)
     assert len(counts) == len(RANK_SHIFT_EDGES) - 1 == 40 and sum(counts) == 6
     assert counts[0] == 1 and counts[-1] == 2 and counts[20] == 2 and counts[10] == 1  # -1, 1, [0, .05), -0.5
+
+
+def test_sampled_hit_ratio_counts_negatives_that_outrank_the_test_item():
+    test = [0.9, 0.5, 0.2]
+    negatives = [[0.1, 0.2, 0.3], [0.6, 0.5, 0.4], [0.3, 0.4, 0.5]]  # 0, 1 (a tie does not count), 3 above
+    assert M.sampled_hit_ratio(test, negatives, 1) == pytest.approx(1 / 3)
+    assert M.sampled_hit_ratio(test, negatives, 2) == pytest.approx(2 / 3)
+    assert M.sampled_hit_ratio(test, negatives, 4) == 1.0
+    assert math.isnan(M.sampled_hit_ratio([], np.zeros((0, 3)), 1))
+    with pytest.raises(ValueError):
+        M.sampled_hit_ratio(test, negatives[:2], 1)

@@ -2,11 +2,14 @@
 squares selection, the defense API, and defenses inside experiments."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
+from fastpoison.data.split import sample_negatives
 from fastpoison.defenses import APR, AT, LTSMF, RAT, RMF, VicinalDefense, get_defense
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.models import MF, NSVD, make_model
@@ -178,3 +181,18 @@ def test_small_random_perturbation_adds_the_weighted_clean_gradient():
     clean = single_rating_step(p0, q0, r, lr)[0]
     noisy = single_rating_step(p0, q0, r, lr, perturbation=2, perturbation_size=1e-6, perturbation_weight=w)[0]
     np.testing.assert_allclose(noisy - p0, (1 + w) * (clean - p0), rtol=1e-3, atol=2e-7)
+
+
+def test_sampled_test_hr_where_the_split_has_negatives():
+    ds = load_dataset("synthetic:filmtrust")
+    negatives = sample_negatives(ds.split.full(), ds.split.test_users, 99, seed=0)
+    with_negatives = dataclasses.replace(ds, split=dataclasses.replace(ds.split, negatives=negatives))
+    spec = ExperimentSpec(dataset="synthetic:filmtrust", attack="random", defense="ltsmf", targets="unpopular",
+                          model_options={"epochs": 3, "factors": 8})
+    r = run_experiment(spec, dataset=with_negatives)
+    for stage in ("origin", "attack", "defense"):
+        sampled, full = r[f"test_hr_{stage}_sampled"]["mean"], r[f"test_hr_{stage}"]["mean"]
+        assert 0 <= full <= sampled <= 1  # 100 candidates instead of every unrated item: easier
+    served = run_experiment(dataclasses.replace(spec, defense="rvd"), dataset=with_negatives)
+    assert served["test_hr_defense_sampled"] is None and served["test_hr_attack_sampled"] is not None
+    assert run_experiment(spec, dataset=ds)["test_hr_origin_sampled"] is None  # no negatives, no sampled HR

@@ -19,7 +19,7 @@ from ..models import make_model
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_shift_summary,
-                      robustness_improvement, target_hit_ratio, test_hit_ratio)
+                      robustness_improvement, sampled_hit_ratio, target_hit_ratio, test_hit_ratio)
 from .stats import aggregate, paired_ttest, summarize
 
 
@@ -102,11 +102,13 @@ SeedCallback = Callable[[int, dict[str, float]], None]
 Recommend = Callable[..., TopK]
 
 
-def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int, *,
-              target_ranks: bool = False) -> tuple[dict[str, float], float, np.ndarray | None]:
+def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int, *, target_ranks: bool = False,
+              score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+              ) -> tuple[dict[str, float], float, np.ndarray | None]:
     """Target HR@k and test HR@k of the real users, by both definitions each (`STAGE_METRICS`);
     returns (metrics, seconds per user, and with ``target_ranks`` each real user's rank of each
-    target [users, targets], -1 if rated)."""
+    target [users, targets], -1 if rated). Sampled test HR needs the split's negatives and
+    ``score_pairs`` (a model's ``predict_pairs``; a serving defense has none)."""
     split = dataset.split
     real = np.arange(split.train.n_real_users, dtype=np.int32)
     query = {"query_items": np.tile(targets.astype(np.int32), (len(real), 1))} if target_ranks else {}
@@ -115,12 +117,18 @@ def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: in
     per_user = (time.perf_counter() - start) / max(1, len(real))
     rated = split.train.csr[: len(real)]
     liked = split.test_ratings >= rating_threshold(dataset.name, split.train.scale)
-    return {
+    metrics = {
         "hr": target_hit_ratio(top.items, targets, rated),
         "hr_all_users": target_hit_ratio(top.items, targets, rated, exclude_raters=False),
         "test_hr": test_hit_ratio(top.items, split.test_users, split.test_items),
         "test_hr_liked": test_hit_ratio(top.items, split.test_users[liked], split.test_items[liked]),
-    }, per_user, top.ranks
+    }
+    if split.negatives is not None and score_pairs is not None:
+        candidates = np.concatenate([split.test_items[:, None], split.negatives], axis=1)
+        users = np.repeat(split.test_users, candidates.shape[1])
+        scores = score_pairs(users, candidates.reshape(-1)).reshape(candidates.shape)
+        metrics["test_hr_sampled"] = sampled_hit_ratio(scores[:, 0], scores[:, 1:], k)
+    return metrics, per_user, top.ranks
 
 
 #: Each metric `_evaluate` measures, by the key it has in a result for a stage (origin,
@@ -128,9 +136,11 @@ def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: in
 #: appendix D: ``hr_<stage>``) and over every real user (the TCD code:
 #: ``hr_<stage>_all_users``); test HR over every test user (``test_hr_<stage>``) and over the
 #: users whose held-out rating is at least the dataset's "liked" threshold (the RVD paper's
-#: accuracy: ``test_hr_<stage>_liked``).
+#: accuracy: ``test_hr_<stage>_liked``); where the split ships sampled negatives (the NCF
+#: layout), the NCF protocol's sampled HR@K of the test item against them
+#: (``test_hr_<stage>_sampled``; not for serving defenses, which score only their top-K).
 STAGE_METRICS: dict[str, str] = {"hr": "hr_{}", "hr_all_users": "hr_{}_all_users", "test_hr": "test_hr_{}",
-                                 "test_hr_liked": "test_hr_{}_liked"}
+                                 "test_hr_liked": "test_hr_{}_liked", "test_hr_sampled": "test_hr_{}_sampled"}
 STAGES = ("origin", "attack", "defense")
 
 
@@ -146,15 +156,17 @@ def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progre
 
 
 def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: TrainableModel, seed: int,
-            progress: bool) -> tuple[Recommend, float]:
-    """The defended recommender on ``train`` and its set-up seconds: a victim refitted under the
-    training part (else ``victim`` itself), served through the serving part (else its own top-K)."""
+            progress: bool) -> tuple[Recommend, Callable[..., np.ndarray] | None, float]:
+    """The defended recommender on ``train``, its pair scorer (None behind a serving part) and
+    its set-up seconds: a victim refitted under the training part (else ``victim`` itself),
+    served through the serving part (else its own top-K)."""
     start = time.perf_counter()
     if plan.training is not None:
         victim = plan.training.fit(lambda **o: make_model(spec.model, ds.name, **{**spec.model_options, **o}),
                                    train, seed=seed, progress=progress)
-    recommend = victim.top_k if plan.serving is None else plan.serving.serve(victim, seed=seed)
-    return recommend, time.perf_counter() - start
+    if plan.serving is not None:
+        return plan.serving.serve(victim, seed=seed), None, time.perf_counter() - start
+    return victim.top_k, victim.predict_pairs, time.perf_counter() - start
 
 
 T = TypeVar("T")
@@ -239,7 +251,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         model, fit_s = _memo(shared, clean_key, lambda: _fit(spec, ds, train, s, progress))
         eval_key = (spec.targets, spec.n_targets, spec.hr_k)
         clean, per_user, clean_ranks = _memo(shared, ("eval", clean_key, eval_key),
-                                             lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True))
+                                             lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True,
+                                                               score_pairs=model.predict_pairs))
         metrics = _at_stage(clean, "origin")
         timings["fit"].append(fit_s)
         victim, poisoned = model, train
@@ -253,13 +266,15 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             attacked_key = ("attacked", model_key, fakes_key)
             victim, _ = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
             attacked, per_user, ranks = _memo(shared, ("eval", attacked_key, eval_key),
-                                              lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True))
+                                              lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True,
+                                                                score_pairs=victim.predict_pairs))
             metrics.update(_at_stage(attacked, "attack"))
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
-            recommend, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
+            recommend, score_pairs, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
             gives_ranks = plan.serving is None or plan.serving.gives_ranks
-            defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks)
+            defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks,
+                                                  score_pairs=score_pairs)
             if ranks is not None:
                 shifts["defense"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
             timings["defense_fit"].append(setup_s)

@@ -16,6 +16,7 @@ __all__ = [
     "rank_shift",
     "rank_shift_summary",
     "robustness_improvement",
+    "sampled_hit_ratio",
     "target_hit_ratio",
     "test_hit_ratio",
 ]
@@ -133,6 +134,21 @@ def test_hit_ratio(top_items: ArrayLike, test_users: ArrayLike, test_items: Arra
 
 
 test_hit_ratio.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+def sampled_hit_ratio(test_scores: ArrayLike, negative_scores: ArrayLike, k: int) -> float:
+    """Sampled HR@k (the NCF protocol): the share of test cases whose held-out item scores
+    below fewer than ``k`` of its sampled negatives. ``test_scores`` [n], ``negative_scores``
+    [n, m]; a negative tied with the test item does not outrank it. nan without test cases."""
+    test = np.asarray(test_scores, dtype=np.float64)
+    neg = np.asarray(negative_scores, dtype=np.float64)
+    if test.ndim != 1 or neg.ndim != 2 or neg.shape[0] != test.size:
+        raise ValueError("test_scores must be [n] and negative_scores [n, m]")
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    if not test.size:
+        return float("nan")
+    return float(np.mean(np.count_nonzero(neg > test[:, None], axis=1) < k))
 
 
 def robustness_improvement(
