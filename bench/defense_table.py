@@ -22,6 +22,7 @@ from pathlib import Path
 from fastpoison.data.datasets import load_dataset
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.eval.paper_tables import entries
+from fastpoison.eval.reproduce import DEFINITIONS
 from fastpoison.options import split_top_level
 
 #: Per paper: its attacks (column order), defenses, and the tables (`fastpoison.eval.paper_tables`)
@@ -71,8 +72,10 @@ def main() -> None:
     defenses = split_top_level(args.defenses, ",") if args.defenses else list(paper["defenses"])
     Path(args.out).mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(args.dataset, args.data_dir)
+    hr_key, test_key = (DEFINITIONS[args.paper, metric] for metric in ("hr", "test_hr"))
     print(f"{args.dataset} ({dataset.data_source}), MF, 5 {args.targets} targets, 3 % fakes, {args.seeds} seeds: "
-          f"target HR@50 (the {args.paper.upper()} paper's figure in parentheses) / test HR@50")
+          f"target HR@50 as the {args.paper.upper()} paper counts it ({hr_key.format('X')}; the paper's figure in "
+          f"parentheses) / test HR@50 ({test_key.format('X')})")
     print("| attack | no defense | " + " | ".join(defenses) + " |")
     print("|---" * (len(defenses) + 2) + "|")
     for attack in attacks:
@@ -82,8 +85,11 @@ def main() -> None:
             ref = published(args.paper, args.dataset, args.targets, attack, row)
             return f"{hr:.3f}" + (f" ({ref:.3f})" if ref is not None else "") + f" / {test:.3f}"
 
-        entries = [fmt(results[0]["hr_attack"]["mean"], results[0]["test_hr_attack"]["mean"], "none")]
-        entries += [fmt(r["hr_defense"]["mean"], r["test_hr_defense"]["mean"], d) for r, d in zip(results, defenses)]
+        def mean(result: dict, key: str, stage: str) -> float:
+            return result[key.format(stage)]["mean"]
+
+        entries = [fmt(mean(results[0], hr_key, "attack"), mean(results[0], test_key, "attack"), "none")]
+        entries += [fmt(mean(r, hr_key, "defense"), mean(r, test_key, "defense"), d) for r, d in zip(results, defenses)]
         print(f"| {attack} | " + " | ".join(entries) + " |")
 
 
