@@ -49,3 +49,14 @@ def test_single_injections_match_the_batched_response(setup):
 def test_profile_items_takes_the_best_and_breaks_ties_by_id():
     x = np.array([[0.5, 0.9, 0.5, 0.5, 0.1, 0.9]])
     assert profile_items(x, np.array([1]), 3).tolist() == [[0, 2, 5, 1]]
+
+
+def test_the_response_aims_at_the_threat_models_top_k(setup):
+    """The K-th best score each active user is measured against follows the threat model's K."""
+    _, _, train = setup
+    targets = np.array([3, 50, 700])
+    view = AttackerView(train, 0.4, 0)
+    kth = {k: TargetResponse(view, ThreatModel.for_data(train, targets, n_filler=20, top_k=k)).kth for k in (10, 50)}
+    assert np.all(kth[10] >= kth[50]) and np.any(kth[10] > kth[50])
+    with pytest.raises(ValueError, match="top-K"):
+        ThreatModel.for_data(train, targets, top_k=0)

@@ -157,7 +157,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     attack = _attack(args)
     start = time.perf_counter()
     fakes = get_attack(attack).generate(train, targets, size=args.size, n_filler=args.filler,
-                                        knowledge=args.knowledge, seed=args.seed)
+                                        knowledge=args.knowledge, seed=args.seed, top_k=paper_hr_k(args.dataset))
     elapsed = time.perf_counter() - start
     write_fakes(args.out, fakes.ratings, train)
     t = fakes.threat

@@ -14,23 +14,28 @@ from .projection import project_profiles
 #: Defaults of both papers: 3 % of the real users as fake users, 40 % of the ratings seen.
 DEFAULT_SIZE = 0.03
 DEFAULT_KNOWLEDGE = 0.4
+#: The top-K lists the attacker wants its targets in: the evaluation's HR@K (50; 500 on Yelp).
+DEFAULT_TOP_K = 50
 
 
 @dataclass(frozen=True)
 class ThreatModel:
     """What the attacker may do: which items it promotes, how many fake users it injects,
-    how many filler items each rates, and which fraction of the real ratings it sees."""
+    how many filler items each rates, and which fraction of the real ratings it sees; and
+    what it aims at: the top-``top_k`` lists (the attacks whose objective ranks the targets
+    against each user's K-th best item use this K, the cut-off the attack is evaluated at)."""
 
     targets: np.ndarray
     n_fake: int
     n_filler: int
     knowledge: float = DEFAULT_KNOWLEDGE
     seed: int = 0
+    top_k: int = DEFAULT_TOP_K
 
     @classmethod
     def for_data(cls, train: RatingData, targets: np.ndarray, *, n_fake: int | None = None,
                  size: float = DEFAULT_SIZE, n_filler: int | None = None,
-                 knowledge: float = DEFAULT_KNOWLEDGE, seed: int = 0) -> "ThreatModel":
+                 knowledge: float = DEFAULT_KNOWLEDGE, seed: int = 0, top_k: int = DEFAULT_TOP_K) -> "ThreatModel":
         """The papers' defaults where a size is not given: ``int(size * real users)`` fake
         users (at least one), and a fake profile as long as the mean real user's, targets
         included: ``round(ratings per real user) - targets`` fillers (at least one). The RVD
@@ -44,7 +49,8 @@ class ThreatModel:
         if n_filler is None:
             mean_profile = int(round(int(train.indptr[n_real]) / max(1, n_real)))
             n_filler = max(1, mean_profile - np.asarray(targets).size)
-        return cls(np.asarray(targets), int(n_fake), int(n_filler), float(knowledge), int(seed)).checked(train.n_items)
+        return cls(np.asarray(targets), int(n_fake), int(n_filler), float(knowledge), int(seed),
+                   int(top_k)).checked(train.n_items)
 
     def checked(self, n_items: int) -> "ThreatModel":
         """Self, or ValueError naming the first constraint broken."""
@@ -62,6 +68,8 @@ class ThreatModel:
                              f"(items minus targets), got {self.n_filler}")
         if not 0 < self.knowledge <= 1:
             raise ValueError(f"attacker knowledge must lie in (0, 1], got {self.knowledge}")
+        if self.top_k < 1:
+            raise ValueError(f"the attacker's top-K must be >= 1, got {self.top_k}")
         object.__setattr__(self, "targets", np.sort(t).astype(np.int32))
         return self
 
@@ -115,10 +123,10 @@ class Attack(ABC):
 
     def generate(self, train: RatingData, targets: np.ndarray, *, n_fake: int | None = None,
                  n_filler: int | None = None, knowledge: float = DEFAULT_KNOWLEDGE, seed: int = 0,
-                 size: float = DEFAULT_SIZE) -> FakeProfiles:
+                 size: float = DEFAULT_SIZE, top_k: int = DEFAULT_TOP_K) -> FakeProfiles:
         """Fake profiles promoting ``targets`` in ``train`` (see `ThreatModel.for_data`)."""
         threat = ThreatModel.for_data(train, targets, n_fake=n_fake, size=size, n_filler=n_filler,
-                                      knowledge=knowledge, seed=seed)
+                                      knowledge=knowledge, seed=seed, top_k=top_k)
         view = AttackerView(train, threat.knowledge, seed)
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77AC]))
         select, values = self.craft(view, threat, rng)

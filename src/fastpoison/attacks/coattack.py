@@ -5,7 +5,7 @@ The attacker's MF starts from scratch on its view of the data plus the fake user
 (initially Average-attack profiles). After ``pretrain_epochs`` epochs of the training loss
 alone, every epoch is followed by one ascent step of all fake ratings on the attack loss
 (eq. 3: ``sum_u sum_t max(log s(u, K) - log s(u, t), -kappa)``, ``s = sigmoid(p . q)``,
-K = 50, over the real users the attacker sees), differentiated through the closed-form
+K = the threat model's top-K, the cell's HR@K, over the real users the attacker sees), differentiated through the closed-form
 response of the *current* model to the fake users (`influence.TargetResponse`); the next
 epoch trains on the updated profiles. The last profiles are projected onto the grid.
 GCoAttack plays the same game against TCD: three models, each epoch trained on the data

@@ -1,7 +1,7 @@
 """DL attack (Huang et al. 2021): fake users made greedily, one at a time, each optimised
 against a surrogate that already contains the fake users made before it.
 
-Objective: the hinge of every target's gap to each real user's K-th best item (K = 50,
+Objective: the hinge of every target's gap to each real user's K-th best item (K = the threat model's top-K,
 ``margin``) in the surrogate MF, through `influence.TargetResponse`. Fake user ``z``
 starts as an Average-attack user, is optimised by ``steps`` ascent steps
 (`influence.ascend_profiles`), and is then committed to the surrogate's target response,

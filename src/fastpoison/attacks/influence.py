@@ -66,7 +66,7 @@ class TargetResponse:
     """The surrogate's user and item factors, each target's ridge system, and each active
     user's K-th best score; `commit` makes injected users part of the baseline."""
 
-    def __init__(self, view: AttackerView, threat: ThreatModel, *, k: int = 50, ridge: float = 0.1,
+    def __init__(self, view: AttackerView, threat: ThreatModel, *, ridge: float = 0.1,
                  model: MF | None = None) -> None:
         model = view.surrogate if model is None else model  # another model: its first users are the real ones
         P, Q, _, _ = model._factors()
@@ -86,7 +86,7 @@ class TargetResponse:
             Pr = P[raters].astype(np.float64)
             self.A[n] = Pr.T @ Pr + ridge * np.eye(d)
             self.c[n] = self.A[n] @ self.Q[t]
-        k = min(k, view.n_items - 1)
+        k = min(threat.top_k, view.n_items - 1)
         self.kth = model.top_k(self.users, k).scores[:, -1].astype(np.float64)
 
     def fit_users(self, items: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,7 @@
 
 A pool of ``pool_factor * n_fake`` Usermix users (`usermix.usermix`) is generated; the
 influence of each on the attack loss — the hinge of every target's gap to each real
-user's K-th best item (K = 50) — is estimated without retraining by
+user's K-th best item (K = the threat model's top-K) — is estimated without retraining by
 `influence.TargetResponse` (the candidate's fitted embedding and the targets' ridge
 step), and the ``n_fake`` most harmful candidates are kept.
 """

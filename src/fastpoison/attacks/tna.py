@@ -2,7 +2,7 @@
 of the most influential subset of users.
 
 Objective: ``-mean max(s_u(K) - s_ut, -margin)`` over the subset ``S`` of users the
-attacker sees (hinge on each target's gap to the user's K-th best item, K = 50), in the
+attacker sees (hinge on each target's gap to the user's K-th best item, K = the threat model's top-K), in the
 surrogate MF and through `influence.TargetResponse`. ``S`` is the ``user_share`` of users
 whose gaps are cheapest to close, i.e. with the smallest mean gap divided by ``|p_u|``
 (the distance the target factors must move for them), the users on which a change of the

@@ -26,7 +26,7 @@ from .stats import aggregate, paired_ttest, summarize
 #: The version of what a spec's defaults mean: raised whenever a default that changes results
 #: changes, so that records of an earlier protocol are neither resumed nor mixed into reports.
 #: 2: RVD without the whole-model shrink (the paper's), fake profiles of the mean size with the
-#: targets included, both metric definitions.
+#: targets included, attacks aiming at the cell's HR@K, both metric definitions.
 PROTOCOL = 2
 
 
@@ -258,9 +258,10 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         victim, poisoned = model, train
         if spec.attack is not None:
             fakes_key = ("fakes", ds.name, spec.attack, spec.targets, spec.n_targets, spec.attack_size, spec.n_filler,
-                         spec.knowledge, s)
+                         spec.knowledge, spec.hr_k, s)
             fakes, attack_s = _memo(shared, fakes_key, lambda: _timed(lambda: get_attack(spec.attack).generate(
-                train, targets, size=spec.attack_size, n_filler=spec.n_filler, knowledge=spec.knowledge, seed=s)))
+                train, targets, size=spec.attack_size, n_filler=spec.n_filler, knowledge=spec.knowledge, seed=s,
+                top_k=spec.hr_k)))
             timings["attack"].append(attack_s)
             poisoned = _memo(shared, ("poisoned", fakes_key), lambda: fakes.inject(train))
             attacked_key = ("attacked", model_key, fakes_key)
