@@ -1,17 +1,21 @@
 """Attacks: the shared threat model, profile validity, determinism, and that they work."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from fastpoison.attacks import ATTACKS, AttackerView, ThreatModel, get_attack
+from fastpoison.attacks.coattack import GCoAttack
 from fastpoison.attacks.profiles_io import read_fakes, write_fakes
 from fastpoison.cli import main
 from fastpoison.data.datasets import load_dataset
+from fastpoison.data.registry import tcd_settings
 from fastpoison.data.targets import choose_targets
 from fastpoison.models import MF
+from fastpoison.models.agreement import sampling_ratio
 
 
 #: Lighter settings for the attacks that co-train models, to keep the suite short.
@@ -145,3 +149,20 @@ def test_cli_run_with_an_attack_fills_the_attack_fields(tmp_path):
 def test_co_training_attacks_reject_bad_settings(settings):
     with pytest.raises(ValueError):
         ATTACKS["gcoattack"](**settings)
+
+
+def test_gcoattack_plays_against_tcd_as_tcd_runs_on_the_dataset(small):
+    """Without settings, GCoAttack's pseudo-labels follow TCD's ratio and budget for the
+    attacker's dataset; given settings win."""
+    def ratio(attack, name):
+        attack._prepare(AttackerView(dataclasses.replace(small, name=name), 0.4, 0))
+        return attack._ratio
+
+    assert ratio(GCoAttack(), "ml-100k") == 1.0 and ratio(GCoAttack(), "ml-1m") == 0.2
+    observed = AttackerView(small, 0.4, 0).observed
+    yelp = tcd_settings("yelp", 1)
+    assert ratio(GCoAttack(), "yelp") == sampling_ratio(0.2, yelp["pseudo_budget"], observed, observed.n_ratings) < 0.2
+    assert ratio(GCoAttack(pseudo_ratio=0.5), "ml-1m") == 0.5
+    assert ratio(GCoAttack(pseudo_ratio=1.0, pseudo_budget=0.01), "ml-100k") < 0.01
+    with pytest.raises(ValueError, match="pseudo_budget"):
+        GCoAttack(pseudo_budget=0)

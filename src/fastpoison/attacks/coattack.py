@@ -9,15 +9,16 @@ K = the threat model's top-K, the cell's HR@K, over the real users the attacker 
 response of the *current* model to the fake users (`influence.TargetResponse`); the next
 epoch trains on the updated profiles. The last profiles are projected onto the grid.
 GCoAttack plays the same game against TCD: three models, each epoch trained on the data
-plus the pseudo-labels the two others agree on; the response is read off model 0, the one
-TCD serves.
+plus the pseudo-labels the two others agree on (at TCD's pseudo-label ratio and budget for
+the dataset, unless set); the response is read off model 0, the one TCD serves.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..data.ratings import RatingData
-from ..models.agreement import agreement_labels
+from ..data.registry import tcd_settings
+from ..models.agreement import agreement_labels, sampling_ratio
 from ..models.base import epoch_seed
 from ..models.mf import MF
 from .base import Attack, ThreatModel
@@ -33,15 +34,16 @@ class CoAttack(Attack):
     n_models = 1
 
     def __init__(self, epochs: int = 30, pretrain_epochs: int = 1, kappa: float = 0.2, step_size: float = 0.1,
-                 ridge: float = 0.1, pseudo_ratio: float = 1.0) -> None:
+                 ridge: float = 0.1) -> None:
         if epochs < 1 or not 0 <= pretrain_epochs < epochs:
             raise ValueError("need epochs >= 1 and 0 <= pretrain_epochs < epochs")
-        if kappa < 0 or not step_size > 0 or not ridge > 0 or not 0 < pseudo_ratio <= 1:
-            raise ValueError("need kappa >= 0, step_size > 0, ridge > 0 and pseudo_ratio in (0, 1]")
+        if kappa < 0 or not step_size > 0 or not ridge > 0:
+            raise ValueError("need kappa >= 0, step_size > 0 and ridge > 0")
         self.epochs, self.pretrain_epochs, self.kappa = epochs, pretrain_epochs, kappa
-        self.step_size, self.ridge, self.pseudo_ratio = step_size, ridge, pseudo_ratio
+        self.step_size, self.ridge = step_size, ridge
 
     def craft(self, view: AttackerView, threat: ThreatModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        self._prepare(view)
         objective = Objective("log_hinge", self.kappa)
         low = view.scale.low / view.scale.high
         x, items = average_start(view, threat, rng)
@@ -61,6 +63,9 @@ class CoAttack(Attack):
                 data = self._with_fakes(view, threat, items, x)
         return selection_of(items, view.n_items), (x * view.scale.high).astype(np.float32)
 
+    def _prepare(self, view: AttackerView) -> None:
+        """Settings that depend on the attacker's data (none for CoAttack)."""
+
     def _training_data(self, models: list[MF], j: int, data: RatingData, epoch: int, seed: int) -> RatingData:
         """What model ``j`` trains on in ``epoch`` (CoAttack: the data with the fake users)."""
         return data
@@ -77,14 +82,34 @@ class CoAttack(Attack):
 
 class GCoAttack(CoAttack):
     """Game-based co-training attack (TCD paper §5.3, Alg. 3): CoAttack against TCD's three
-    cooperating models (pseudo-labels at ``pseudo_ratio`` once pre-training is over)."""
+    cooperating models, with pseudo-labels once pre-training is over, sampled at
+    ``pseudo_ratio`` and capped at ``pseudo_budget`` per rating; None (the default) takes
+    TCD's setting for the attacker's dataset (`data.registry.tcd_settings`: 1.0 on ML-100K
+    and FilmTrust, 0.2 on ML-1M, 0.2 capped at 4 per rating on Yelp)."""
 
     name = "gcoattack"
     n_models = 3
 
+    def __init__(self, epochs: int = 30, pretrain_epochs: int = 1, kappa: float = 0.2, step_size: float = 0.1,
+                 ridge: float = 0.1, pseudo_ratio: float | None = None, pseudo_budget: float | None = None) -> None:
+        super().__init__(epochs, pretrain_epochs, kappa, step_size, ridge)
+        if pseudo_ratio is not None and not 0 < pseudo_ratio <= 1:
+            raise ValueError(f"pseudo_ratio must lie in (0, 1], got {pseudo_ratio}")
+        if pseudo_budget is not None and not 0 < pseudo_budget < np.inf:
+            raise ValueError(f"pseudo_budget must be a positive number (or None), got {pseudo_budget}")
+        self.pseudo_ratio, self.pseudo_budget = pseudo_ratio, pseudo_budget
+        self._ratio = 1.0
+
+    def _prepare(self, view: AttackerView) -> None:
+        observed = view.observed
+        tcd = tcd_settings(observed.name, observed.n_users * observed.n_items)
+        ratio = tcd["pseudo_ratio"] if self.pseudo_ratio is None else self.pseudo_ratio
+        budget = tcd["pseudo_budget"] if self.pseudo_budget is None else self.pseudo_budget
+        self._ratio = sampling_ratio(ratio, budget, observed, observed.n_ratings)
+
     def _training_data(self, models: list[MF], j: int, data: RatingData, epoch: int, seed: int) -> RatingData:
         if epoch < self.pretrain_epochs:
             return data
-        pseudo = agreement_labels(models[(j + 1) % 3], models[(j + 2) % 3], data, ratio=self.pseudo_ratio,
+        pseudo = agreement_labels(models[(j + 1) % 3], models[(j + 2) % 3], data, ratio=self._ratio,
                                   seed=epoch_seed(seed + j, epoch))
         return data.with_ratings(*pseudo)

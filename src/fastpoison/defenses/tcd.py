@@ -9,23 +9,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.ratings import RatingData
-from ..data.registry import is_large, paper_tcd
+from ..data.registry import tcd_settings
 from ..data.split import default_threshold
-from ..models.agreement import agreement_labels
+from ..models.agreement import agreement_labels, sampling_ratio
 from ..models.base import TrainableModel, epoch_seed
 from .base import DefenseContext, ModelFactory, TrainingDefense
-
-#: Datasets the TCD paper did not use follow its rule: all labels up to `SMALL_PAIRS`
-#: user-item pairs, else 20 %, with 2 pre-training epochs; large ones (more pairs, or a
-#: dataset registered as large, e.g. Yelp) cap the labels at `LARGE_SET_BUDGET` per rating.
-SMALL_PAIRS = 5_000_000
-#: Pseudo-labels per training rating on large datasets the paper did not use (e.g. Yelp):
-#: about what its 20 % gave on ML-1M (4.1 per rating). Yelp at 20 % would be 136 per rating
-#: (325x a plain training); with this cap TCD costs about 12x there. On ML-100K a budget of
-#: 4 cuts the target HR@50 of Average, Random, AUSH, PGA and TNA by 85-99 % (the paper's
-#: 16 per rating: 100 %; a budget of 8: 99.8-99.9 %).
-LARGE_SET_BUDGET = 4.0
-
 
 def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,14 +58,8 @@ class TCD(TrainingDefense):
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
-        """The paper's settings for the dataset (`data.registry.paper_tcd`); for other datasets,
-        the size decides between all labels and 20 % capped at `LARGE_SET_BUDGET` per rating."""
-        settings = paper_tcd(context.dataset)
-        if settings is not None:
-            return {"pretrain_epochs": settings[0], "pseudo_ratio": settings[1]}
-        if not is_large(context.dataset) and (context.n_pairs is None or context.n_pairs <= SMALL_PAIRS):
-            return {"pretrain_epochs": 2, "pseudo_ratio": 1.0}
-        return {"pretrain_epochs": 2, "pseudo_ratio": 0.2, "pseudo_budget": LARGE_SET_BUDGET}
+        """The paper's settings for the dataset, or its rule for the size (`data.registry.tcd_settings`)."""
+        return tcd_settings(context.dataset, context.n_pairs)
 
     @classmethod
     def for_dataset(cls, dataset: str | None, n_pairs: int | None = None) -> "TCD":
@@ -86,10 +68,7 @@ class TCD(TrainingDefense):
 
     def sampling_ratio(self, train: RatingData, n_fit_ratings: int) -> float:
         """The Bernoulli ratio applied to agreeing pairs: ``pseudo_ratio``, capped by the budget."""
-        if self.pseudo_budget is None:
-            return self.pseudo_ratio
-        unrated = train.n_users * train.n_items - train.n_ratings
-        return min(self.pseudo_ratio, self.pseudo_budget * n_fit_ratings / max(1, unrated))
+        return sampling_ratio(self.pseudo_ratio, self.pseudo_budget, train, n_fit_ratings)
 
     def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0,
             progress: bool = False) -> TrainableModel:

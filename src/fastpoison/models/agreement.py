@@ -16,6 +16,16 @@ from .base import TrainableModel
 SAMPLE_FIRST_BELOW = 0.2
 
 
+def sampling_ratio(ratio: float, budget: float | None, seen: RatingData, n_fit_ratings: int) -> float:
+    """The Bernoulli ratio applied to agreeing pairs: ``ratio``, capped so that a model-epoch
+    expects at most ``budget`` pseudo-labels per fitted rating (None: no cap); agreement is a
+    subset of the pairs unrated in ``seen``."""
+    if budget is None:
+        return ratio
+    unrated = seen.n_users * seen.n_items - seen.n_ratings
+    return min(ratio, budget * n_fit_ratings / max(1, unrated))
+
+
 def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
                      block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pseudo-labels ``(users, items, ratings)``: the pairs unrated in ``seen`` whose two
