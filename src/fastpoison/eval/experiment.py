@@ -26,7 +26,8 @@ from .stats import aggregate, paired_ttest, summarize
 #: The version of what a spec's defaults mean: raised whenever a default that changes results
 #: changes, so that records of an earlier protocol are neither resumed nor mixed into reports.
 #: 2: RVD without the whole-model shrink (the paper's), fake profiles of the mean size with the
-#: targets included, attacks aiming at the cell's HR@K, both metric definitions.
+#: targets included, attacks aiming at the cell's HR@K, GCoAttack at TCD's pseudo-label
+#: ratio for the dataset, both metric definitions.
 PROTOCOL = 2
 
 
