@@ -69,7 +69,7 @@ def test_named_extensions_run_and_print_beside_the_papers_method():
     assert all(r["extensions"]["rvd[forget=0.1]"]["seeds"] == 0 for r in rows)  # no records yet
     text = reproduce.to_markdown(table, rows)
     header = text.splitlines()[2]
-    assert header.endswith("| paper | ours (the paper's method) | ours with rvd[forget=0.1] |")
+    assert header.endswith("| paper | ours (defaults) | ours with rvd[forget=0.1] |")
     assert all(line.count("|") == header.count("|") for line in text.splitlines()[3:] if line.startswith("|"))
 
 

@@ -25,7 +25,7 @@ from .defenses import DEFENSES, with_settings
 from .errors import FastPoisonError
 from .jsonio import dumps
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
-from .eval.experiment import ExperimentSpec, run_experiment
+from .eval.experiment import STAGE_METRICS, STAGES, ExperimentSpec, run_experiment
 from .eval import reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
@@ -186,12 +186,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     ds = _load(args, args.dataset)
     result = run_experiment(spec, dataset=ds, progress=not args.quiet)
     _write_json(args.json, result)
-    _say(args, f"{ds.name} ({ds.data_source}) {args.model}, {args.seeds} seed(s), HR@{_hr_k(args)}")
-    for key in ("hr_origin", "hr_attack", "hr_defense", "test_hr_origin", "test_hr_attack", "test_hr_defense"):
+    _say(args, f"{ds.name} ({ds.data_source}) {args.model}, {args.seeds} seed(s), HR@{_hr_k(args)}; "
+               f"hr_*: target HR over users who have not rated the target (RVD paper), *_all_users: over every "
+               f"real user (TCD code); test_hr_*: over every test user, *_liked: over test users whose held-out "
+               f"rating is liked (RVD paper), *_sampled: against the shipped negatives")
+    for key in (key.format(stage) for stage in STAGES for key in STAGE_METRICS.values()):
         if result[key] is not None:
-            _say(args, f"  {key:<16} {_fmt(result[key])}")
+            _say(args, f"  {key:<26} {_fmt(result[key])}")
     if result["ri"] is not None:
-        _say(args, f"  {'ri':<16} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
+        _say(args, f"  {'ri (per seed)':<26} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
+        _say(args, f"  {'ri (of the mean HRs)':<26} {result['ri_of_means']:.4f}")
     return 0
 
 

@@ -125,7 +125,7 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     unit = ("seconds per user" if table.metric == "seconds_per_user"
             else _DESCRIBED[DEFINITIONS[table.paper, table.metric]] + ", as the paper counts")
     extensions = sorted({name for r in rows for name in r.get("extensions", {})})
-    head = ["dataset", "model", "targets", "knowledge", "attack", "defense", "paper", "ours (the paper's method)",
+    head = ["dataset", "model", "targets", "knowledge", "attack", "defense", "paper", "ours (defaults)",
             *(f"ours with {name}" for name in extensions)]
     lines = [f"### {table.name}: {table.caption} ({unit})", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
