@@ -4,13 +4,15 @@ Random attacks, seeds 0-2), and the test fails when its robustness improvement f
 bar set from the measured spread.
 
 Measured (5 seeds, RI of the mean target HRs / per-seed range): RVD as the paper (the
-fine-tune alone) lowers the targets in every seed, by 0.3-10 %, 0.08-0.09 of the mean; with
-our shrink (``rvd[forget=0.1]``) 0.99-1.0 per seed; LTSMF, LTSMF+RVD, TCD+RVD[forget=0.1]
-0.99-1.0; TCD at one pseudo-label per rating 0.86-0.96 per seed on seeds 0-2 under Average,
-0.53 on seed 3 and negative on seed 4 (0.68 of the means over all five), 0.92 under Random. The bars sit about
-two seed-spreads below the measured values. Defenses that do not defend on this twin (RMF and
-APR raise the targets; AT and RAT lower them by 12-21 %) are measured in docs/papers.md, not
-held to a bar here.
+model's own Adam training for its 40 epochs on the neighbours) lowers the targets in every
+seed, 0.25 of the mean under Average (0.22-0.29 per seed), 0.30 under Random (0.24-0.37); our
+SGD fine-tune (``rvd[step=sgd]``) 0.08 under Average; with our shrink
+(``rvd[forget=0.1,step=sgd]``) 0.99-1.0 per seed; LTSMF, LTSMF+RVD, TCD+our shrink 0.99-1.0;
+TCD at one pseudo-label per rating 0.86-0.96 per seed on seeds 0-2 under Average, 0.53 on
+seed 3 and negative on seed 4 (0.68 of the means over all five), 0.92 under Random. The bars
+sit about two seed-spreads below the measured values. Defenses that do not defend on this
+twin (RMF and APR raise the targets; AT and RAT lower them by 12-21 %) are measured in
+docs/papers.md, not held to a bar here.
 """
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ DATASET = "synthetic:ml-100k"
 OPTIONS = {"factors": 32}
 SEEDS = 3
 #: Lowest acceptable RI of the mean target HRs over seeds 0-2, per defense.
-BARS = {"rvd": 0.03, "rvd[forget=0.1]": 0.9, "ltsmf": 0.9, "ltsmf+rvd": 0.9, "tcd[pseudo_budget=1]": 0.5,
-        "tcd[pseudo_budget=1]+rvd[forget=0.1]": 0.9}
+BARS = {"rvd": 0.15, "rvd[step=sgd]": 0.03, "rvd[forget=0.1,step=sgd]": 0.9, "ltsmf": 0.9, "ltsmf+rvd": 0.9,
+        "tcd[pseudo_budget=1]": 0.5, "tcd[pseudo_budget=1]+rvd[forget=0.1,step=sgd]": 0.9}
 
 
 @pytest.fixture(scope="module")
@@ -46,5 +48,5 @@ def test_defense_keeps_defending(twin, shared, attack, defense):
     attacked, defended = result["hr_attack"]["values"], result["hr_defense"]["values"]
     assert min(attacked) > 0.1  # the attack works on this twin: there is something to defend
     assert result["ri_of_means"] >= BARS[defense], (attacked, defended)
-    if defense == "rvd":  # the paper's fine-tune alone: a small effect, but in every seed
+    if defense in ("rvd", "rvd[step=sgd]"):  # a fine-tune alone: a modest effect, but in every seed
         assert all(d < a for a, d in zip(attacked, defended)), (attacked, defended)

@@ -202,7 +202,7 @@ def naive_rvd(model, user, neighbours, epochs, lr, forget):
 def test_rvd_matches_the_dense_reference_and_leaves_the_model_alone(cls, kwargs, small):
     model = cls(hidden=6, epochs=3, batch_size=3, **kwargs).fit(small, seed=0)
     before = model.snapshot()
-    rvd = RVD(model, k=5, epochs=2, lr=0.1, forget=0.5, exact=True)
+    rvd = RVD(model, k=5, epochs=2, lr=0.1, forget=0.5, step="sgd", exact=True)
     users = np.array([0, 11, 42], dtype=np.int32)
     top = rvd.recommend(users, 8)
     for row, u in enumerate(users):
@@ -210,7 +210,7 @@ def test_rvd_matches_the_dense_reference_and_leaves_the_model_alone(cls, kwargs,
         best = np.argsort(-ref, kind="stable")[:8]
         assert top.items[row].tolist() == best.tolist()
         np.testing.assert_allclose(top.scores[row], model._output(ref[best].astype(np.float32)), rtol=2e-4, atol=1e-6)
-    assert np.array_equal(RVD(model, k=5, epochs=2, lr=0.1, forget=0.5, exact=True, threads=2).recommend(users, 8).items,
+    assert np.array_equal(RVD(model, k=5, epochs=2, lr=0.1, forget=0.5, step="sgd", exact=True, threads=2).recommend(users, 8).items,
                           top.items)
     for k, v in model.params.items():
         assert np.array_equal(v, before[k]), k

@@ -17,8 +17,8 @@ def test_rvd_tables_resolve_to_their_appendix_twin():
     assert table.name == "rvd-table7"
     pairs = reproduce.plan(table, "ml-100k")
     cells = reproduce.cells(pairs, seeds=2)
-    # 7 attacks x (none, apr, ltsmf, rmf, rvd, and our rvd[forget=0.1] beside rvd) x 2 seeds
-    assert len(pairs) == 35 and len(cells) == 84
+    # 7 attacks x (none, apr, ltsmf, rmf, rvd, and our two RVD variants beside rvd) x 2 seeds
+    assert len(pairs) == 35 and len(cells) == 98
     assert {c.knowledge for c in cells} == {1.0} and {c.targets for c in cells} == {"unpopular"}
     assert {c.seed for c in cells} == {0, 1} and all(c.model_options == {} for c in cells)
     assert reproduce.resolve("rvd-table3", "yelp").name == "rvd-table3"
@@ -64,12 +64,13 @@ def test_named_extensions_run_and_print_beside_the_papers_method():
     table = reproduce.resolve("rvd-table7", "ml-100k")
     pairs = [p for p in reproduce.plan(table, "ml-100k") if p[0].defense == "rvd"]
     cells = reproduce.cells(pairs, seeds=1)
-    assert {c.defense for c in cells} == {"rvd", "rvd[forget=0.1]"} and len(cells) == 2 * len(pairs)
+    ours = ("rvd[step=sgd]", "rvd[forget=0.1,step=sgd]")
+    assert {c.defense for c in cells} == {"rvd", *ours} and len(cells) == 3 * len(pairs)
     rows = reproduce.compare(table, pairs, [])
-    assert all(r["extensions"]["rvd[forget=0.1]"]["seeds"] == 0 for r in rows)  # no records yet
+    assert all(r["extensions"][name]["seeds"] == 0 for r in rows for name in ours)  # no records yet
     text = reproduce.to_markdown(table, rows)
     header = text.splitlines()[2]
-    assert header.endswith("| paper | ours (defaults) | ours with rvd[forget=0.1] |")
+    assert header.endswith("| paper | ours (defaults) | ours with rvd[forget=0.1,step=sgd] | ours with rvd[step=sgd] |")
     assert all(line.count("|") == header.count("|") for line in text.splitlines()[3:] if line.startswith("|"))
 
 

@@ -189,7 +189,8 @@ def test_bracketed_settings_reach_each_part():
     plan = get_defense("tcd[pseudo_budget=1]+rvd[k=7]", dataset="ml-1m", model="mf")
     assert plan.serving.k == 7 and plan.training.pseudo_budget == 1.0 and plan.training.pretrain_epochs == 2
     assert plan.name == "tcd[pseudo_budget=1]+rvd[k=7]"
-    assert plan.settings()["tcd"]["pseudo_ratio"] == 0.2 and plan.settings()["rvd"]["epochs"] == 5
+    assert plan.settings()["tcd"]["pseudo_ratio"] == 0.2 and plan.settings()["rvd"]["epochs"] is None
+    assert plan.settings()["rvd"]["step"] == "model"  # the paper's fine-tune: the model's own epochs
     assert get_defense("ltsmf[trim=0.2]").training.trim == 0.2
     assert with_settings("tcd+rvd", {"pseudo_budget": 1, "k": 3}) == "tcd[pseudo_budget=1]+rvd[k=3]"
     with pytest.raises(ValueError, match="accepts .*pseudo_budget"):

@@ -13,10 +13,19 @@ from .base import DefenseContext, Recommend, ServingDefense
 from .neighbours import HnswNeighbours, exact_neighbours
 
 
-def check_settings(epochs: int, lr: float, forget: float) -> None:
-    """ValueError unless ``epochs >= 0``, ``lr > 0`` and ``forget`` in (0, 1]."""
-    if epochs < 0 or not lr > 0 or not 0 < forget <= 1:
+STEPS = ("model", "sgd")
+
+
+def check_settings(step: str, epochs: int | None, lr: float | None, forget: float) -> None:
+    """ValueError unless ``step`` is one of `STEPS`, ``epochs >= 0``, ``lr > 0`` and ``forget``
+    in (0, 1], with ``lr`` and ``forget`` < 1 only for ``step="sgd"``."""
+    if step not in STEPS:
+        raise ValueError(f"RVD step must be one of {', '.join(STEPS)}, got {step!r}")
+    if (epochs is not None and epochs < 0) or (lr is not None and not lr > 0) or not 0 < forget <= 1:
         raise ValueError("RVD needs epochs >= 0, lr > 0 and forget in (0, 1]")
+    if step == "model" and (lr is not None or forget != 1):
+        raise ValueError("lr and forget are settings of RVD's SGD fine-tune (step=sgd); step=model trains as the "
+                         "model was trained")
 
 
 class RVD:
@@ -24,26 +33,28 @@ class RVD:
 
     For each served user: its ``k`` nearest users by Euclidean distance between user
     embeddings (the user included; hnswlib index built once, or exact search with
-    ``exact=True``), ``epochs`` SGD passes (step ``lr``) of the model's own per-rating update
-    over those users' training ratings on a copy-on-write overlay, then the top items
+    ``exact=True``), a fine-tune on those users' training ratings, then the top items
     excluding the user's rated ones. The base model is never modified.
 
-    ``forget`` < 1 is ours, not the paper's (off by default): every fine-tune step then also
-    shrinks *all* parameter rows by the same factor (weight decay over the whole model, applied
-    lazily in the kernel), chosen so that a row no neighbour rates keeps ``forget`` of its
-    size by the end, whatever k and the profile lengths: items the neighbourhood does not
-    support fade. On the ML-100K twin this shrink, not the fine-tune, is what removes the fake
-    users' influence (docs/papers.md has the measurements).
+    ``step="model"`` (the default) is the paper's: "the training of RVD is consistent with
+    the original model", read as the model's own training step (its loss with its L2, its
+    optimiser restarted, its learning rate and batch size) for the model's own number of
+    training epochs unless ``epochs`` is given (`vicinal_fit_top_k`); the paper states no
+    epoch count.
 
-    Auto-encoders (AutoRec, CDAE) fine-tune a private copy of the rows their neighbours'
-    batches touch with their own training step (SGD, without L2), shrinking every weight the
-    same way when ``forget`` < 1; their user embeddings are the hidden layer (see
-    ``vicinal_top_k`` there).
+    ``step="sgd"`` is ours: ``epochs`` (default 5) passes of plain SGD at step ``lr`` (default
+    0.05) without L2, on a copy-on-write overlay in C++ (`vicinal_top_k`), much faster. With
+    it, ``forget`` < 1 (also ours) makes every step shrink *all* parameter rows by the same
+    factor, chosen so that a row no neighbour rates keeps ``forget`` of its size by the end:
+    items the neighbourhood does not support fade. On the ML-100K twin this shrink, not the
+    fine-tune, is what removes the fake users' influence (docs/papers.md has the
+    measurements). Auto-encoders (AutoRec, CDAE) run it as one full-batch step per epoch of
+    the neighbours' batch; their user embeddings are the hidden layer.
     """
 
-    def __init__(self, model: TrainableModel, k: int | None = None, epochs: int = 5, lr: float = 0.05,
-                 forget: float = 1.0, *, exact: bool = False, dataset: str | None = None, seed: int = 0,
-                 threads: int | None = None) -> None:
+    def __init__(self, model: TrainableModel, k: int | None = None, epochs: int | None = None,
+                 lr: float | None = None, forget: float = 1.0, step: str = "model", *, exact: bool = False,
+                 dataset: str | None = None, seed: int = 0, threads: int | None = None) -> None:
         if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
                 and hasattr(model, "vicinal_top_k")) or not model.params:
             raise ValueError("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal "
@@ -52,8 +63,12 @@ class RVD:
         self.k = paper_neighbours(dataset, model.name) if k is None else int(k)
         if not 1 <= self.k <= n_users:
             raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {self.k}")
-        check_settings(epochs, lr, forget)
-        self.model, self.epochs, self.lr, self.forget, self.exact = model, int(epochs), float(lr), float(forget), exact
+        check_settings(step, epochs, lr, forget)
+        if epochs is None:
+            epochs = model.config.epochs if step == "model" else SGD_EPOCHS
+        self.model, self.step, self.epochs, self.forget, self.exact = model, step, int(epochs), float(forget), exact
+        self.lr = SGD_LR if lr is None else float(lr)
+        self.seed = seed
         self.threads = model.config.threads if threads is None else threads
         self._embeddings = model.user_embeddings()
         self._index = None if exact else HnswNeighbours(self._embeddings, seed=seed, threads=max(1, self.threads))
@@ -68,32 +83,43 @@ class RVD:
     def recommend(self, users: np.ndarray | None = None, k_items: int = 50) -> TopK:
         """Each user's ``k_items`` best unrated items after vicinal fine-tuning."""
         users = self.model._users(users)
-        return self.model.vicinal_top_k(users, self.neighbours(users), k_items, epochs=self.epochs, lr=self.lr,
+        neighbours = self.neighbours(users)
+        if self.step == "model":
+            return self.model.vicinal_fit_top_k(users, neighbours, k_items, epochs=self.epochs, seed=self.seed,
+                                                threads=self.threads)
+        return self.model.vicinal_top_k(users, neighbours, k_items, epochs=self.epochs, lr=self.lr,
                                         forget=self.forget, threads=self.threads)
+
+
+#: Our SGD fine-tune's defaults (``step="sgd"``).
+SGD_EPOCHS = 5
+SGD_LR = 0.05
 
 
 @dataclass(frozen=True)
 class VicinalDefense(ServingDefense):
-    """RVD as a serving part (``rvd[k=100,epochs=5]``): its settings are `RVD`'s; ``k``
-    defaults to the RVD paper's Table 2 for the dataset and model (`paper_neighbours`).
-    ``rvd[forget=0.1]`` adds our whole-model shrink to the paper's fine-tune."""
+    """RVD as a serving part (``rvd[k=100]``): its settings are `RVD`'s; ``k`` defaults to the
+    RVD paper's Table 2 for the dataset and model (`paper_neighbours`), ``epochs`` to the
+    model's training epochs (``step=model``, the paper's) or 5 (``step=sgd``, ours).
+    ``rvd[step=sgd,forget=0.1]`` adds our whole-model shrink to our SGD fine-tune."""
 
     k: int | None = None
-    epochs: int = 5
-    lr: float = 0.05
+    epochs: int | None = None
+    lr: float | None = None
     forget: float = 1.0
+    step: str = "model"
     exact: bool = False
     name: ClassVar[str] = "rvd"
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
-        check_settings(self.epochs, self.lr, self.forget)
+        check_settings(self.step, self.epochs, self.lr, self.forget)
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
         return {} if context.model is None else {"k": paper_neighbours(context.dataset, context.model)}
 
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
-        return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, exact=self.exact,
-                   seed=seed).recommend
+        return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,
+                   exact=self.exact, seed=seed).recommend

@@ -15,7 +15,7 @@ STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
 #: bench stays within a quarter hour on Yelp; ``--defenses none,rvd,tcd`` runs its default
 #: (the paper's settings; 4 per rating on Yelp, about 15x).
 #: RVD runs as the paper (the fine-tune alone) and with our whole-model shrink.
-STANDARD_DEFENSES = ("none", "rvd", "rvd[forget=0.1]", "tcd[pseudo_budget=1]")
+STANDARD_DEFENSES = ("none", "rvd", "rvd[forget=0.1,step=sgd]", "tcd[pseudo_budget=1]")
 TIMINGS = ("attack", "fit", "defense_fit", "recommend_per_user")
 
 

@@ -20,7 +20,7 @@ from .report import Cell, collect
 
 #: Our named extensions of a published defense, run and printed beside the paper's method
 #: (docs/papers.md): RVD's whole-model shrink.
-EXTENSIONS: dict[str, tuple[str, ...]] = {"rvd": ("rvd[forget=0.1]",)}
+EXTENSIONS: dict[str, tuple[str, ...]] = {"rvd": ("rvd[step=sgd]", "rvd[forget=0.1,step=sgd]")}
 
 #: Appendix twins in the RVD paper: the same layout on the other two datasets.
 TWINS: dict[str, str] = {"rvd-table3": "rvd-table7", "rvd-table4": "rvd-table8", "rvd-table5": "rvd-table9"}

@@ -11,7 +11,8 @@ from typing import ClassVar
 import numpy as np
 
 from .base import check_all
-from .neural import AutoEncoderConfig, AutoEncoderModel, Batch, csr_rows
+from .neighbourhood import csr_rows
+from .neural import AutoEncoderConfig, AutoEncoderModel, Batch
 
 OUTPUTS = ("identity", "sigmoid")
 

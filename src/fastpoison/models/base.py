@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, ClassVar, Iterable, Protocol, runtime_checkable
 
@@ -15,7 +16,8 @@ from .. import _core
 from ..data.ratings import RatingData
 from ..data.scale import RatingScale
 from ..data.split import validation_split
-from .buffers import aligned_copy
+from .buffers import aligned_copy, aligned_zeros
+from .neighbourhood import Neighbourhood, neighbours_only, user_seed
 from .scoring import SeenItems, TopK, score_top_k
 
 #: Called after every epoch with (epoch index, that epoch's record).
@@ -44,6 +46,13 @@ class Recommender(Protocol):
         """RVD's fine-tune, each model with its own update step: per user (a row of
         ``neighbours``, the user among them), ``epochs`` passes over the neighbours' training
         ratings at step ``lr`` on a private view of the parameters (``forget``: see `RVD`),
+        then the user's ``k`` best unrated items. The model itself is not changed."""
+        ...
+
+    def vicinal_fit_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int,
+                          seed: int = 0, threads: int | None = None) -> TopK:
+        """RVD as its paper: per user, ``epochs`` epochs of the model's own training (its loss
+        with its L2, its optimiser from a fresh state) over the neighbours' training ratings,
         then the user's ``k`` best unrated items. The model itself is not changed."""
         ...
 
@@ -153,6 +162,10 @@ class TrainableModel(ABC):
     def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Predictions on the [0, 1] scale of (user, item) pairs (int32 arrays, checked)."""
 
+    @abstractmethod
+    def reset_optimizer(self) -> None:
+        """Optimiser state (and any epoch schedule) as at the start of a fit; parameters unchanged."""
+
     def _after_fit(self) -> None:
         """Hook run once the final parameters are in place (e.g. caching derived factors)."""
 
@@ -226,6 +239,18 @@ class TrainableModel(ABC):
         finally:
             self._prepared = None  # the next epoch may see other ratings; do not hold these meanwhile
 
+    def train_epochs(self, ratings: RatingData, epochs: int, seed: int) -> None:
+        """``epochs`` epochs over ``ratings`` (dataset scale) from the current parameters and
+        optimiser state, laid out once as `fit` does (no validation, no epoch selection)."""
+        if epochs < 1 or ratings.n_ratings == 0:
+            return
+        self._prepare(ratings.normalized(), seed)
+        try:
+            for epoch in range(epochs):
+                self._run_epoch(epoch_seed(seed, epoch))
+        finally:
+            self._prepared = None
+
     def validation_mse(self, valid: tuple[np.ndarray, ...]) -> float:
         """Mean squared error (ratings scaled to [0, 1]) on held-out ``(users, items, ratings)``."""
         vu, vi, vr = valid
@@ -268,6 +293,55 @@ class TrainableModel(ABC):
         if i.shape != u.shape or (i.size and (i.min() < 0 or i.max() >= self.n_items)):
             raise ValueError("items must match users in length and lie in the item range")
         return self.scale.denormalize(self._predict_normalized(u, i.astype(np.int32)))
+
+    # ----------------------------------------------------------------- RVD as its paper
+    def _checked_neighbours(self, users: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(users, neighbours)`` as int32 after checking ids and shapes (``[len(users), k]``)."""
+        self._require_fitted()
+        if self.seen_values is None:
+            raise ValueError(f"this {self.name} model does not hold its training ratings (saved by an older version); "
+                             "refit it to use vicinal fine-tuning")
+        u = self._users(users)
+        nb = np.asarray(neighbours)
+        if nb.ndim != 2 or nb.shape[0] != u.size or not np.issubdtype(nb.dtype, np.integer):
+            raise ValueError("neighbours must be an integer array [len(users), k]")
+        self._users(nb.reshape(-1))
+        return u, np.ascontiguousarray(nb, dtype=np.int32)
+
+    def vicinal_fit_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int,
+                          seed: int = 0, threads: int | None = None) -> TopK:
+        """RVD as its paper (Algorithm 1: keep the parameters, fine-tune, predict, restore).
+
+        Per user (a row of ``neighbours`` ``[n, k_nb]``): the optimiser restarts, ``epochs``
+        epochs of the model's own training (`train_epochs`: its loss with L2, optimiser,
+        learning rate, batch size) run over the neighbours' training ratings, the user's ``k``
+        best unrated items are scored, and the parameters are restored. Users are served one
+        after another (``threads`` is the kernels'); epoch seeds derive from ``seed`` and the
+        user. Factor models override this with an equivalent that trains only the rows
+        involved.
+        """
+        u, nb = self._checked_neighbours(users, neighbours)
+        if epochs < 0:
+            raise ValueError("epochs must be >= 0")
+        kept, config_threads = self.snapshot(), self.config.threads
+        self.config.threads = config_threads if threads is None else threads
+        items, scores = [], []
+        try:
+            for user, row in zip(u.tolist(), nb):
+                data = neighbours_only(self.seen_indptr, self.seen_indices, self.seen_values, row, self.n_items,
+                                       self.scale)
+                self.reset_optimizer()
+                self.train_epochs(data, epochs, user_seed(seed, user))
+                self._after_fit()
+                top = self.top_k(np.array([user], dtype=np.int32), k)
+                items.append(top.items[0])
+                scores.append(top.scores[0])
+                self.finish(kept, -1)
+        finally:
+            self.config.threads = config_threads
+            self.finish(kept, -1)
+        return TopK(np.array(items, dtype=np.int32).reshape(u.size, -1),
+                    np.array(scores, dtype=np.float32).reshape(u.size, -1))
 
     # ----------------------------------------------------------------- persistence
     def state(self) -> dict[str, np.ndarray]:
@@ -339,6 +413,13 @@ class FactorModel(TrainableModel):
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(user factors [n_users, d], item factors [n_items, d], user bias, item bias)``."""
 
+    #: Per entry of ``param_names``: whether its rows are indexed by "user" or by "item".
+    param_axes: ClassVar[tuple[str, ...]]
+
+    def reset_optimizer(self) -> None:
+        self._moments = tuple(aligned_zeros(self.params[n].shape) for n in self.param_names for _ in range(2))
+        self._step = 0
+
     def start(self, train: RatingData, fit_part: RatingData, seed: int) -> None:
         """As `TrainableModel.start`; ``mu`` (with biases) is the mean of ``fit_part``'s ratings."""
         self.mu = float(fit_part.normalized().values.mean()) if self.config.bias else 0.0
@@ -383,6 +464,56 @@ class FactorModel(TrainableModel):
         seen = SeenItems(self.seen_indptr, self.seen_indices, self.n_items) if exclude_seen else None
         return score_top_k(U[u], V, k, user_bias=None if bu is None else bu[u], item_bias=bi, seen=seen,
                            seen_rows=u, query_items=query_items, threads=self.config.threads)
+
+    def vicinal_fit_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int,
+                          seed: int = 0, threads: int | None = None) -> TopK:
+        """`TrainableModel.vicinal_fit_top_k` on a copy of only the rows the fine-tune reads.
+
+        The model's lazy Adam (or SGD) moves only rows with a gradient, so training a model
+        restricted to the neighbours, the served user and the items they rated gives the rows
+        the full model would end with, whatever the model's size. Users are served in parallel
+        on ``threads`` (default: the model's), each on one thread, with identical results.
+        """
+        u, nb = self._checked_neighbours(users, neighbours)
+        if epochs < 0:
+            raise ValueError("epochs must be >= 0")
+        k = min(int(k), self.n_items)
+        _, V, _, bi = self._factors()
+        items = np.empty((u.size, k), dtype=np.int32)
+        scores = np.empty((u.size, k), dtype=np.float32)
+
+        def serve(r: int) -> None:
+            hood = Neighbourhood.of(self.seen_indptr, self.seen_indices, self.seen_values, int(u[r]), nb[r],
+                                    self.scale)
+            tuned = self._restricted(hood)
+            tuned.train_epochs(hood.train, epochs, user_seed(seed, int(u[r])))
+            tuned._after_fit()
+            U_t, V_t, bu_t, bi_t = tuned._factors()
+            pu = U_t[hood.user]
+            row = V @ pu
+            row[hood.items] = V_t @ pu
+            if bi is not None:
+                row += bu_t[hood.user] + bi  # as top_k: mu shifts every score alike
+                row[hood.items] += bi_t - bi[hood.items]
+            row[self.seen_indices[self.seen_indptr[u[r]]:self.seen_indptr[u[r] + 1]]] = -np.inf
+            top_items, top_scores = _core.topk_rows(row[None, :], k, 1)
+            items[r], scores[r] = top_items[0], top_scores[0]
+
+        n_threads = self.config.threads if threads is None else threads
+        with ThreadPoolExecutor(max(1, min(n_threads or os.cpu_count() or 1, u.size))) as pool:
+            list(pool.map(serve, range(u.size)))
+        return TopK(items, scores)
+
+    def _restricted(self, hood: Neighbourhood) -> "FactorModel":
+        """A one-thread copy of this model on ``hood``'s users and items (fresh optimiser)."""
+        model = type(self)(**{**asdict(self.config), "threads": 1})
+        model.start(hood.seen, hood.seen, 0)
+        rows = {"user": hood.users, "item": hood.items}
+        for name, axis in zip(self.param_names, self.param_axes):
+            model.params[name] = aligned_copy(self.params[name][rows[axis]])
+        model.mu = self.mu
+        model.reset_optimizer()
+        return model
 
     def vicinal_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int, lr: float,
                       forget: float = 1.0, threads: int | None = None) -> TopK:

@@ -20,11 +20,6 @@ def xavier(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def adam_moments(params: dict[str, np.ndarray], names: tuple[str, str, str, str]) -> tuple[np.ndarray, ...]:
-    """Zeroed first/second moments for the four parameter arrays, in kernel order."""
-    return tuple(aligned_zeros(params[n].shape) for n in names for _ in range(2))
-
-
 PERTURBATIONS = ("none", "adversarial", "random")
 
 
@@ -78,6 +73,7 @@ class MF(FactorModel):
 
     name = "mf"
     param_names = ("P", "Q", "bu", "bi")
+    param_axes = ("user", "item", "user", "item")
     config_class = MFConfig
     config: MFConfig
 
@@ -85,9 +81,11 @@ class MF(FactorModel):
         d = self.config.factors
         self.params = {"P": xavier(rng, n_users, d), "Q": xavier(rng, n_items, d),
                        "bu": aligned_zeros((n_users,)), "bi": aligned_zeros((n_items,))}
-        self._moments = adam_moments(self.params, self.param_names)
-        self._step = 0
-        self._epochs_run = 0
+        self.reset_optimizer()
+
+    def reset_optimizer(self) -> None:
+        super().reset_optimizer()
+        self._epochs_run = 0  # the robust objectives' schedule (trim, perturbation warm-up) restarts too
 
     def _prepare(self, train: RatingData, seed: int) -> None:
         order = np.random.default_rng(np.random.SeedSequence([seed, 0xC00])).permutation(train.n_ratings)

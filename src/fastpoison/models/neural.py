@@ -23,6 +23,7 @@ from .base import TrainableModel, TrainConfig, check_all
 from .buffers import aligned_zeros
 from .dae_kernels import add_scaled, hidden_layer, loss_grad
 from .mf import xavier
+from .neighbourhood import csr_rows
 from .optim import Optimizer
 from .scoring import SeenItems, TopK, score_top_k
 from .vicinal_kernels import Base, Overlay, input_sums, item_major, vicinal_scores, vicinal_step
@@ -51,16 +52,6 @@ class Batch(NamedTuple):
     t_ptr: np.ndarray
     t_idx: np.ndarray
     t_val: np.ndarray
-
-
-def csr_rows(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
-             rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The CSR made of ``rows`` of a CSR matrix, in that order."""
-    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
-    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    at = np.repeat(starts - ptr[:-1], lengths) + np.arange(ptr[-1])
-    return ptr, indices[at], values[at]
 
 
 def _touched(n: int, *ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,6 +169,9 @@ class AutoEncoderModel(TrainableModel):
                        "c": aligned_zeros((n_items,))}
         if self.user_node:
             self.params["U"] = xavier(rng, n_users, h)
+        self.reset_optimizer()
+
+    def reset_optimizer(self) -> None:
         self._grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._optimizer = Optimizer(self.config, self.params, ("U",))
 

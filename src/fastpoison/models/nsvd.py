@@ -17,7 +17,7 @@ from .. import _core
 from ..data.ratings import RatingData
 from .base import FactorConfig, FactorModel
 from .buffers import aligned_zeros
-from .mf import adam_moments, xavier
+from .mf import xavier
 
 
 @dataclass
@@ -48,6 +48,7 @@ class NSVD(FactorModel):
 
     name = "nsvd"
     param_names = ("Y", "Q", "bu", "bi")
+    param_axes = ("item", "item", "user", "item")
     config_class = NSVDConfig
     config: NSVDConfig
 
@@ -55,8 +56,7 @@ class NSVD(FactorModel):
         d = self.config.factors
         self.params = {"Y": xavier(rng, n_items, d), "Q": xavier(rng, n_items, d),
                        "bu": aligned_zeros((n_users,)), "bi": aligned_zeros((n_items,))}
-        self._moments = adam_moments(self.params, self.param_names)
-        self._step = 0
+        self.reset_optimizer()
         self._user_factors = None
 
     def _prepare(self, train: RatingData, seed: int) -> None:
