@@ -1,5 +1,6 @@
 // Matrix factorisation epochs: Hogwild SGD over shuffled rating blocks, and lazy Adam.
 #include <algorithm>
+#include <cmath>
 
 #include "factor_models.hpp"
 #include "objective.hpp"
@@ -35,11 +36,28 @@ FP_HOT double sgd_blocks(S, Robust, const FactorParams& p, PairLoss& pl, const R
     return loss;
 }
 
+// Squared error of one mini-batch at the current parameters (no update).
+template <class S>
+double batch_sse(S, const FactorParams& p, const RatingsView& r, const int64_t* blocks, int64_t b0, int64_t b1) {
+    const int d = S::dim(p.d);
+    const DirectRows rows{p, d};
+    double sse = 0.0;
+    for (int64_t bi = b0; bi < b1; ++bi)
+        for (int64_t k = blocks[bi] * kBlock, end = block_end(blocks[bi], r.n); k < end; ++k) {
+            const int32_t u = r.users[k], i = r.items[k];
+            const double e = predict(S{}, rows, rows.a(u), rows.q(i), u, i, d) - r.ratings[k];
+            sse += e * e;
+        }
+    return sse;
+}
+
 // Gradient of one mini-batch, accumulated into the row scratch; returns its squared error.
+// Each rating's loss derivative is scaled by `data_scale` (1 / batch size: the mean), the L2
+// term by 1 / batch size.
 template <class S, class Robust>
 FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, const RatingsView& r,
                               const int64_t* blocks, int64_t b0, int64_t b1, float reg, float inv_batch,
-                              FactorGrads& g) {
+                              float data_scale, FactorGrads& g) {
     const int d = S::dim(p.d);
     const DirectRows rows{p, d};
     const float rs = 2.0f * reg * inv_batch / static_cast<float>(d);  // reg * mean over entries (TCD code)
@@ -51,15 +69,15 @@ FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, co
             const float* pu = rows.a(u);
             const float* qi = rows.q(i);
             const PairGrad pg = rating_grad(S{}, Robust{}, rows, pl, pu, qi, u, i, r.ratings[k], d, loss);
-            const float c = 2.0f * pg.a * inv_batch;
+            const float c = 2.0f * pg.a * data_scale;
             float* gu = g.A.row(u);
             float* gi = g.Q.row(i);
-            add_scaled_pair(gu, qi, pu, d, c, rs + 2.0f * pg.b_u * inv_batch);
-            add_scaled_pair(gi, pu, qi, d, c, rs + 2.0f * pg.b_i * inv_batch);
+            add_scaled_pair(gu, qi, pu, d, c, rs + 2.0f * pg.b_u * data_scale);
+            add_scaled_pair(gi, pu, qi, d, c, rs + 2.0f * pg.b_i * data_scale);
             if constexpr (Robust::value) {
                 if (pg.c != 0.0f) {
-                    scale_add(gu, pl.delta_i(), d, 1.0f, 2.0f * pg.c * inv_batch);
-                    scale_add(gi, pl.delta_u(), d, 1.0f, 2.0f * pg.c * inv_batch);
+                    scale_add(gu, pl.delta_i(), d, 1.0f, 2.0f * pg.c * data_scale);
+                    scale_add(gi, pl.delta_u(), d, 1.0f, 2.0f * pg.c * data_scale);
                 }
             }
             add_bias_grad(S{}, g, u, i, c);
@@ -104,8 +122,13 @@ double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& m
         for (int64_t b = b0; b < b1; ++b) count += block_end(blocks[b], r.n) - blocks[b] * kBlock;
         const float inv_batch = 1.0f / static_cast<float>(count);
         loss += dispatch_shape(p, [&](auto s) {
+            // Frobenius norm: d sqrt(SSE) = d SSE / (2 sqrt(SSE)); a batch fitted exactly has no data gradient.
+            const double sse = o.frobenius ? batch_sse(s, p, r, blocks.data(), b0, b1) : 0.0;
+            const float data_scale =
+                !o.frobenius ? inv_batch : sse > 0.0 ? static_cast<float>(0.5 / std::sqrt(sse)) : 0.0f;
             return dispatch_objective(o, [&](auto robust) {
-                return adam_batch_grad(s, robust, p, pl, r, blocks.data(), b0, b1, reg, inv_batch, grads);
+                return adam_batch_grad(s, robust, p, pl, r, blocks.data(), b0, b1, reg, inv_batch, data_scale,
+                                       grads);
             });
         });
         grads.apply(p, mo, ++step, cfg, threads);

@@ -181,14 +181,18 @@ py::tuple adam_run(Epoch&& epoch, int64_t step) {
     return py::make_tuple(loss, step);
 }
 
-fp::Objective objective(float huber, int perturbation, float perturbation_size, float perturbation_weight) {
+fp::Objective objective(float huber, int perturbation, float perturbation_size, float perturbation_weight,
+                        bool frobenius = false) {
     if (!(huber > 0.0f)) throw py::value_error("huber must be > 0 (infinity: squared error)");
+    if (frobenius && (std::isfinite(huber) || perturbation != 0))
+        throw py::value_error("the Frobenius loss combines with neither huber nor a perturbation");
     if (perturbation < 0 || perturbation > 2)
         throw py::value_error("perturbation must be 0 (none), 1 (adversarial) or 2 (random)");
     if (!(perturbation_size >= 0.0f) || !std::isfinite(perturbation_size) || !(perturbation_weight >= 0.0f) ||
         !std::isfinite(perturbation_weight))
         throw py::value_error("perturbation_size and perturbation_weight must be finite and >= 0");
-    return fp::Objective{huber, static_cast<fp::Perturbation>(perturbation), perturbation_size, perturbation_weight};
+    return fp::Objective{huber, static_cast<fp::Perturbation>(perturbation), perturbation_size, perturbation_weight,
+                         frobenius};
 }
 
 double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array users, py::array items,
@@ -204,11 +208,11 @@ double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py
 py::tuple mf_adam(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::tuple moments,
                   py::array users, py::array items, py::array ratings, int64_t batch, float reg, float lr,
                   float beta1, float beta2, float eps, int64_t step, bool bias, int n_threads, uint64_t seed,
-                  float huber, int perturbation, float perturbation_size, float perturbation_weight) {
+                  float huber, int perturbation, float perturbation_size, float perturbation_weight, bool frobenius) {
     const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     const fp::Moments mo = checked_moments(moments, in.p);
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
-    const fp::Objective o = objective(huber, perturbation, perturbation_size, perturbation_weight);
+    const fp::Objective o = objective(huber, perturbation, perturbation_size, perturbation_weight, frobenius);
     return adam_run(
         [&](int64_t& t) { return fp::mf_adam_epoch(in.p, o, mo, in.r, batch, reg, cfg, t, n_threads, seed); }, step);
 }
@@ -457,12 +461,14 @@ PYBIND11_MODULE(_core, m) {
           py::arg("items"), py::arg("ratings"), py::arg("lr"), py::arg("reg"), py::arg("bias"),
           py::arg("n_threads"), py::arg("seed"), py::arg("huber") = inf, py::arg("perturbation") = 0,
           py::arg("perturbation_size") = 0.0f, py::arg("perturbation_weight") = 0.0f);
-    m.def("mf_adam_epoch", &mf_adam, "One lazy-Adam epoch of MF; returns (SSE, step).", py::arg("P"),
+    m.def("mf_adam_epoch", &mf_adam,
+          "One lazy-Adam epoch of MF; returns (SSE, step). frobenius: each mini-batch's loss is the Frobenius "
+          "norm of its residuals instead of their mean square.", py::arg("P"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("moments"), py::arg("users"),
           py::arg("items"), py::arg("ratings"), py::arg("batch"), py::arg("reg"), py::arg("lr"), py::arg("beta1"),
           py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"), py::arg("n_threads"),
           py::arg("seed"), py::arg("huber") = inf, py::arg("perturbation") = 0,
-          py::arg("perturbation_size") = 0.0f, py::arg("perturbation_weight") = 0.0f);
+          py::arg("perturbation_size") = 0.0f, py::arg("perturbation_weight") = 0.0f, py::arg("frobenius") = false);
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
           py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),

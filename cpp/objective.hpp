@@ -22,11 +22,15 @@ enum class Perturbation : int { none = 0, adversarial = 1, random = 2 };
 //   rating's squared error fastest (the fast-gradient step of APR / AT, taken per rating);
 // - random: by vectors of independent normal entries with std `size`, redrawn beyond two std
 //   (truncated normal, RAT), fresh for every rating.
+// `frobenius` (Adam only) replaces the mean of a mini-batch's rho(e) by the Frobenius norm of its
+// residuals, sqrt(sum e^2) (RMF as the RVD paper's appendix C): each rating's gradient is scaled
+// by 1 / (2 sqrt(sum e^2)) of its batch instead of 1 / batch size (see mf_adam_epoch).
 struct Objective {
     float huber = std::numeric_limits<float>::infinity();
     Perturbation perturbation = Perturbation::none;
     float size = 0.0f;
     float weight = 0.0f;
+    bool frobenius = false;
 
     bool squared_error() const {
         return std::isinf(huber) && (perturbation == Perturbation::none || size <= 0.0f || weight <= 0.0f);

@@ -80,21 +80,29 @@ def _adam_reference(param, g, lr, b1, b2, eps):
     return np.where(touched[:, None], step, param)
 
 
+@pytest.mark.parametrize("frobenius", [False, True], ids=["mean-square", "frobenius"])
 @pytest.mark.parametrize("d", FACTOR_SIZES)
-def test_mf_adam_one_batch_matches_reference(d):
+def test_mf_adam_one_batch_matches_reference(d, frobenius):
     users, items, ratings, P, Q, bu, bi = _mf_problem(n=40, d=d)
-    d, reg, lr, b1, b2, eps = P.shape[1], 0.01, 0.01, 0.9, 0.999, 1e-8
-    # reference: loss = mean(e^2) + reg * (mean over entries of P[u]^2 + of Q[i]^2)
+    d, lr, b1, b2, eps = P.shape[1], 0.01, 0.9, 0.999, 1e-8
+    reg = 0.05 * d
+    # reference: loss = mean(e^2) (or sqrt(sum e^2)) + reg * (mean over entries of P[u]^2 + of Q[i]^2);
+    # reg is large enough that the balance of the two terms decides the sign of some steps
     P64, Q64 = P.astype(np.float64), Q.astype(np.float64)
     e = np.einsum("ij,ij->i", P64[users], Q64[items]) - ratings
     B = len(ratings)
+    scale = 1 / (2 * np.sqrt(np.sum(e**2))) if frobenius else 1 / B
     gP, gQ = np.zeros_like(P64), np.zeros_like(Q64)
-    np.add.at(gP, users, 2 * e[:, None] * Q64[items] / B + 2 * reg * P64[users] / (B * d))
-    np.add.at(gQ, items, 2 * e[:, None] * P64[users] / B + 2 * reg * Q64[items] / (B * d))
+    np.add.at(gP, users, 2 * e[:, None] * Q64[items] * scale + 2 * reg * P64[users] / (B * d))
+    np.add.at(gQ, items, 2 * e[:, None] * P64[users] * scale + 2 * reg * Q64[items] / (B * d))
     want_P, want_Q = (_adam_reference(a, g, lr, b1, b2, eps) for a, g in ((P64, gP), (Q64, gQ)))
+    other = 1 / B if frobenius else 1 / (2 * np.sqrt(np.sum(e**2)))
+    gP_other = np.zeros_like(P64)
+    np.add.at(gP_other, users, 2 * e[:, None] * Q64[items] * other + 2 * reg * P64[users] / (B * d))
+    assert not np.allclose(_adam_reference(P64, gP_other, lr, b1, b2, eps), want_P, rtol=1e-4, atol=1e-6)
     moments = tuple(np.zeros_like(a) for a in (P, P, Q, Q, bu, bu, bi, bi))
     sse, step = _core.mf_adam_epoch(P, Q, bu, bi, 0.0, moments, users, items, ratings, 2048, reg, lr, b1, b2, eps,
-                                    0, False, 1, 0)
+                                    0, False, 1, 0, frobenius=frobenius)
     assert step == 1
     np.testing.assert_allclose(sse, np.sum(e**2), rtol=1e-5)
     np.testing.assert_allclose(P, want_P, rtol=1e-4, atol=1e-6)

@@ -104,14 +104,16 @@ def test_defenses_train_mf_with_their_objective(train):
     assert APR(eps=0.1, weight=0.5).fit(factory, train).config.perturbation_size == 0.1
     assert RAT().fit(factory, train).config.perturbation == "random"
     assert LTSMF(trim=0.1).fit(factory, train).config.trim == 0.1
-    assert RMF(huber=0.2).fit(factory, train).config.huber == 0.2
+    assert RMF(loss="huber", huber=0.2).fit(factory, train).config.huber == 0.2
+    assert RMF().fit(factory, train).config.frobenius  # the RVD paper's RMF by default
     same = LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"]
     assert np.array_equal(same, LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"])
 
 
 @pytest.mark.parametrize("make", [lambda: APR(eps=-1), lambda: APR(weight=np.inf), lambda: AT(warmup=-1),
                                   lambda: RAT(std=np.nan), lambda: LTSMF(trim=1.0),
-                                  lambda: LTSMF(trim=-0.1), lambda: RMF(huber=0.0)])
+                                  lambda: LTSMF(trim=-0.1), lambda: RMF(huber=0.0),
+                                  lambda: RMF(loss="l1")])
 def test_bad_defense_settings_fail_at_construction(make):
     with pytest.raises(ValueError):
         make()

@@ -86,17 +86,31 @@ class LTSMF(RobustObjective):
         return {"trim": self.trim}
 
 
+RMF_LOSSES = ("frobenius", "huber")
+
+
 @dataclass(frozen=True)
 class RMF(RobustObjective):
-    """Robust MF (after Bampis et al. 2017) as an M-estimator: Huber's loss with threshold
-    ``huber`` on the error of ratings scaled to [0, 1], so large residuals pull linearly, not
-    quadratically."""
+    """Robust MF (Bampis et al. 2017). ``loss="frobenius"`` (the default) is the RVD paper's
+    description (its appendix C): minimise the Frobenius norm of the residual on the rated
+    entries, ``|P_Omega(R - U V^T)|_F``, taken per mini-batch (its square root of the summed
+    squared errors) with the model's own L2. ``loss="huber"`` is ours, an M-estimator reading:
+    Huber's loss with threshold ``huber`` on the error of ratings scaled to [0, 1], so large
+    residuals pull linearly, not quadratically."""
 
+    loss: str = "frobenius"
     huber: float = 0.1
     name: ClassVar[str] = "rmf"
 
+    def __post_init__(self) -> None:
+        if self.loss not in RMF_LOSSES:
+            raise ValueError(f"rmf loss must be one of {', '.join(RMF_LOSSES)}, got {self.loss!r}")
+        if not self.huber > 0:
+            raise ValueError(f"huber must be > 0, got {self.huber}")
+        super().__post_init__()
+
     def overrides(self) -> dict[str, Any]:
-        return {"huber": self.huber}
+        return {"frobenius": True} if self.loss == "frobenius" else {"huber": self.huber}
 
 
 ROBUST_OBJECTIVES: tuple[type[RobustObjective], ...] = (APR, AT, RAT, LTSMF, RMF)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,9 +34,12 @@ class MFConfig(FactorConfig):
     with ``perturbation_weight`` from epoch ``perturbation_warmup`` on; ``"adversarial"``:
     vectors of norm ``perturbation_size`` along the gradient of that rating's error (APR, AT);
     ``"random"``: truncated-normal entries with std ``perturbation_size`` (RAT).
+    ``frobenius`` (Adam only, alone): each mini-batch's loss is the Frobenius norm of its
+    residuals, ``sqrt(sum e^2)``, instead of their mean square (RMF as the RVD paper).
     """
 
     huber: float | None = None
+    frobenius: bool = False
     trim: float = 0.0
     perturbation: str = "none"
     perturbation_size: float = 0.0
@@ -50,7 +53,10 @@ class MFConfig(FactorConfig):
                   (self.perturbation in PERTURBATIONS, f"perturbation must be one of {', '.join(PERTURBATIONS)}"),
                   (0 <= self.perturbation_size < np.inf, "perturbation_size must be finite and >= 0"),
                   (0 <= self.perturbation_weight < np.inf, "perturbation_weight must be finite and >= 0"),
-                  (self.perturbation_warmup >= 0, "perturbation_warmup must be >= 0")]
+                  (self.perturbation_warmup >= 0, "perturbation_warmup must be >= 0"),
+                  (not self.frobenius or (self.optimizer == "adam" and self.huber is None
+                                          and self.perturbation == "none"),
+                   "the Frobenius loss needs the adam optimiser and neither huber nor a perturbation")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
@@ -61,6 +67,10 @@ class MFConfig(FactorConfig):
         return {"huber": np.inf if self.huber is None else self.huber,
                 "perturbation": PERTURBATIONS.index(self.perturbation),
                 "perturbation_size": self.perturbation_size, "perturbation_weight": weight}
+
+    def adam_objective(self, epoch: int) -> dict[str, Any]:
+        """`objective` plus the Adam kernel's ``frobenius``."""
+        return {**self.objective(epoch), "frobenius": self.frobenius}
 
 
 class MF(FactorModel):
@@ -107,15 +117,15 @@ class MF(FactorModel):
         """One epoch; with trimming, the SSE over the kept ratings rescaled to all of them."""
         c, p = self.config, self.params
         coo = self._epoch_ratings()
-        objective = c.objective(self._epochs_run)
+        epoch = self._epochs_run
         self._epochs_run += 1
         if c.optimizer == "sgd":
             loss = _core.mf_sgd_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, *coo, c.lr, c.reg,
-                                      c.bias, c.threads, seed, **objective)
+                                      c.bias, c.threads, seed, **c.objective(epoch))
         else:
             loss, self._step = _core.mf_adam_epoch(p["P"], p["Q"], p["bu"], p["bi"], self.mu, self._moments,
                                                    *coo, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
-                                                   self._step, c.bias, c.threads, seed, **objective)
+                                                   self._step, c.bias, c.threads, seed, **c.adam_objective(epoch))
         return loss * len(self._prepared[2]) / len(coo[2])
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
