@@ -1,6 +1,7 @@
 // Lazy (row-wise) Adam: only rows that received a gradient in a batch are updated.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -21,6 +22,15 @@ struct RowGrad {
 
     RowGrad(int64_t n_rows, int d) : dim(d), grad(static_cast<size_t>(n_rows) * d, 0.0f),
                                      touched(static_cast<size_t>(n_rows), 0) {}
+
+    // Zero the touched rows and forget them.
+    void clear() {
+        for (const int32_t r : rows) {
+            std::fill_n(grad.data() + static_cast<size_t>(r) * dim, dim, 0.0f);
+            touched[static_cast<size_t>(r)] = 0;
+        }
+        rows.clear();
+    }
 
     float* row(int32_t r) {
         if (!touched[r]) {

@@ -1,6 +1,7 @@
 // Matrix factorisation epochs: Hogwild SGD over shuffled rating blocks, and lazy Adam.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "factor_models.hpp"
 #include "objective.hpp"
@@ -51,13 +52,32 @@ double batch_sse(S, const FactorParams& p, const RatingsView& r, const int64_t* 
     return sse;
 }
 
+// APR's perturbations of the embedding rows for one mini-batch (Perturbation::adversarial_rows),
+// dense arrays shaped as A and Q; only the rows the batch touches are current.
+struct RowPerturbations {
+    std::vector<float> A, Q;
+    explicit RowPerturbations(const FactorParams& p)
+        : A(static_cast<size_t>(p.a_rows) * p.d), Q(static_cast<size_t>(p.n_items) * p.d) {}
+};
+
+// Sets each row `g` touched to `size` times its normalised gradient in `out`, then clears `g`.
+void normalised_rows(RowGrad& g, float size, std::vector<float>& out) {
+    const int d = g.dim;
+    for (const int32_t r : g.rows) {
+        const float* gr = g.grad.data() + static_cast<size_t>(r) * d;
+        const float norm = std::sqrt(dot(gr, gr, d));
+        scale_add(out.data() + static_cast<size_t>(r) * d, gr, d, 0.0f, norm > 0.0f ? size / norm : 0.0f);
+    }
+    g.clear();
+}
+
 // Gradient of one mini-batch, accumulated into the row scratch; returns its squared error.
 // Each rating's loss derivative is scaled by `data_scale` (1 / batch size: the mean), the L2
-// term by 1 / batch size.
+// term by 1 / batch size. `delta`: the batch's row perturbations (adversarial_rows), else null.
 template <class S, class Robust>
 FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, const RatingsView& r,
                               const int64_t* blocks, int64_t b0, int64_t b1, float reg, float inv_batch,
-                              float data_scale, FactorGrads& g) {
+                              float data_scale, const RowPerturbations* delta, FactorGrads& g) {
     const int d = S::dim(p.d);
     const DirectRows rows{p, d};
     const float rs = 2.0f * reg * inv_batch / static_cast<float>(d);  // reg * mean over entries (TCD code)
@@ -68,6 +88,11 @@ FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, co
             const int32_t u = r.users[k], i = r.items[k];
             const float* pu = rows.a(u);
             const float* qi = rows.q(i);
+            if constexpr (Robust::value) {
+                if (delta != nullptr)
+                    pl.set_rows(delta->A.data() + static_cast<size_t>(u) * d, delta->Q.data() + static_cast<size_t>(i) * d,
+                                d);
+            }
             const PairGrad pg = rating_grad(S{}, Robust{}, rows, pl, pu, qi, u, i, r.ratings[k], d, loss);
             const float c = 2.0f * pg.a * data_scale;
             float* gu = g.A.row(u);
@@ -115,6 +140,8 @@ double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& m
     const int64_t blocks_per_batch = std::max<int64_t>(1, batch / kBlock);
     FactorGrads grads(p);
     PairLoss pl(o, p.d, seed, 0);
+    const bool apr_rows = o.perturbation == Perturbation::adversarial_rows && o.size > 0.0f && o.weight > 0.0f;
+    std::unique_ptr<RowPerturbations> delta = apr_rows ? std::make_unique<RowPerturbations>(p) : nullptr;
     double loss = 0.0;
     for (int64_t b0 = 0; b0 < n_blocks; b0 += blocks_per_batch) {
         const int64_t b1 = std::min(n_blocks, b0 + blocks_per_batch);
@@ -126,9 +153,17 @@ double mf_adam_epoch(const FactorParams& p, const Objective& o, const Moments& m
             const double sse = o.frobenius ? batch_sse(s, p, r, blocks.data(), b0, b1) : 0.0;
             const float data_scale =
                 !o.frobenius ? inv_batch : sse > 0.0 ? static_cast<float>(0.5 / std::sqrt(sse)) : 0.0f;
+            if (apr_rows) {  // first the gradient of the batch's squared error, each row normalised
+                adam_batch_grad(s, std::false_type{}, p, pl, r, blocks.data(), b0, b1, 0.0f, inv_batch, data_scale,
+                                nullptr, grads);
+                normalised_rows(grads.A, o.size, delta->A);
+                normalised_rows(grads.Q, o.size, delta->Q);
+                grads.bu.clear();
+                grads.bi.clear();
+            }
             return dispatch_objective(o, [&](auto robust) {
                 return adam_batch_grad(s, robust, p, pl, r, blocks.data(), b0, b1, reg, inv_batch, data_scale,
-                                       grads);
+                                       delta.get(), grads);
             });
         });
         grads.apply(p, mo, ++step, cfg, threads);

@@ -186,8 +186,8 @@ fp::Objective objective(float huber, int perturbation, float perturbation_size, 
     if (!(huber > 0.0f)) throw py::value_error("huber must be > 0 (infinity: squared error)");
     if (frobenius && (std::isfinite(huber) || perturbation != 0))
         throw py::value_error("the Frobenius loss combines with neither huber nor a perturbation");
-    if (perturbation < 0 || perturbation > 2)
-        throw py::value_error("perturbation must be 0 (none), 1 (adversarial) or 2 (random)");
+    if (perturbation < 0 || perturbation > 3)
+        throw py::value_error("perturbation must be 0 (none), 1 (adversarial), 2 (random) or 3 (adversarial rows)");
     if (!(perturbation_size >= 0.0f) || !std::isfinite(perturbation_size) || !(perturbation_weight >= 0.0f) ||
         !std::isfinite(perturbation_weight))
         throw py::value_error("perturbation_size and perturbation_weight must be finite and >= 0");
@@ -201,6 +201,8 @@ double mf_sgd(py::array P, py::array Q, py::array bu, py::array bi, float mu, py
     const MFInput in = checked_mf(P, Q, bu, bi, mu, users, items, ratings, bias);
     check_hyper(lr, reg);
     const fp::Objective o = objective(huber, perturbation, perturbation_size, perturbation_weight);
+    if (o.perturbation == fp::Perturbation::adversarial_rows)
+        throw py::value_error("adversarial row perturbations are set per mini-batch: train with Adam");
     py::gil_scoped_release nogil;
     return fp::mf_sgd_epoch(in.p, o, in.r, lr, reg, n_threads, seed);
 }
@@ -456,7 +458,8 @@ PYBIND11_MODULE(_core, m) {
     constexpr float inf = std::numeric_limits<float>::infinity();
     m.def("mf_sgd_epoch", &mf_sgd,
           "One SGD epoch of MF over shuffled rating blocks; returns the SSE. huber, perturbation "
-          "(0 none, 1 adversarial, 2 random), perturbation_size / _weight: the robust objective of fp::Objective.",
+          "(0 none, 1 adversarial, 2 random; 3 adversarial rows is Adam's), perturbation_size / _weight: the robust "
+          "objective of fp::Objective.",
           py::arg("P"), py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("users"),
           py::arg("items"), py::arg("ratings"), py::arg("lr"), py::arg("reg"), py::arg("bias"),
           py::arg("n_threads"), py::arg("seed"), py::arg("huber") = inf, py::arg("perturbation") = 0,

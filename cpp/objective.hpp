@@ -13,7 +13,7 @@
 
 namespace fp {
 
-enum class Perturbation : int { none = 0, adversarial = 1, random = 2 };
+enum class Perturbation : int { none = 0, adversarial = 1, random = 2, adversarial_rows = 3 };
 
 // How each rating's error e = r_hat - r enters MF training: the loss is
 // rho(e) + weight * rho(e_pert). rho is Huber's function with threshold `huber` (infinity:
@@ -21,7 +21,11 @@ enum class Perturbation : int { none = 0, adversarial = 1, random = 2 };
 // - adversarial: each by a vector of norm `size` in the direction that increases this
 //   rating's squared error fastest (the fast-gradient step of APR / AT, taken per rating);
 // - random: by vectors of independent normal entries with std `size`, redrawn beyond two std
-//   (truncated normal, RAT), fresh for every rating.
+//   (truncated normal, RAT), fresh for every rating;
+// - adversarial_rows (Adam only): by the rows of perturbation matrices set for each mini-batch to
+//   `size` times the row-normalised gradient of the batch's squared error (APR as He et al.: one
+//   fast-gradient perturbation per embedding row; the caller hands each rating's rows to
+//   PairLoss::set_rows).
 // `frobenius` (Adam only) replaces the mean of a mini-batch's rho(e) by the Frobenius norm of its
 // residuals, sqrt(sum e^2) (RMF as the RVD paper's appendix C): each rating's gradient is scaled
 // by 1 / (2 sqrt(sum e^2)) of its batch instead of 1 / batch size (see mf_adam_epoch).
@@ -68,8 +72,21 @@ class PairLoss {
         const float a = clip(e);
         if (o_.weight <= 0.0f || o_.size <= 0.0f) return {a, 0.0f, 0.0f, 0.0f};
         if (o_.perturbation == Perturbation::adversarial) return adversarial(pu, qi, e, a, d);
-        if (o_.perturbation == Perturbation::random) return random(pu, qi, e, a, d);
+        if (o_.perturbation == Perturbation::random) {
+            for (int f = 0; f < d; ++f) {
+                du_[static_cast<size_t>(f)] = o_.size * truncated_normal();
+                di_[static_cast<size_t>(f)] = o_.size * truncated_normal();
+            }
+            return shifted(pu, qi, e, a, d);
+        }
+        if (o_.perturbation == Perturbation::adversarial_rows) return shifted(pu, qi, e, a, d);
         return {a, 0.0f, 0.0f, 0.0f};
+    }
+
+    // adversarial_rows: the perturbation rows of the next rating's p_u and q_i (d floats each).
+    void set_rows(const float* du, const float* di, int d) {
+        std::copy(du, du + d, du_.begin());
+        std::copy(di, di + d, di_.begin());
     }
 
   private:
@@ -87,15 +104,12 @@ class PairLoss {
         return {a + a_adv, a_adv * di, a_adv * du, 0.0f};
     }
 
-    PairGrad random(const float* pu, const float* qi, float e, float a, int d) {
-        for (int f = 0; f < d; ++f) {
-            du_[static_cast<size_t>(f)] = o_.size * truncated_normal();
-            di_[static_cast<size_t>(f)] = o_.size * truncated_normal();
-        }
+    // The loss after shifting p_u and q_i by the held vectors delta_u, delta_i.
+    PairGrad shifted(const float* pu, const float* qi, float e, float a, int d) const {
         // (p_u + delta_u) . (q_i + delta_i) - p_u . q_i
         const float shift = dot(pu, di_.data(), d) + dot(du_.data(), qi, d) + dot(du_.data(), di_.data(), d);
-        const float a_rand = o_.weight * clip(e + shift);
-        return {a + a_rand, 0.0f, 0.0f, a_rand};
+        const float a_shift = o_.weight * clip(e + shift);
+        return {a + a_shift, 0.0f, 0.0f, a_shift};
     }
 
     // Standard normal redrawn beyond two std (Box-Muller).

@@ -232,3 +232,40 @@ def test_nsvd_kernel_rejects_negative_item_reg():
     with pytest.raises(ValueError, match="item_reg"):
         _core.nsvd_sgd_epoch(Y, Y.copy(), z, z, 0.0, np.array([0, 2], np.int64), np.array([0, 1], np.int32),
                              np.ones(2, np.float32), 0.1, 0.0, False, 1, 0, -1.0)
+
+
+@pytest.mark.parametrize("d", FACTOR_SIZES)
+def test_mf_adam_row_perturbation_matches_reference(d):
+    # APR as He et al.: per mini-batch, each touched row is perturbed by eps times its normalised
+    # gradient of the batch's squared error; the loss adds weight * the perturbed squared error.
+    users, items, ratings, P, Q, bu, bi = _mf_problem(n=40, d=d)
+    d, reg, lr, b1, b2, eps, size, weight = P.shape[1], 0.01, 0.01, 0.9, 0.999, 1e-8, 0.3, 0.7
+    P64, Q64 = P.astype(np.float64), Q.astype(np.float64)
+    B = len(ratings)
+    e = np.einsum("ij,ij->i", P64[users], Q64[items]) - ratings
+    gP, gQ = np.zeros_like(P64), np.zeros_like(Q64)
+    np.add.at(gP, users, 2 * e[:, None] * Q64[items] / B)
+    np.add.at(gQ, items, 2 * e[:, None] * P64[users] / B)
+    norm = lambda g: size * g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-30)  # noqa: E731
+    dP, dQ = norm(gP), norm(gQ)
+    pu, qi = P64[users] + dP[users], Q64[items] + dQ[items]
+    e_adv = np.einsum("ij,ij->i", pu, qi) - ratings
+    gP, gQ = np.zeros_like(P64), np.zeros_like(Q64)
+    np.add.at(gP, users, 2 * (e[:, None] * Q64[items] + weight * e_adv[:, None] * qi) / B
+              + 2 * reg * P64[users] / (B * d))
+    np.add.at(gQ, items, 2 * (e[:, None] * P64[users] + weight * e_adv[:, None] * pu) / B
+              + 2 * reg * Q64[items] / (B * d))
+    want_P, want_Q = (_adam_reference(a, g, lr, b1, b2, eps) for a, g in ((P64, gP), (Q64, gQ)))
+    for other in (1, 0):  # the per-rating perturbation and none move P otherwise
+        Po, moments = P.copy(), tuple(np.zeros_like(a) for a in (P, P, Q, Q, bu, bu, bi, bi))
+        _core.mf_adam_epoch(Po, Q.copy(), bu, bi, 0.0, moments, users, items, ratings, 2048, reg, lr, b1, b2, eps, 0,
+                            False, 1, 0, perturbation=other, perturbation_size=size, perturbation_weight=weight)
+        assert not np.allclose(Po, want_P, rtol=1e-4, atol=1e-6)
+    moments = tuple(np.zeros_like(a) for a in (P, P, Q, Q, bu, bu, bi, bi))
+    _core.mf_adam_epoch(P, Q, bu, bi, 0.0, moments, users, items, ratings, 2048, reg, lr, b1, b2, eps, 0, False, 1, 0,
+                        perturbation=3, perturbation_size=size, perturbation_weight=weight)
+    np.testing.assert_allclose(P, want_P, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(Q, want_Q, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="Adam"):
+        _core.mf_sgd_epoch(P, Q, bu, bi, 0.0, users, items, ratings, 0.01, 0.0, False, 1, 0, perturbation=3,
+                           perturbation_size=size, perturbation_weight=weight)

@@ -102,6 +102,8 @@ def test_trimming_keeps_exactly_the_smallest_residuals(train):
 def test_defenses_train_mf_with_their_objective(train):
     factory = lambda **o: MF(factors=8, epochs=2, **o)  # noqa: E731
     assert APR(eps=0.1, weight=0.5).fit(factory, train).config.perturbation_size == 0.1
+    assert APR().fit(factory, train).config.perturbation == "adversarial_rows"  # He et al.'s, per embedding row
+    assert APR(per="rating").fit(factory, train).config.perturbation == "adversarial"  # ours
     assert RAT().fit(factory, train).config.perturbation == "random"
     assert LTSMF(trim=0.1).fit(factory, train).config.trim == 0.1
     assert RMF(loss="huber", huber=0.2).fit(factory, train).config.huber == 0.2
@@ -113,7 +115,7 @@ def test_defenses_train_mf_with_their_objective(train):
 @pytest.mark.parametrize("make", [lambda: APR(eps=-1), lambda: APR(weight=np.inf), lambda: AT(warmup=-1),
                                   lambda: RAT(std=np.nan), lambda: LTSMF(trim=1.0),
                                   lambda: LTSMF(trim=-0.1), lambda: RMF(huber=0.0),
-                                  lambda: RMF(loss="l1")])
+                                  lambda: RMF(loss="l1"), lambda: APR(per="user")])
 def test_bad_defense_settings_fail_at_construction(make):
     with pytest.raises(ValueError):
         make()

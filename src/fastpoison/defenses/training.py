@@ -31,21 +31,34 @@ class RobustObjective(TrainingDefense):
         return model.fit(train, seed=seed, progress=progress)
 
 
+APR_PERTURBATIONS = {"row": "adversarial_rows", "rating": "adversarial"}
+
+
 @dataclass(frozen=True)
 class APR(RobustObjective):
-    """Adversarial training (He et al. 2018), a minimax game on the embeddings: each rating's
-    loss is added, with ``weight``, to its loss after perturbing p_u and q_i by vectors of
-    norm ``eps`` in the direction that raises it fastest (ratings scaled to [0, 1]), from
-    epoch ``warmup`` on."""
+    """Adversarial training (He et al. 2018), a minimax game on the embeddings: the loss is
+    added, with ``weight``, to the loss after an adversarial perturbation of the embeddings
+    (ratings scaled to [0, 1]), from epoch ``warmup`` on.
+
+    ``per="row"`` (the default, He et al.'s): for each mini-batch, every embedding row it
+    touches is perturbed by ``eps`` times its normalised gradient of the batch's squared
+    error (the fast-gradient solution of the inner maximisation). ``per="rating"`` is ours:
+    each rating perturbs its own p_u and q_i along the gradient of its own error."""
 
     eps: float = 0.05
     weight: float = 1.0
     warmup: int = 0
+    per: str = "row"
     name: ClassVar[str] = "apr"
 
+    def __post_init__(self) -> None:
+        if self.per not in APR_PERTURBATIONS:
+            raise ValueError(f"{self.name} per must be one of {', '.join(APR_PERTURBATIONS)}, got {self.per!r}")
+        super().__post_init__()
+
     def overrides(self) -> dict[str, Any]:
-        return {"perturbation": "adversarial", "perturbation_size": self.eps, "perturbation_weight": self.weight,
-                "perturbation_warmup": self.warmup}
+        return {"perturbation": APR_PERTURBATIONS[self.per], "perturbation_size": self.eps,
+                "perturbation_weight": self.weight, "perturbation_warmup": self.warmup}
 
 
 @dataclass(frozen=True)

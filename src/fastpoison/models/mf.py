@@ -20,7 +20,7 @@ def xavier(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-PERTURBATIONS = ("none", "adversarial", "random")
+PERTURBATIONS = ("none", "adversarial", "random", "adversarial_rows")
 
 
 @dataclass
@@ -31,8 +31,10 @@ class MFConfig(FactorConfig):
     grows linearly, so outlying ratings pull less (RMF). ``trim``: share of the training
     ratings with the largest current residuals left out of every epoch after the first
     (LTSMF). ``perturbation``: each rating's loss under a perturbation of p_u and q_i is added
-    with ``perturbation_weight`` from epoch ``perturbation_warmup`` on; ``"adversarial"``:
-    vectors of norm ``perturbation_size`` along the gradient of that rating's error (APR, AT);
+    with ``perturbation_weight`` from epoch ``perturbation_warmup`` on; ``"adversarial_rows"``
+    (Adam only): each embedding row by ``perturbation_size`` times its normalised gradient of
+    the mini-batch's squared error (APR as He et al.); ``"adversarial"``: vectors of norm
+    ``perturbation_size`` along the gradient of that rating's own error (ours);
     ``"random"``: truncated-normal entries with std ``perturbation_size`` (RAT).
     ``frobenius`` (Adam only, alone): each mini-batch's loss is the Frobenius norm of its
     residuals, ``sqrt(sum e^2)``, instead of their mean square (RMF as the RVD paper).
@@ -54,6 +56,8 @@ class MFConfig(FactorConfig):
                   (0 <= self.perturbation_size < np.inf, "perturbation_size must be finite and >= 0"),
                   (0 <= self.perturbation_weight < np.inf, "perturbation_weight must be finite and >= 0"),
                   (self.perturbation_warmup >= 0, "perturbation_warmup must be >= 0"),
+                  (self.perturbation != "adversarial_rows" or self.optimizer == "adam",
+                   "adversarial row perturbations are set per mini-batch: they need the adam optimiser"),
                   (not self.frobenius or (self.optimizer == "adam" and self.huber is None
                                           and self.perturbation == "none"),
                    "the Frobenius loss needs the adam optimiser and neither huber nor a perturbation")]
