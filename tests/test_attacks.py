@@ -14,6 +14,7 @@ from fastpoison.cli import main
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.registry import tcd_settings
 from fastpoison.data.targets import choose_targets
+from fastpoison.eval.metrics import target_hit_ratio
 from fastpoison.models import MF
 from fastpoison.models.agreement import sampling_ratio
 
@@ -145,7 +146,7 @@ def test_cli_run_with_an_attack_fills_the_attack_fields(tmp_path):
 
 
 @pytest.mark.parametrize("settings", [{"epochs": 0}, {"pretrain_epochs": 5, "epochs": 5}, {"kappa": -1},
-                                      {"step_size": 0}, {"pseudo_ratio": 0}])
+                                      {"step_size": 0}, {"pseudo_ratio": 0}, {"mode": "nosuch"}])
 def test_co_training_attacks_reject_bad_settings(settings):
     with pytest.raises(ValueError):
         ATTACKS["gcoattack"](**settings)
@@ -166,3 +167,27 @@ def test_gcoattack_plays_against_tcd_as_tcd_runs_on_the_dataset(small):
     assert ratio(GCoAttack(pseudo_ratio=1.0, pseudo_budget=0.01), "ml-100k") < 0.01
     with pytest.raises(ValueError, match="pseudo_budget"):
         GCoAttack(pseudo_budget=0)
+
+
+@pytest.mark.parametrize("mode", ["paper", "response"])
+@pytest.mark.parametrize("name", ["coattack", "gcoattack"])
+def test_co_training_attacks_are_deterministic_per_seed_in_both_modes(name, mode, small):
+    targets = choose_targets(small, "unpopular", 5, seed=4)
+    a, b = (ATTACKS[name](**QUICK[name], mode=mode).generate(small, targets, seed=5) for _ in range(2))
+    assert np.array_equal(a.ratings.indices, b.ratings.indices) and np.array_equal(a.ratings.values, b.ratings.values)
+
+
+def _target_hr(train, targets, k=50):
+    model = MF(factors=32, epochs=15).fit(train, seed=0)
+    real = np.arange(train.n_real_users, dtype=np.int32)
+    return target_hit_ratio(model.top_k(real, k).items, targets, train.csr[:train.n_real_users])
+
+
+@pytest.mark.parametrize("name", ["coattack", "gcoattack"])
+def test_paper_mode_raises_the_targets_hr_over_the_clean_model(name, ml):
+    """Eq. 4's co-training (the default mode) promotes the targets into the top-50 lists."""
+    targets = choose_targets(ml, "unpopular", 5, seed=1)
+    fakes = ATTACKS[name](**QUICK[name]).generate(ml, targets, seed=1)
+    assert ATTACKS[name]().mode == "paper"
+    clean, attacked = _target_hr(ml, targets), _target_hr(fakes.inject(ml), targets)
+    assert attacked > clean + 0.5, (clean, attacked)

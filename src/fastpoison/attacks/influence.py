@@ -53,13 +53,22 @@ class Objective:
         if self.kind == "mean":
             return float((w[:, None] * scores).sum() / norm), np.broadcast_to(w[:, None] / norm, scores.shape)
         if self.kind == "log_hinge":
-            gap = np.logaddexp(0.0, -scores) - np.logaddexp(0.0, -kth)[:, None]  # log s(K) - log s(t)
-            slope = 1.0 / (1.0 + np.exp(scores))                                   # d log sigmoid / ds
+            terms, d_scores, _ = log_hinge(scores, kth, self.margin)
         else:
-            gap, slope = kth[:, None] - scores, 1.0
-        active = gap > -self.margin
-        value = -float((w[:, None] * np.maximum(gap, -self.margin)).sum() / norm)
-        return value, active * slope * (w[:, None] / norm)
+            gap = kth[:, None] - scores
+            terms, d_scores = np.maximum(gap, -self.margin), -(gap > -self.margin).astype(np.float64)
+        value = -float((w[:, None] * terms).sum() / norm)
+        return value, -d_scores * (w[:, None] / norm)
+
+
+def log_hinge(scores: np.ndarray, kth: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The TCD paper's eq. 3 terms ``max(log sigmoid(kth_u) - log sigmoid(s_ut), -margin)`` for
+    scores ``[n, T]`` against each row's K-th best score ``kth`` ``[n]``, and their
+    derivatives in ``s_ut`` and in ``kth_u`` (both ``[n, T]``, zero where the term is flat)."""
+    gap = np.logaddexp(0.0, -scores) - np.logaddexp(0.0, -kth)[:, None]
+    active = gap > -margin
+    return (np.maximum(gap, -margin), -(active / (1.0 + np.exp(scores))),
+            active / (1.0 + np.exp(kth))[:, None])
 
 
 class TargetResponse:

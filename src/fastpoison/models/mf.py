@@ -10,6 +10,7 @@ from .. import _core
 from ..data.ratings import RatingData
 from .base import FactorConfig, FactorModel
 from .buffers import aligned_zeros
+from .dae_kernels import adam_rows
 
 
 def xavier(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
@@ -131,6 +132,23 @@ class MF(FactorModel):
                                                    *coo, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
                                                    self._step, c.bias, c.threads, seed, **c.adam_objective(epoch))
         return loss * len(self._prepared[2]) / len(coo[2])
+
+    def adam_step(self, grads: dict[str, np.ndarray], rows: dict[str, np.ndarray]) -> None:
+        """One lazy-Adam step of the model's own optimiser (its moments, step count, lr and
+        betas, as the epoch kernel applies them) from outside gradients: parameter ``name``
+        (``"P"`` or ``"Q"``) moves on its distinct ``rows[name]`` by ``grads[name]`` (float32,
+        the parameter's shape), whose rows are zeroed."""
+        c = self.config
+        if c.optimizer != "adam":
+            raise ValueError("adam_step needs optimizer='adam'")
+        self._step += 1
+        beta1, beta2 = c.adam_betas
+        bc1, bc2 = 1.0 - beta1 ** self._step, np.sqrt(1.0 - beta2 ** self._step)
+        for name, touched in rows.items():
+            k = self.param_names.index(name)
+            m, v = self._moments[2 * k], self._moments[2 * k + 1]
+            adam_rows(self.params[name], grads[name], m, v, touched.astype(np.int64), c.lr * bc2 / bc1, beta1,
+                      beta2, c.adam_eps * bc2)
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         p = self.params
