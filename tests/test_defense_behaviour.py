@@ -11,7 +11,7 @@ SGD fine-tune (``rvd[step=sgd]``) 0.08 under Average; with our shrink
 TCD at one pseudo-label per rating 0.86-0.96 per seed on seeds 0-2 under Average, 0.53 on
 seed 3 and negative on seed 4 (0.68 of the means over all five), 0.92 under Random. The bars
 sit about two seed-spreads below the measured values. Defenses that do not defend on this
-twin (APR and our Huber RMF raise the targets; AT, RAT and the paper's RMF lower them by
+twin (APR, in either version, and our Huber RMF raise the targets; AT, RAT and the paper's RMF lower them by
 12-27 %) are measured in docs/papers.md, not held to a bar here.
 """
 from __future__ import annotations
