@@ -60,3 +60,41 @@ def test_the_response_aims_at_the_threat_models_top_k(setup):
     assert np.all(kth[10] >= kth[50]) and np.any(kth[10] > kth[50])
     with pytest.raises(ValueError, match="top-K"):
         ThreatModel.for_data(train, targets, top_k=0)
+
+
+def test_tna_influence_predicts_the_effect_of_removing_a_user():
+    # With every item factor at its ridge optimum given the user factors, the first-order
+    # influence of removing a user's ratings tracks the exact re-solved change of the
+    # objective (the K-th scores read off the moved item factors).
+    from fastpoison.attacks.tna import influence_of_users
+
+    train = load_dataset("synthetic:filmtrust").split.train
+    threat = ThreatModel.for_data(train, np.array([3, 50, 700]), n_filler=20)
+    view = AttackerView(train, 1.0, seed=2)
+    P, Q = view.surrogate.params["P"], view.surrogate.params["Q"]
+    users, items, ratings = view.observed.normalized().coo()
+    ridge = 0.1
+
+    def ridge_items(drop: int | None) -> np.ndarray:
+        keep = users != drop
+        out = Q.astype(np.float64)
+        for j in np.unique(items):
+            sel = keep & (items == j)
+            A = P[users[sel]].T.astype(np.float64) @ P[users[sel]] + ridge * np.eye(P.shape[1])
+            out[j] = np.linalg.solve(A, P[users[sel]].T @ ratings[sel])
+        return out
+
+    Q[...] = ridge_items(None)
+    response = TargetResponse(view, threat, ridge=ridge)
+    objective = Objective("hinge", 0.1)
+    predicted = influence_of_users(view, response, objective)
+
+    def value(Qm: np.ndarray) -> float:
+        kth = np.einsum("nd,nd->n", response.P, Qm[response.kth_items])
+        return objective.value_and_grad(response.P @ Qm[response.targets].T, kth)[0]
+
+    base = value(response.Q)
+    probe = np.argsort(-np.abs(predicted))[:6]
+    exact = np.array([value(ridge_items(int(response.users[n]))) - base for n in probe])
+    assert np.corrcoef(predicted[probe], exact)[0, 1] > 0.9, (predicted[probe], exact)
+    assert np.all(np.sign(predicted[probe]) == np.sign(exact))

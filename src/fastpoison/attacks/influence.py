@@ -73,7 +73,7 @@ def log_hinge(scores: np.ndarray, kth: np.ndarray, margin: float) -> tuple[np.nd
 
 class TargetResponse:
     """The surrogate's user and item factors, each target's ridge system, and each active
-    user's K-th best score; `commit` makes injected users part of the baseline."""
+    user's K-th best score and item; `commit` makes injected users part of the baseline."""
 
     def __init__(self, view: AttackerView, threat: ThreatModel, *, ridge: float = 0.1,
                  model: MF | None = None) -> None:
@@ -96,7 +96,9 @@ class TargetResponse:
             self.A[n] = Pr.T @ Pr + ridge * np.eye(d)
             self.c[n] = self.A[n] @ self.Q[t]
         k = min(threat.top_k, view.n_items - 1)
-        self.kth = model.top_k(self.users, k).scores[:, -1].astype(np.float64)
+        top = model.top_k(self.users, k)
+        self.kth = top.scores[:, -1].astype(np.float64)
+        self.kth_items = top.items[:, -1]
 
     def fit_users(self, items: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(p, B)``: embeddings ``[n, d]`` of users rating ``items`` ``[n, s]`` with
