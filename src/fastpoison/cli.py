@@ -26,11 +26,11 @@ from .errors import FastPoisonError
 from .jsonio import dumps
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
 from .eval.experiment import STAGE_METRICS, STAGES, ExperimentSpec, run_experiment
-from .eval import reproduce
+from .eval import backfire, reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
 from .eval.plots import PLOTS, plot
-from .eval.report import FORMATS, collect, render
+from .eval.report import FORMATS, Cell, backfired, collect, render
 from .eval.runner import run_grid
 from .eval.store import ResultStore
 from .models import MODELS, make_model
@@ -196,6 +196,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result["ri"] is not None:
         _say(args, f"  {'ri (per seed)':<26} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
         _say(args, f"  {'ri (of the mean HRs)':<26} {result['ri_of_means']:.4f}")
+    if result["backfire"]:
+        _say(args, f"  {'backfire ' + backfire.MARK:<26} {'; '.join(result['backfire'])}")
+        backfire.warn(f"{spec.defense} against {spec.attack} on {ds.name} ({args.model})", result["backfire"])
     return 0
 
 
@@ -221,9 +224,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _say(args, f"{args.dataset} ({ds.data_source}): {len(cells)} cells ({outcome.skipped} already done) in {wall:.0f} s "
                f"on {args.workers} worker(s); peak RSS {peak_mib:.0f} MiB per process; records in {out}")
     if records:
-        _say(args, "\n" + render(collect(records), "md"))
+        cells_done = collect(records)
+        _say(args, "\n" + render(cells_done, "md"))
         _say(args, accuracy_table(records))
         _say(args, timing_table(records))
+        _warn_backfired(cells_done)
     for key in outcome.failed:
         _say(args, f"  failed {key}: {(store.read(key) or {}).get('error')}")
     return 1 if outcome.failed else 0
@@ -248,6 +253,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     _say(args, reproduce.to_markdown(table, rows))
     _say(args, f"{len(cells)} cells ({outcome.skipped} already done), {seeds} seed(s), "
                f"{time.perf_counter() - start:.0f} s; records in {out}")
+    _warn_backfired(collect(records))
     return 1 if outcome.failed else 0
 
 
@@ -277,6 +283,12 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 1 if outcome.failed else 0
 
 
+def _warn_backfired(cells: list[Cell]) -> None:
+    """One stderr line per cell whose defense backfired."""
+    for label, found in backfired(cells):
+        backfire.warn(label, found)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     store = ResultStore(args.dir)
     cells = collect(store.records())
@@ -287,6 +299,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text)
     else:
         sys.stdout.write(text)
+    _warn_backfired(cells)
     if args.plot:
         path = plot(cells, args.plot, args.plot_out or f"{args.plot}.png")
         print(f"fastpoison: wrote {path}", file=sys.stderr)

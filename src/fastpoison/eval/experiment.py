@@ -18,6 +18,7 @@ from ..defenses import DefensePlan, get_defense
 from ..models import make_model
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
+from . import backfire
 from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_shift_summary,
                       robustness_improvement, sampled_hit_ratio, target_hit_ratio, test_hit_ratio)
 from .stats import aggregate, paired_ttest, summarize
@@ -230,7 +231,9 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
     force, defaults included. ``ri`` is the robustness improvement per seed (mean, std,
     values), ``ri_of_means`` the RI of the mean HRs; ``p_value`` the paired t-test of
-    ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two).
+    ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two); ``backfire``
+    the reasons the defense backfired (`backfire.of_result`: empty if it did not, None
+    without an attack and a defense).
 
     ``shared``: a dict kept across calls on the same dataset so that experiments that differ
     only in the defense (or the targets' evaluation) reuse the clean victim, the fake users
@@ -290,7 +293,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     def summarised(key: str) -> dict[str, Any] | None:
         return summary[key].to_dict() if key in summary else None
 
-    return {
+    result = {
         **asdict(spec),
         "protocol": PROTOCOL,
         "data_source": ds.data_source,
@@ -306,3 +309,5 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "rank_shift_defense": _shift_summary(shifts["defense"], train.n_items),
         "timings": {key: (float(np.mean(v)) if v else None) for key, v in timings.items()},
     }
+    result["backfire"] = backfire.of_result(result)
+    return result

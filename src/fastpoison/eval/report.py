@@ -4,7 +4,8 @@ Records of one seed each are grouped into *cells* (the spec without its seed); a
 (dataset, model, targets, knowledge, attack size) has the defenses as rows ("none": the
 attacked model) and the attacks as columns, holding target HR@K. Stars mark the paired
 t-test of the attacked against the defended HR over seeds: * p < 0.05, ** p < 0.01,
-*** p < 0.001. The lowest HR of each column is in bold.
+*** p < 0.001; `backfire.MARK` a defense that backfired. The lowest HR of each column is in
+bold.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..jsonio import number
+from . import backfire
 from .experiment import PROTOCOL, STAGE_METRICS, STAGES
 from .metrics import robustness_improvement
 from .stats import paired_ttest, summarize
@@ -44,6 +46,8 @@ class Cell:
     timings: dict[int, dict[str, float | None]] = field(default_factory=dict)
     #: Every defense part's settings in force, defaults included (``{"rvd": {"k": 12, ...}}``).
     defense_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``shift_means[stage][seed]``: the targets' mean rank shift against the clean model.
+    shift_means: dict[str, dict[int, float]] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -75,6 +79,20 @@ class Cell:
         if not self.values.get("hr_defense") or not self.values.get("hr_attack"):
             return math.nan
         return paired_ttest(self.values["hr_attack"], self.values["hr_defense"])
+
+    def backfire(self) -> list[str]:
+        """`backfire.reasons` over the cell's seeds (empty without a defended HR)."""
+        if not self.values.get("hr_defense") or not self.values.get("hr_attack"):
+            return []
+        shifts = [self.shift_means.get(stage, {}) for stage in ("attack", "defense")]
+        attack_shift, defense_shift = (_mean_std_n(list(s.values()))[0] if s else None for s in shifts)
+        return backfire.reasons(self.summary("hr_attack")[0], self.summary("hr_defense")[0], attack_shift,
+                                defense_shift)
+
+    def label(self) -> str:
+        """The cell as warnings name it: defense against attack on dataset (model, targets)."""
+        return (f"{self.defense} against {self.attack} on {self.spec['dataset']} ({self.spec['model']}, "
+                f"{self.spec['targets']} targets, knowledge {self.spec['knowledge']})")
 
     def ri(self) -> tuple[float, float, int]:
         """Robustness improvement per seed, as ``(mean, std, n)``."""
@@ -121,6 +139,8 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
             if shift:
                 old = cell.rank_shift.get(stage, [0] * len(shift["histogram"]))
                 cell.rank_shift[stage] = [a + b for a, b in zip(old, shift["histogram"])]
+                if shift.get("mean") is not None:
+                    cell.shift_means.setdefault(stage, {})[first] = float(shift["mean"])
     if earlier:
         warnings.warn(f"{earlier} record(s) of an earlier protocol left out (their defaults differ from this "
                       f"version's); rerun those cells to include them", stacklevel=2)
@@ -144,7 +164,8 @@ def tables(cells: list[Cell]) -> dict[tuple[Any, ...], dict[str, dict[str, tuple
             table.setdefault("none", {})[cell.attack] = (mean, std, "")
         if cell.values.get("hr_defense"):
             mean, std, _ = cell.summary("hr_defense")
-            table.setdefault(cell.defense, {})[cell.attack] = (mean, std, stars(cell.p_value()))
+            mark = stars(cell.p_value()) + (f" {backfire.MARK}" if cell.backfire() else "")
+            table.setdefault(cell.defense, {})[cell.attack] = (mean, std, mark)
         elif not cell.values.get("hr_attack"):
             mean, std, _ = cell.summary("hr_origin")
             table.setdefault("origin", {})[cell.attack] = (mean, std, "")
@@ -170,6 +191,11 @@ def _grid(table: dict[str, dict[str, tuple[float, float, str]]], bold: tuple[str
     return attacks, body
 
 
+def _marked(body: list[list[str]]) -> bool:
+    """Whether a table body holds a backfire mark."""
+    return any(f" {backfire.MARK}" in text for row in body for text in row[1:])
+
+
 def to_markdown(cells: list[Cell]) -> str:
     """One Markdown table per `TABLE_FIELDS` combination."""
     parts = []
@@ -180,8 +206,15 @@ def to_markdown(cells: list[Cell]) -> str:
                  "| defense | " + " | ".join(attacks) + " |",
                  "|---" * (len(attacks) + 1) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in body]
+        if _marked(body):
+            lines += ["", backfire.LEGEND + "."]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
+
+
+def backfired(cells: Iterable[Cell]) -> list[tuple[str, list[str]]]:
+    """``(label, reasons)`` of every cell whose defense backfired."""
+    return [(cell.label(), found) for cell in cells if (found := cell.backfire())]
 
 
 def to_latex(cells: list[Cell]) -> str:
@@ -193,12 +226,12 @@ def to_latex(cells: list[Cell]) -> str:
         lines = [f"% target HR: {heading}", f"% {TABLE_METRIC}".replace("_", r"\_"), r"\begin{tabular}{l" + "r" * len(attacks) + "}", r"\toprule",
                  " & ".join(["defense", *attacks]).replace("_", r"\_") + r" \\", r"\midrule"]
         lines += [" & ".join(row).replace("±", r"$\pm$").replace("_", r"\_") + r" \\" for row in body]
-        lines += [r"\bottomrule", r"\end{tabular}"]
+        lines += [r"\bottomrule", r"\end{tabular}"] + ([f"% {backfire.LEGEND}"] if _marked(body) else [])
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
-CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value")
+CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value", "backfire")
 
 
 def to_csv(cells: list[Cell]) -> str:
@@ -208,11 +241,11 @@ def to_csv(cells: list[Cell]) -> str:
     writer.writerow(CSV_COLUMNS)
     for cell in cells:
         head = [cell.spec[f] for f in TABLE_FIELDS] + [cell.attack, cell.defense]
-        p = cell.p_value()
+        p, found = cell.p_value(), "; ".join(cell.backfire())
         for metric in (*METRICS, "ri"):
             mean, std, n = cell.ri() if metric == "ri" else cell.summary(metric)
             if n:
-                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p)])
+                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p), found])
     return buffer.getvalue()
 
 

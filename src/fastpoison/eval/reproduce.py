@@ -14,6 +14,7 @@ import itertools
 import math
 from typing import Any, Callable, Sequence
 
+from . import backfire
 from .experiment import ExperimentSpec
 from .paper_tables import PaperEntry, PaperTable, paper_table
 from .report import Cell, collect
@@ -98,15 +99,17 @@ def compare(table: PaperTable, pairs: Sequence[tuple[PaperEntry, ExperimentSpec]
     """Per entry: its fields, the paper's value and ours (mean, std, seeds) from ``records``."""
     by_spec = {_identity(c.spec): c for c in collect(records)}
 
-    def ours(spec: ExperimentSpec, entry: PaperEntry) -> tuple[float, float, int]:
-        return _ours(table, entry, by_spec.get(_identity(dataclasses.asdict(spec))))
+    def ours(spec: ExperimentSpec, entry: PaperEntry) -> dict[str, Any]:
+        cell = by_spec.get(_identity(dataclasses.asdict(spec)))
+        mean, std, n = _ours(table, entry, cell)
+        return {"mean": mean, "std": std, "seeds": n, "backfire": [] if cell is None else cell.backfire()}
 
     rows = []
     for entry, spec in pairs:
-        mean, std, n = ours(spec, entry)
-        extended = {name: dict(zip(("mean", "std", "seeds"), ours(variant, entry)))
-                    for name, variant in _extended(spec).items()}
-        rows.append({**dataclasses.asdict(entry), "ours": mean, "ours_std": std, "seeds": n, "extensions": extended})
+        own = ours(spec, entry)
+        extended = {name: ours(variant, entry) for name, variant in _extended(spec).items()}
+        rows.append({**dataclasses.asdict(entry), "ours": own["mean"], "ours_std": own["std"], "seeds": own["seeds"],
+                     "backfire": own["backfire"], "extensions": extended})
     return rows
 
 
@@ -130,12 +133,14 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     lines = [f"### {table.name}: {table.caption} ({unit})", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
         attack = r["attack"] or (f"none ({r['column']} column)" if r.get("column") else "none")
-        ours = {"mean": r["ours"], "std": r["ours_std"], "seeds": r["seeds"]}
+        ours = {"mean": r["ours"], "std": r["ours_std"], "seeds": r["seeds"], "backfire": r.get("backfire")}
         cols = [r["dataset"], r["model"], r["targets"] or "-", "-" if r["knowledge"] is None else r["knowledge"],
                 attack, r["defense"] or "none", f"{r['value']:.4f}", _fmt(ours),
                 *(_fmt(r["extensions"].get(name, {"seeds": 0})) for name in extensions)]
         lines.append("| " + " | ".join(str(c) for c in cols) + " |")
     lines += ["", *judge(table, rows)]
+    if any(r.get("backfire") or any(e.get("backfire") for e in r["extensions"].values()) for r in rows):
+        lines.append(backfire.LEGEND + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -200,5 +205,7 @@ def _attack_order(ran: Sequence[dict[str, Any]]) -> str:
 
 
 def _fmt(ours: dict[str, Any]) -> str:
-    """``mean ± std`` of our number, ``-`` where no seed has run."""
-    return "-" if not ours["seeds"] else f"{ours['mean']:.4f} ± {ours['std']:.4f}"
+    """``mean ± std`` of our number (marked if its defense backfired), ``-`` where no seed has run."""
+    if not ours["seeds"]:
+        return "-"
+    return f"{ours['mean']:.4f} ± {ours['std']:.4f}" + (f" {backfire.MARK}" if ours.get("backfire") else "")

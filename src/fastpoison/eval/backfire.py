@@ -1,0 +1,47 @@
+"""The backfire guard: a defense that leaves the targets better placed than the attack alone
+did, either by target HR or by how far it moved them up against the clean model."""
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Mapping, Sequence
+
+#: Appended to a backfired cell's number in tables.
+MARK = "!"
+#: The legend of `MARK`, printed under tables that hold one.
+LEGEND = (f"{MARK} the defense backfired: its target HR is above the attacked model's, or it moved the targets up "
+          "(mean rank shift against the clean model) more than the attack did")
+
+
+def reasons(hr_attack: float, hr_defense: float, shift_attack: float | None = None,
+            shift_defense: float | None = None) -> list[str]:
+    """Why a defended cell backfired (empty if it did not): mean target HR defended above
+    attacked; mean rank shift of the targets against the clean model (negative = promoted)
+    lower under the defense than under the attack. Missing or nan figures are not judged."""
+    found = []
+    if not (math.isnan(hr_attack) or math.isnan(hr_defense)) and hr_defense > hr_attack:
+        found.append(f"target HR {hr_attack:.4f} attacked -> {hr_defense:.4f} defended")
+    if (shift_attack is not None and shift_defense is not None and not math.isnan(shift_attack)
+            and not math.isnan(shift_defense) and shift_defense < shift_attack):
+        found.append(f"targets moved up {-shift_defense:.0f} ranks on average against the clean model, "
+                     f"the attack {-shift_attack:.0f}")
+    return found
+
+
+def of_result(result: Mapping[str, Any]) -> list[str] | None:
+    """`reasons` for a `run_experiment` result; None when it has no attacked or no defended HR."""
+    attacked, defended = result.get("hr_attack"), result.get("hr_defense")
+    if attacked is None or defended is None:
+        return None
+
+    def shift(stage: str) -> float | None:
+        summary = result.get(f"rank_shift_{stage}")
+        return None if summary is None or summary.get("mean") is None else float(summary["mean"])
+
+    return reasons(attacked["mean"], defended["mean"], shift("attack"), shift("defense"))
+
+
+def warn(label: str, found: Sequence[str]) -> None:
+    """One line on stderr naming the backfired cell and why (nothing if ``found`` is empty)."""
+    if found:
+        sys.stderr.write(f"fastpoison: warning: {label} backfired: {'; '.join(found)}\n")
