@@ -25,7 +25,8 @@ def isolated_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_known_names() -> None:
-    assert tuple(DATASETS) == ("ml-100k", "ml-1m", "filmtrust", "yelp")
+    assert tuple(DATASETS) == ("ml-100k", "ml-1m", "filmtrust", "yelp", "longtail", "sparse", "medium")
+    assert [n for n, r in DATASETS.items() if r.synthetic_only] == ["longtail", "sparse", "medium"]
 
 
 def test_fallback_to_the_twin_says_so(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from fastpoison.data.registry import twin_names
 from fastpoison.errors import DataError
 
 
-@pytest.fixture(scope="module", params=twin_names())
+@pytest.fixture(scope="module", params=[n for n in twin_names() if not DATASETS[n].synthetic_only])
 def twin(request: pytest.FixtureRequest) -> tuple[str, Split]:
+    """The twins of the real benchmarks (the synthetic-only shapes are tested below)."""
     return request.param, synthetic_twin(request.param, seed=0)
 
 
@@ -92,3 +93,35 @@ def test_twin_has_learnable_structure() -> None:
 def test_unknown_twin() -> None:
     with pytest.raises(DataError, match="ml-100k, ml-1m, filmtrust, yelp"):
         synthetic_ratings("netflix")
+
+
+@pytest.mark.parametrize("name, checks", [
+    # a long tail: nearly every item rated once, so most held-out items are cold in train
+    ("longtail", {"items_lt5": (0.985, 1.0), "max_item": (5, 60), "cold_test": (0.7, 0.9), "unrated": (0, 0)}),
+    ("sparse", {"per_user": (6.9, 7.1), "cold_test": (0.0, 0.05), "unrated": (0, 0)}),
+    # a tenth of the item ids never rated (ids with gaps)
+    ("medium", {"per_user": (30, 32), "unrated": (860, 880)}),
+])
+def test_synthetic_only_shapes(name: str, checks: dict[str, tuple[float, float]]) -> None:
+    split = synthetic_twin(name, seed=0)
+    full, shape = split.full(), DATASETS[name].twin
+    assert (full.n_users, full.n_items, full.n_ratings) == (shape.n_users, shape.n_items, shape.n_ratings)
+    counts = full.item_counts()
+    measured = {"items_lt5": np.mean(counts[counts > 0] < 5), "max_item": counts.max(),
+                "cold_test": np.mean(split.train.item_counts()[split.test_items] == 0),
+                "unrated": np.sum(counts == 0), "per_user": full.n_ratings / full.n_users}
+    for key, (low, high) in checks.items():
+        assert low <= measured[key] <= high, (key, measured[key])
+    assert DATASETS[name].synthetic_only
+
+
+def test_synthetic_only_shapes_load_by_name_without_looking_for_real_data() -> None:
+    import warnings
+
+    from fastpoison.data.datasets import load_dataset
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "no real data found" fallback notice
+        ds = load_dataset("sparse")
+    assert ds.data_source == "synthetic" and ds.split.train.n_users == 3000
+    with pytest.raises(DataError, match="synthetic data shape"):
+        load_dataset("sparse", require_real=True)

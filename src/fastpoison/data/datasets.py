@@ -57,8 +57,8 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
     """Resolve ``name``: a registered dataset (`registry.DATASETS`), ``synthetic:NAME``
     for one with a twin, or a path to a ratings file/folder.
 
-    A registered name is looked up as ``ROOT/NAME/`` under each of `paths.data_roots`.
-    When no copy is found, raises `DataError` if ``require_real`` or the dataset has no
+    A registered name is looked up as ``ROOT/NAME/`` under each of `paths.data_roots`
+    (a ``synthetic_only`` shape is its twin, without a notice). When no copy is found, raises `DataError` if ``require_real`` or the dataset has no
     twin; otherwise returns the synthetic twin (seeded by ``seed``) with a ``notice`` and
     a `SyntheticFallbackWarning`.
     """
@@ -70,6 +70,10 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
                             f"{', '.join(SYNTHETIC_PREFIX + k for k in twins)}")
         return Dataset(twin, synthetic_twin(twin, seed), "synthetic")
     record = DATASETS.get(name)
+    if record is not None and record.synthetic_only:
+        if require_real:
+            raise DataError(record.fetch_message or f"{name} exists only as a synthetic shape")
+        return Dataset(name, synthetic_twin(name, seed), "synthetic")
     if record is not None:
         roots = data_roots(data_dir)
         split = _find_real(record, roots, seed)

@@ -54,8 +54,9 @@ class RawFile:
 @dataclass(frozen=True)
 class TwinShape:
     """How a synthetic twin looks: user, item and rating counts, minimum ratings per user,
-    spread (lognormal sigma) of user activity and of item popularity, and the rating
-    histogram over the record's scale (one weight per grid value)."""
+    spread (lognormal sigma) of user activity and of item popularity, the rating histogram
+    over the record's scale (one weight per grid value), and the share of item ids that no
+    one rates (ids with gaps; 0: every item is rated)."""
 
     n_users: int
     n_items: int
@@ -64,6 +65,7 @@ class TwinShape:
     activity_sigma: float
     popularity_sigma: float
     histogram: tuple[float, ...]
+    unrated_share: float = 0.0
 
 
 #: The HR@K cut-off of the papers unless a dataset's `PaperSettings` says otherwise.
@@ -108,7 +110,8 @@ class DatasetRecord:
     (at most one of the two). ``twin`` is ``None`` when the dataset has no synthetic twin.
     ``threshold`` is the "liked" rating when `split.default_threshold` is not right for
     the dataset; it applies to every copy, so leave it ``None`` when raw files use
-    another scale.
+    another scale. ``synthetic_only``: a data shape that exists only as its twin (no real
+    copy to look for).
     """
 
     name: str
@@ -119,11 +122,16 @@ class DatasetRecord:
     twin: TwinShape | None = None
     papers: PaperSettings = field(default_factory=PaperSettings)
     threshold: float | None = None
+    synthetic_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip() or ":" in self.name or "/" in self.name:
             raise ValueError(f"a dataset name must be a non-empty folder name without ':' or '/', got {self.name!r}")
         if self.archive is not None and self.fetch_message is not None:
             raise ValueError(f"dataset {self.name!r} has both an archive and a fetch message")
+        if self.synthetic_only and self.twin is None:
+            raise ValueError(f"dataset {self.name!r} is synthetic only but has no twin")
+        if self.twin is not None and not 0 <= self.twin.unrated_share < 1:
+            raise ValueError(f"the twin of {self.name!r} needs unrated_share in [0, 1)")
         if self.twin is not None and len(self.twin.histogram) != len(self.scale.grid):
             raise ValueError(f"the twin of {self.name!r} needs one histogram weight per rating of its scale")

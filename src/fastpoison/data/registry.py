@@ -206,3 +206,21 @@ register_dataset(DatasetRecord(
     # the RVD paper ranks the top 500 on Yelp; the TCD paper did not use Yelp
     papers=PaperSettings(hr_k=500, neighbours={"mf": 100, "nsvd": 900, "autorec": 100, "cdae": 200}, large=True),
 ))
+
+
+# Shapes the papers never used, as twins only: defenses are measured on them too.
+def _shape(name: str, twin: TwinShape, description: str) -> DatasetRecord:
+    return DatasetRecord(name=name, scale=RatingScale(1, 5, 1), twin=twin, synthetic_only=True,
+                         fetch_message=f"{name} is a synthetic data shape ({description}); use synthetic:{name}")
+
+
+ML_HISTOGRAM = (0.06, 0.11, 0.27, 0.34, 0.22)
+register_dataset(_shape("longtail", TwinShape(900, 150_000, 171_000, min_per_user=40, activity_sigma=0.8,
+                                              popularity_sigma=3.0, histogram=ML_HISTOGRAM),
+                        "900 users, 150,000 items, 190 ratings per user, nearly every item rated once"))
+register_dataset(_shape("sparse", TwinShape(3000, 1800, 21_000, min_per_user=3, activity_sigma=0.6,
+                                            popularity_sigma=1.5, histogram=ML_HISTOGRAM),
+                        "3,000 users, 1,800 items, 7 ratings per user"))
+register_dataset(_shape("medium", TwinShape(1800, 8700, 56_000, min_per_user=10, activity_sigma=0.9,
+                                            popularity_sigma=1.8, histogram=ML_HISTOGRAM, unrated_share=0.1),
+                        "1,800 users, 8,700 item ids of which a tenth are never rated, 31 ratings per user"))

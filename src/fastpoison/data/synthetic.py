@@ -3,7 +3,9 @@
 A twin has the real dataset's user, item and rating counts and rating grid, long-tailed
 item popularity and user activity, and ratings from a low-rank latent model (user and
 item factors, biases and noise) mapped onto the grid so that the rating histogram
-matches the real one. It stands in for data that is not available locally.
+matches the real one. It stands in for data that is not available locally. Shapes that
+exist only as twins (``synthetic_only`` records: a long tail, a sparse set, item ids with
+gaps) test defenses on data the papers never used.
 """
 from __future__ import annotations
 
@@ -28,9 +30,9 @@ def _twin_record(name: str) -> DatasetRecord:
     return record
 
 
-def _user_counts(rng: np.random.Generator, shape: TwinShape) -> np.ndarray:
-    """Ratings per user: ``min_per_user`` plus a lognormal share of the rest, capped at n_items."""
-    n_items = shape.n_items
+def _user_counts(rng: np.random.Generator, shape: TwinShape, n_items: int) -> np.ndarray:
+    """Ratings per user: ``min_per_user`` plus a lognormal share of the rest, capped at the
+    ``n_items`` rated items."""
     weights = rng.lognormal(0.0, shape.activity_sigma, shape.n_users)
     counts = np.full(shape.n_users, shape.min_per_user, dtype=np.int64)
     spare = shape.n_ratings - counts.sum()
@@ -82,12 +84,15 @@ def synthetic_ratings(name: str, seed: int = 0) -> RatingData:
     record = _twin_record(name)
     shape, scale = record.twin, record.scale
     n_users, n_items = shape.n_users, shape.n_items
+    n_rated = n_items - int(round(shape.unrated_share * n_items))
     rng = np.random.default_rng(seed)
-    counts = _user_counts(rng, shape)
-    popularity = rng.lognormal(0.0, shape.popularity_sigma, n_items)
+    counts = _user_counts(rng, shape, n_rated)
+    popularity = rng.lognormal(0.0, shape.popularity_sigma, n_rated)
     popularity = np.minimum(popularity, np.quantile(popularity, _HEAD_QUANTILE))
-    users, items = _pairs(rng, counts, popularity)
-    ratings = _ratings(rng, users, items, popularity, n_users, scale, shape.histogram)
+    users, rated = _pairs(rng, counts, popularity)
+    ratings = _ratings(rng, users, rated, popularity, n_users, scale, shape.histogram)
+    ids = np.arange(n_items) if n_rated == n_items else np.sort(rng.choice(n_items, n_rated, replace=False))
+    items = ids[rated]
     meta = {"data_source": "synthetic", "twin_of": name, "seed": seed}
     return RatingData.from_coo(users, items, ratings, n_users, n_items, scale, name=name, meta=meta)
 
