@@ -43,6 +43,19 @@ def test_agreement_equals_a_dense_reference(train, pair):
     np.testing.assert_array_equal(r, rr)
 
 
+@pytest.mark.parametrize("ratio", [1.0, 0.1], ids=["blocks", "sample-first"])
+def test_min_item_ratings_keeps_the_labels_of_known_items(train, pair, ratio):
+    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=3)
+    ku, ki, kr = agreement_labels(*pair, train, ratio=ratio, seed=3, min_item_ratings=5)
+    known = train.item_counts()[i] >= 5
+    assert 0 < known.sum() < len(i)  # some items are rare here, some are not
+    np.testing.assert_array_equal(ku, u[known])
+    np.testing.assert_array_equal(ki, i[known])
+    np.testing.assert_array_equal(kr, r[known])
+    with pytest.raises(ValueError, match="min_item_ratings"):
+        TCD(min_item_ratings=-1)
+
+
 def test_sampling_depends_on_the_seed_only(train, pair):
     full = agreement_labels(*pair, train, ratio=1.0, seed=0)
     runs = [agreement_labels(*pair, train, ratio=0.3, seed=5, block_users=b, threads=t) for b, t in

@@ -27,9 +27,11 @@ def sampling_ratio(ratio: float, budget: float | None, seen: RatingData, n_fit_r
 
 
 def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
-                     block_users: int = 256, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     block_users: int = 256, threads: int = 1,
+                     min_item_ratings: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pseudo-labels ``(users, items, ratings)``: the pairs unrated in ``seen`` whose two
-    predictions snap to the same grid rating, each kept with probability ``ratio``.
+    predictions snap to the same grid rating, each kept with probability ``ratio``, on items
+    with at least ``min_item_ratings`` ratings in ``seen`` (0: every item).
 
     Pairs come out by user, items ascending; the draws depend on ``seed`` and the user only,
     not on blocks or threads. Below `SAMPLE_FIRST_BELOW` the pairs are drawn first and only
@@ -38,8 +40,14 @@ def agreement_labels(model_a: TrainableModel, model_b: TrainableModel, seen: Rat
     probability ``ratio``.
     """
     if ratio < SAMPLE_FIRST_BELOW:
-        return sampled_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, threads=threads)
-    return block_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, block_users=block_users, threads=threads)
+        labels = sampled_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, threads=threads)
+    else:
+        labels = block_agreement(model_a, model_b, seen, ratio=ratio, seed=seed, block_users=block_users,
+                                 threads=threads)
+    if min_item_ratings <= 0:
+        return labels
+    known = seen.item_counts()[labels[1]] >= min_item_ratings
+    return labels[0][known], labels[1][known], labels[2][known]
 
 
 def block_agreement(model_a: TrainableModel, model_b: TrainableModel, seen: RatingData, *, ratio: float, seed: int,
