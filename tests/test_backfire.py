@@ -67,6 +67,8 @@ def test_reasons():
     assert backfire.reasons(0.1, 0.2)[0].startswith("target HR 0.1000 attacked -> 0.2000")
     assert backfire.reasons(0.2, 0.1, -50.0, -80.0)[0].startswith("targets moved up 80 ranks")
     assert backfire.reasons(0.2, 0.1, -80.0, -50.0) == []
+    assert backfire.reasons(0.2, 0.1, 300.0, 4.0) == []  # the attack demoted them; the defense promoted none
+    assert backfire.reasons(0.2, 0.1, 300.0, -4.0)[0].startswith("targets moved up 4 ranks")
     assert backfire.reasons(math.nan, 0.1, None, -5.0) == []
 
 

@@ -16,15 +16,16 @@ LEGEND = (f"{MARK} the defense backfired: its target HR is above the attacked mo
 def reasons(hr_attack: float, hr_defense: float, shift_attack: float | None = None,
             shift_defense: float | None = None) -> list[str]:
     """Why a defended cell backfired (empty if it did not): mean target HR defended above
-    attacked; mean rank shift of the targets against the clean model (negative = promoted)
-    lower under the defense than under the attack. Missing or nan figures are not judged."""
+    attacked; the targets promoted against the clean model (mean rank shift below 0) further
+    under the defense than under the attack (an attack that demoted them counts as 0).
+    Missing or nan figures are not judged."""
     found = []
     if not (math.isnan(hr_attack) or math.isnan(hr_defense)) and hr_defense > hr_attack:
         found.append(f"target HR {hr_attack:.4f} attacked -> {hr_defense:.4f} defended")
     if (shift_attack is not None and shift_defense is not None and not math.isnan(shift_attack)
-            and not math.isnan(shift_defense) and shift_defense < shift_attack):
+            and not math.isnan(shift_defense) and shift_defense < min(shift_attack, 0.0)):
         found.append(f"targets moved up {-shift_defense:.0f} ranks on average against the clean model, "
-                     f"the attack {-shift_attack:.0f}")
+                     f"under the attack alone {-shift_attack:.0f}")
     return found
 
 
