@@ -131,6 +131,9 @@ class TrainableModel(ABC):
     train_metric: ClassVar[str] = "train_mse"
     #: True when the model learns from implicit feedback: any rating counts as an interaction.
     implicit_feedback: ClassVar[bool] = False
+    #: False when fits on the same ratings give the same model whatever the seed (a count):
+    #: co-training copies of it (TCD) would always agree, so it refuses them.
+    co_trainable: ClassVar[bool] = True
 
     def __init__(self, **config: Any) -> None:
         self.config = self.config_class(**config)
