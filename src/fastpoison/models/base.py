@@ -26,7 +26,8 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 @runtime_checkable
 class Recommender(Protocol):
-    """What every victim model offers (docs/architecture.md, "Contracts")."""
+    """What every victim model offers (docs/architecture.md, "Contracts"); the popularity
+    baseline offers all but `user_embeddings` and the vicinal fine-tunes, which RVD needs."""
 
     def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
             callbacks: Iterable[EpochCallback] = ()) -> "Recommender": ...
