@@ -63,7 +63,7 @@ def test_tcd_settings_and_large_sets() -> None:
 
 
 def test_model_overrides() -> None:
-    expected = {"mf": {"batch_size": 4096}, "nsvd": {"batch_size": 4096}, "autorec": {}, "cdae": {}}
+    expected = {"mf": {"batch_size": 4096}, "nsvd": {"batch_size": 4096}, "autorec": {}, "cdae": {}, "pop": {}}
     for model in MODELS:
         assert {name: model_overrides(name, model) for name in BUILT_IN} == {
             "ml-100k": {}, "ml-1m": {}, "filmtrust": expected[model], "yelp": {}}

@@ -114,6 +114,8 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     for key, value in info.items():
         if isinstance(value, float):
             value = f"{value:.6g}"
+        elif value is None:
+            value = "-"
         _say(args, f"{key:<{width}}  {value}")
     return 0
 
@@ -351,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="inspect, synthesise or fetch datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    p = dsub.add_parser("info", help="users, items, ratings, sparsity, scale, popularity tail")
+    p = dsub.add_parser("info", help="users, items, ratings, sparsity, scale, popularity tail, ids without "
+                                     "training ratings, cold test items, id gaps")
     p.add_argument("dataset")
     p.add_argument("--fakes", metavar="FILE", help="fake profiles (TSV from `fastpoison attack`) to describe")
     _common(p)

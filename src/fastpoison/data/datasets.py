@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import DataError
 from .detect import detect_and_read
 from .loaders import PathLike, read_ncf
@@ -96,8 +98,13 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
 
 
 def dataset_info(ds: Dataset) -> dict[str, Any]:
-    """The ``data info`` figures over train + validation + test, plus files and popularity tail."""
-    stats = ds.split.full().stats()
+    """The ``data info`` figures over train + validation + test, plus files and popularity
+    tail, then the degenerate shapes: users and items of the id space without a training
+    rating, test ratings (and their distinct items) whose item has none, and, for ratings
+    read from files, the ids present and the gaps in their numbering (else None)."""
+    split = ds.split
+    full = split.full()
+    stats = full.stats()
     info: dict[str, Any] = {"name": ds.name, "data_source": ds.data_source}
     for key in ("n_users", "n_items", "n_ratings", "density", "grid", "min_rating", "max_rating",
                 "mean_ratings_per_user"):
@@ -105,4 +112,12 @@ def dataset_info(ds: Dataset) -> dict[str, Any]:
     info["files"] = list(ds.files)
     for key in ("top10pct_items_share", "items_with_lt5_ratings", "max_item_ratings"):
         info[key] = stats[key]
+    train = split.train.stats()
+    cold = split.cold_test()
+    info.update(users_without_train_ratings=train["users_without_ratings"],
+                items_without_train_ratings=train["items_without_ratings"],
+                cold_test_items=int(np.unique(split.test_items[cold]).size), cold_test_ratings=int(cold.sum()))
+    numbering = full.id_numbering()
+    for key in ("user_ids_present", "user_id_gaps", "item_ids_present", "item_id_gaps"):
+        info[key] = None if numbering is None else numbering[key]
     return info

@@ -271,7 +271,7 @@ def _ratings(t: _Table, name: str, *, scale: RatingScale, one_based: bool, compa
     i, n_items, item_ids = _dense(items, one_based, compact)
     if compact:
         meta.update(user_ids=user_ids, item_ids=item_ids)
-    elif one_based:
+    if one_based:
         meta["id_base"] = 1
     return RatingData.from_coo(u, i, ratings, n_users, n_items, scale, name=name, meta=meta)
 

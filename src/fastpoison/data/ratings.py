@@ -203,7 +203,8 @@ class RatingData:
         return replace(self, indptr=indptr, indices=self.indices[keep], values=self.values[keep])
 
     def stats(self) -> dict[str, Any]:
-        """Counts, density, grid and popularity-tail figures (the `data info` fields)."""
+        """Counts, density, grid, popularity-tail figures and the users and items of the id
+        space without a rating (the `data info` fields)."""
         n, m, nnz = self.n_users, self.n_items, self.n_ratings
         item_counts = np.sort(self.item_counts())[::-1]
         top = max(1, m // 10)
@@ -222,4 +223,24 @@ class RatingData:
             "top10pct_items_share": float(item_counts[:top].sum() / nnz) if nnz else 0.0,
             "items_with_lt5_ratings": int((item_counts < 5).sum()),
             "max_item_ratings": int(item_counts[0]) if m else 0,
+            "users_without_ratings": int(np.count_nonzero(self.user_counts() == 0)),
+            "items_without_ratings": int(np.count_nonzero(item_counts == 0)),
         }
+
+    def id_numbering(self) -> dict[str, int] | None:
+        """Per axis, the distinct ids rated (``user_ids_present``, ``item_ids_present``) and the
+        ids the source files' numbering skips below the largest (``*_id_gaps``: the largest id
+        + 1, counted from 1 for 1-based files, minus the ids present); None unless the ratings
+        were read from files (``meta["data_source"] == "real"``), whose ids are numbers."""
+        if self.meta.get("data_source") != "real":
+            return None
+        base = int(self.meta.get("id_base", 0))
+        out = {}
+        for axis, counts in (("user", self.user_counts()), ("item", self.item_counts())):
+            source = self.meta.get(f"{axis}_ids")
+            if source is None:  # ids kept as in the files: dense id + base
+                present, span = int(np.count_nonzero(counts)), len(counts)
+            else:  # ids compacted: the map holds the files' ids of the rated ones
+                present, span = len(source), int(np.max(source, initial=base - 1)) + 1 - base
+            out.update({f"{axis}_ids_present": present, f"{axis}_id_gaps": span - present})
+        return out

@@ -59,6 +59,10 @@ class Split:
     def n_test(self) -> int:
         return len(self.test_users)
 
+    def cold_test(self) -> np.ndarray:
+        """Boolean mask over the test ratings: those whose item has no training rating."""
+        return self.train.item_counts()[self.test_items] == 0
+
     def full(self) -> RatingData:
         """Train, validation and test ratings together as one dataset."""
         u, i, r = self.train.coo()

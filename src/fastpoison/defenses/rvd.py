@@ -56,10 +56,13 @@ class RVD:
     def __init__(self, model: TrainableModel, k: int | None = None, epochs: int | None = None,
                  lr: float | None = None, forget: float = 1.0, step: str = "model", *, exact: bool = False,
                  dataset: str | None = None, seed: int = 0, threads: int | None = None) -> None:
+        needs = ("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal fine-tuning "
+                 "(MF, NSVD, AutoRec or CDAE)")
         if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
-                and hasattr(model, "vicinal_top_k")) or not model.params:
-            raise ValueError("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal "
-                             "fine-tuning (MF, NSVD, AutoRec or CDAE)")
+                and hasattr(model, "vicinal_top_k")):
+            raise ValueError(f"{needs}; model {getattr(model, 'name', type(model).__name__)!r} has neither")
+        if not model.params:
+            raise ValueError(f"{needs}; this {model.name} is not fitted")
         n_users = model.n_users
         self.k = paper_neighbours(dataset, model.name) if k is None else int(k)
         if not 1 <= self.k <= n_users:

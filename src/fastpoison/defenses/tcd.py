@@ -30,7 +30,8 @@ class TCD(TrainingDefense):
     sampled at ``pseudo_ratio``). Model 0 is returned, at its epoch of lowest validation MSE.
     ``epochs`` (None: the model's own setting) counts pre-training epochs too. Any model
     with the step API works; for implicit-feedback models (CDAE), where every rating is an
-    interaction, only pseudo-labels at or above the "liked" threshold (4 of 5) are kept.
+    interaction, only pseudo-labels at or above the "liked" threshold (4 of 5) are kept. Models
+    that are not ``co_trainable`` (popularity) are refused.
 
     ``pseudo_budget`` caps the cost: the sampling ratio becomes ``min(pseudo_ratio,
     pseudo_budget x training ratings / unrated pairs)``, so each model-epoch expects at most
@@ -83,6 +84,9 @@ class TCD(TrainingDefense):
         if not all(isinstance(m, TrainableModel) for m in models):
             raise ValueError("TCD needs a factory of fastpoison models (mf, nsvd, autorec, cdae)")
         head = models[0]
+        if not head.co_trainable:
+            raise ValueError(f"TCD co-trains three models on the labels two of them agree on; {head.name} fits the "
+                             f"same model whatever the seed, so its copies would always agree")
         liked = default_threshold(train.scale) if head.implicit_feedback else None
         n_epochs = head.config.epochs if self.epochs is None else self.epochs
         fit_part, valid = head.split_validation(train, seed)

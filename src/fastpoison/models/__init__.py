@@ -1,4 +1,5 @@
-"""Victim recommenders behind one `Recommender` protocol, and the name registry the CLI uses."""
+"""Victim recommenders behind one `Recommender` protocol (the `Popularity` baseline offers all but
+user embeddings and vicinal fine-tuning), and the name registry the CLI uses."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,11 @@ from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainC
 from .cdae import CDAE, CDAEConfig
 from .mf import MF
 from .nsvd import NSVD
+from .popularity import Popularity
 from .scoring import TopK, score_top_k
 
-MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": AutoRec, "cdae": CDAE}
+MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": AutoRec, "cdae": CDAE,
+                                         "pop": Popularity}
 
 
 def make_model(name: str, dataset: str | None = None, **overrides: Any) -> TrainableModel:
@@ -43,4 +46,5 @@ def load_model(path: str | os.PathLike[str]) -> TrainableModel:
 
 
 __all__ = ["CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",
-           "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model", "score_top_k"]
+           "Popularity", "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model",
+           "score_top_k"]

@@ -26,7 +26,8 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 @runtime_checkable
 class Recommender(Protocol):
-    """What every victim model offers (docs/architecture.md, "Contracts")."""
+    """What every victim model offers (docs/architecture.md, "Contracts"); the popularity
+    baseline offers all but `user_embeddings` and the vicinal fine-tunes, which RVD needs."""
 
     def fit(self, train: RatingData, *, epochs: int | None = None, seed: int = 0,
             callbacks: Iterable[EpochCallback] = ()) -> "Recommender": ...
@@ -131,6 +132,9 @@ class TrainableModel(ABC):
     train_metric: ClassVar[str] = "train_mse"
     #: True when the model learns from implicit feedback: any rating counts as an interaction.
     implicit_feedback: ClassVar[bool] = False
+    #: False when fits on the same ratings give the same model whatever the seed (a count):
+    #: co-training copies of it (TCD) would always agree, so it refuses them.
+    co_trainable: ClassVar[bool] = True
 
     def __init__(self, **config: Any) -> None:
         self.config = self.config_class(**config)
