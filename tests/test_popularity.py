@@ -119,3 +119,14 @@ def test_real_ml100k_test_hr(shared_data):
     result = run_experiment(spec)
     assert result["data_source"] == "real"
     assert 0.31 <= result["test_hr_origin"]["mean"] <= 0.33, result["test_hr_origin"]
+
+
+def test_bench_leaves_out_the_defenses_that_refuse_it():
+    from fastpoison.defenses import applies
+    from fastpoison.eval.bench import standard_grid
+    cells = standard_grid("synthetic:ml-100k", models=("mf", "pop"))
+    assert {c.defense for c in cells if c.model == "pop"} == {None}
+    assert {c.defense for c in cells if c.model == "mf"} >= {"rvd", "tcd[pseudo_budget=1]"}
+    assert applies("ltsmf+rvd", "mf") and not applies("ltsmf", "pop") and not applies("tcd", "pop")
+    with pytest.raises(ValueError, match="does not apply to model 'pop'"):
+        ExperimentSpec(dataset="synthetic:ml-100k", model="pop", defense="rvd")

@@ -48,6 +48,11 @@ class DefensePart(ABC):
         """Settings that depend on ``context``, applied before the user's (none by default)."""
         return {}
 
+    @classmethod
+    def applies_to(cls, model: type[TrainableModel]) -> bool:
+        """Whether this part can defend a model of class ``model`` (by default: ``models``)."""
+        return cls.models is None or model.name in cls.models
+
 
 class TrainingDefense(DefensePart):
     """A defense applied by training: ``fit(model_factory, train, seed=...)`` returns the

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..data.ratings import RatingData
+from ..models import MODELS
 from ..options import Variant, build, format_chain, parse_chain, register, setting_types
 from .base import DefenseContext, DefensePart, ServingDefense, TrainingDefense
 from .rvd import VicinalDefense
@@ -70,12 +71,28 @@ def _roles(parts: list[Variant]) -> tuple[Variant | None, Variant | None]:
                      f"(e.g. ltsmf+rvd)")
 
 
+def _check_model(name: str, cls: type[DefensePart], model: str | None) -> None:
+    """ValueError when part ``cls`` (named ``name``) cannot defend the registered model ``model``."""
+    model_cls = None if model is None else MODELS.get(model)
+    if model_cls is not None and not cls.applies_to(model_cls):
+        allowed = [m for m, c in MODELS.items() if cls.applies_to(c)]
+        raise ValueError(f"defense {name} applies to {', '.join(allowed)}; it does not apply to model {model!r}")
+
+
+def applies(defense: str, model: str) -> bool:
+    """Whether every part of ``defense`` can defend the registered model ``model``."""
+    try:
+        for name, _ in parse_chain(defense):
+            _check_model(name, _part_class(name), model)
+    except ValueError:
+        return False
+    return True
+
+
 def _build(variant: Variant, context: DefenseContext) -> DefensePart:
     name, settings = variant
     cls = _part_class(name)
-    if context.model is not None and cls.models is not None and context.model not in cls.models:
-        raise ValueError(f"defense {name} applies to {', '.join(cls.models)}; "
-                         f"it does not apply to model {context.model!r}")
+    _check_model(name, cls, context.model)
     return build(cls, f"defense {name}", {**cls.defaults(context), **settings})
 
 

@@ -129,6 +129,11 @@ class VicinalDefense(ServingDefense):
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
         return {} if context.model is None else {"k": paper_neighbours(context.dataset, context.model)}
 
+    @classmethod
+    def applies_to(cls, model: type[TrainableModel]) -> bool:
+        """Models with user embeddings to find neighbours by (not popularity)."""
+        return hasattr(model, "user_embeddings")
+
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,
                    exact=self.exact, seed=seed).recommend

@@ -70,6 +70,11 @@ class TCD(TrainingDefense):
         return tcd_settings(context.dataset, context.n_pairs)
 
     @classmethod
+    def applies_to(cls, model: type[TrainableModel]) -> bool:
+        """Models whose three copies can disagree (not popularity)."""
+        return model.co_trainable
+
+    @classmethod
     def for_dataset(cls, dataset: str | None, n_pairs: int | None = None) -> "TCD":
         """TCD with `defaults` for ``dataset`` of ``n_pairs`` user-item pairs."""
         return cls(**cls.defaults(DefenseContext(dataset=dataset, n_pairs=n_pairs)))

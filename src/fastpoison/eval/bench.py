@@ -6,6 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
+from ..defenses import applies
 from .experiment import ExperimentSpec
 from .grid import expand
 from .report import defense_label
@@ -22,10 +23,12 @@ TIMINGS = ("attack", "fit", "defense_fit", "recommend_per_user")
 def standard_grid(dataset: str, *, models: Sequence[str] = ("mf",), attacks: Sequence[str] = STANDARD_ATTACKS,
                   defenses: Sequence[str] = STANDARD_DEFENSES, targets: str = "unpopular", seeds: int = 1,
                   seed: int = 0, model_options: dict[str, Any] | None = None) -> list[ExperimentSpec]:
-    """The cells of the standard grid (defense variants such as ``tcd[pseudo_budget=1]`` allowed)."""
-    return expand({"grid": {"dataset": dataset, "model": list(models), "attack": list(attacks),
-                            "defense": list(defenses), "targets": targets, "seeds": seeds},
-                   "settings": {"seed": seed}, "model_options": dict(model_options or {})})
+    """The cells of the standard grid (defense variants such as ``tcd[pseudo_budget=1]`` allowed),
+    without the defenses that cannot defend a model (RVD and TCD for popularity)."""
+    return [cell for model in models for cell in expand({
+        "grid": {"dataset": dataset, "model": model, "attack": list(attacks), "targets": targets, "seeds": seeds,
+                 "defense": [d for d in defenses if d.strip().lower() == "none" or applies(d, model)]},
+        "settings": {"seed": seed}, "model_options": dict(model_options or {})})]
 
 
 def _mean(values: Iterable[float | None]) -> float:
