@@ -168,10 +168,12 @@ def test_bench_runs_the_standard_grid_and_tabulates(tmp_path, capsys):
             "--json", str(tmp_path / "bench.json")]
     assert main(argv) == 0
     summary = json.loads((tmp_path / "bench.json").read_text())
-    assert summary["cells"] == summary["ran"] == 8 and summary["peak_rss_mib_per_process"] > 0
+    # 2 models x 2 attacks x 2 defenses, and the popularity baseline's clean cell
+    assert summary["cells"] == summary["ran"] == 9 and summary["peak_rss_mib_per_process"] > 0
     text = capsys.readouterr().out
     assert "| none | " in text and "| rvd | " in text and "ms per user" in text and "test HR clean" in text
-    assert main([*argv, "--resume"]) == 0 and json.loads((tmp_path / "bench.json").read_text())["skipped"] == 8
+    assert "Popularity's clean test HR: 0." in text and "below it: mf" in text  # 2-epoch victims rank worse
+    assert main([*argv, "--resume"]) == 0 and json.loads((tmp_path / "bench.json").read_text())["skipped"] == 9
 
 
 def test_fetch_installs_a_checksummed_archive_where_data_info_finds_it(tmp_path):

@@ -126,6 +126,7 @@ def test_bench_leaves_out_the_defenses_that_refuse_it():
     from fastpoison.eval.bench import standard_grid
     cells = standard_grid("synthetic:ml-100k", models=("mf", "pop"))
     assert {c.defense for c in cells if c.model == "pop"} == {None}
+    assert [(c.attack, c.defense) for c in standard_grid("synthetic:ml-100k") if c.model == "pop"] == [(None, None)]
     assert {c.defense for c in cells if c.model == "mf"} >= {"rvd", "tcd[pseudo_budget=1]"}
     assert applies("ltsmf+rvd", "mf") and not applies("ltsmf", "pop") and not applies("tcd", "pop")
     with pytest.raises(ValueError, match="does not apply to model 'pop'"):

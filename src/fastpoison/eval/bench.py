@@ -18,17 +18,23 @@ STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
 #: RVD runs as the paper (the fine-tune alone) and with our whole-model shrink.
 STANDARD_DEFENSES = ("none", "rvd", "rvd[forget=0.1,step=sgd]", "tcd[pseudo_budget=1]")
 TIMINGS = ("attack", "fit", "defense_fit", "recommend_per_user")
+#: The model every bench also runs clean, so that a victim weaker than popularity shows.
+BASELINE = "pop"
 
 
 def standard_grid(dataset: str, *, models: Sequence[str] = ("mf",), attacks: Sequence[str] = STANDARD_ATTACKS,
                   defenses: Sequence[str] = STANDARD_DEFENSES, targets: str = "unpopular", seeds: int = 1,
                   seed: int = 0, model_options: dict[str, Any] | None = None) -> list[ExperimentSpec]:
     """The cells of the standard grid (defense variants such as ``tcd[pseudo_budget=1]`` allowed),
-    without the defenses that cannot defend a model (RVD and TCD for popularity)."""
-    return [cell for model in models for cell in expand({
+    without the defenses that cannot defend a model (RVD and TCD for popularity), plus one
+    clean cell of the popularity baseline (`BASELINE`) unless it is among ``models``."""
+    cells = [cell for model in models for cell in expand({
         "grid": {"dataset": dataset, "model": model, "attack": list(attacks), "targets": targets, "seeds": seeds,
                  "defense": [d for d in defenses if d.strip().lower() == "none" or applies(d, model)]},
         "settings": {"seed": seed}, "model_options": dict(model_options or {})})]
+    if BASELINE not in models:
+        cells.append(ExperimentSpec(dataset=dataset, model=BASELINE, targets=targets, seeds=seeds, seed=seed))
+    return cells
 
 
 def _mean(values: Iterable[float | None]) -> float:
@@ -66,8 +72,15 @@ def accuracy_table(records: Iterable[dict[str, Any]]) -> str:
             rows[(spec["model"], spec["attack"] or "none", defense_label(spec))].append(record["result"])
     lines = ["Test HR over every test user (records also hold test_hr_*_liked, the RVD paper's accuracy).", "",
              "| model | attack | defense | test HR clean | attacked | defended |", "|---" * 6 + "|"]
+    clean: dict[str, list[float]] = defaultdict(list)
     for (model, attack, defense), results in sorted(rows.items()):
         cols = [_mean((r.get(k) or {}).get("mean") for r in results)
                 for k in ("test_hr_origin", "test_hr_attack", "test_hr_defense")]
+        clean[model].append(cols[0])
         lines.append(f"| {model} | {attack} | {defense} | " + " | ".join(_fmt(c, 4) for c in cols) + " |")
+    if BASELINE in clean:
+        baseline = _mean(clean.pop(BASELINE))
+        weaker = [f"{m} ({_fmt(_mean(v), 4)})" for m, v in sorted(clean.items()) if _mean(v) < baseline]
+        lines += ["", f"Popularity's clean test HR: {_fmt(baseline, 4)}; "
+                      + (f"below it: {', '.join(weaker)}." if weaker else "every victim here ranks better.")]
     return "\n".join(lines) + "\n"
