@@ -1,6 +1,7 @@
 // Shared helpers for the fastpoison kernels: RNG, prefetch, threading.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -62,7 +63,7 @@ inline void prefetch_row(const float* row, int d) {
 inline int clamp_threads(int n_threads) {
 #ifdef FASTPOISON_OPENMP
     if (n_threads <= 0) return omp_get_max_threads();
-    return n_threads;
+    return std::min(n_threads, 4 * omp_get_num_procs());  // more threads than that only thrash (or fail)
 #else
     (void)n_threads;
     return 1;

@@ -269,3 +269,15 @@ def test_mf_adam_row_perturbation_matches_reference(d):
     with pytest.raises(ValueError, match="Adam"):
         _core.mf_sgd_epoch(P, Q, bu, bi, 0.0, users, items, ratings, 0.01, 0.0, False, 1, 0, perturbation=3,
                            perturbation_size=size, perturbation_weight=weight)
+
+
+def test_absurd_thread_counts_are_clamped_not_fatal():
+    # Adam updates more than 256 touched rows in parallel: 100,000 threads once crashed here.
+    users, items, ratings, P, Q, bu, bi = _mf_problem(n_users=600, n_items=50, n=6000)
+    out = []
+    for threads in (1, 100_000):
+        Pt, moments = P.copy(), tuple(np.zeros_like(a) for a in (P, P, Q, Q, bu, bu, bi, bi))
+        _core.mf_adam_epoch(Pt, Q.copy(), bu, bi, 0.0, moments, users, items, ratings, 8192, 0.01, 0.01, 0.9, 0.999,
+                            1e-8, 0, False, threads, 0)
+        out.append(Pt)
+    np.testing.assert_array_equal(out[0], out[1])  # rows are independent: any thread count, same result

@@ -127,3 +127,11 @@ def test_paper_overrides_per_dataset():
     assert make_model("mf", "synthetic:filmtrust").config.batch_size == 4096
     assert make_model("mf", "ml-100k").config.batch_size == 2048
     assert make_model("mf", "filmtrust", batch_size=128).config.batch_size == 128
+
+
+def test_thread_counts_are_bounded():
+    from fastpoison.cli import main
+    from fastpoison.models.base import MAX_THREADS
+    with pytest.raises(ValueError, match="threads must lie in"):
+        MF(threads=MAX_THREADS + 1)
+    assert main(["run", "--dataset", "synthetic:filmtrust", "--threads", "100000", "--quiet"]) == 2

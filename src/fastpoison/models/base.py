@@ -62,6 +62,10 @@ class Recommender(Protocol):
     def load_state(self, state: dict[str, np.ndarray]) -> "Recommender": ...
 
 
+#: The most kernel threads a model may ask for (more is a configuration error, not a speed-up).
+MAX_THREADS = 256
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters every trainable model has: epochs, optimiser (lr defaults per
@@ -89,7 +93,7 @@ class TrainConfig:
                    (self.lr > 0, "lr must be > 0"), (self.reg >= 0, "reg must be >= 0"),
                    (self.batch_size >= 1, "batch_size must be >= 1"),
                    (0 <= self.valid_fraction < 1, "valid_fraction must lie in [0, 1)"),
-                   (self.threads >= 0, "threads must be >= 0 (0 = all cores)")])
+                   (0 <= self.threads <= MAX_THREADS, f"threads must lie in [0, {MAX_THREADS}] (0 = all cores)")])
 
 
 def check_all(checks: Iterable[tuple[bool, str]]) -> None:
