@@ -241,3 +241,17 @@ def test_liked_test_hr_counts_only_liked_held_out_ratings(tmp_path, shared_data)
     assert int((split.test_ratings >= 4).sum()) == 553 and split.n_test == 943
     assert r["test_hr_origin_liked"]["mean"] != r["test_hr_origin"]["mean"]
     assert r["test_hr_origin"]["mean"] <= r["test_hr_origin_sampled"]["mean"] <= 1  # the NCF negatives file
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([(u, i, 0) for u in range(1, 30) for i in range(1, 20) if (u * i) % 3], "highest rating must be positive"),
+    ([(u, u % 60 + 1, 1 + u % 5) for u in range(1, 200)], "no user has a test rating"),
+    ([(1, i, 1 + i % 5) for i in range(1, 80)] + [(2, i, 3) for i in range(1, 5)], "every item would be in"),
+])
+def test_degenerate_data_is_one_clear_error(tmp_path, capsys, rows, message):
+    path = tmp_path / "ratings.tsv"
+    path.write_text("".join(f"{u}\t{i}\t{r}\n" for u, i, r in rows))
+    extra = ["--hr-k", "100"] if "every item" in message else []
+    assert main(["run", "--dataset", str(path), "--epochs", "1", "--factors", "4", "--quiet", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err

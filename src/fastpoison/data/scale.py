@@ -19,6 +19,8 @@ class RatingScale:
             raise ValueError("rating scale bounds must be finite")
         if self.step <= 0 or self.high < self.low:
             raise ValueError(f"invalid rating scale {self.low}..{self.high} step {self.step}")
+        if self.high <= 0:
+            raise ValueError(f"the highest rating must be positive (training divides by it), got {self.high}")
         n = (self.high - self.low) / self.step
         if abs(n - round(n)) > 1e-6:
             raise ValueError(f"rating scale {self.low}..{self.high} is not a multiple of step {self.step}")

@@ -14,6 +14,7 @@ from ..data.datasets import Dataset, load_dataset
 from ..data.registry import rating_threshold
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
+from ..errors import DataError
 from ..defenses import DefensePlan, get_defense
 from ..models import make_model
 from ..models.base import TrainableModel
@@ -219,6 +220,16 @@ def _p_value(per_seed: list[dict[str, float]]) -> float | None:
     return paired_ttest([m["hr_attack"] for m in per_seed], [m["hr_defense"] for m in per_seed])
 
 
+def _check_evaluable(spec: ExperimentSpec, ds: Dataset) -> None:
+    """DataError unless ``spec``'s metrics can mean something on ``ds``: some user has a test
+    rating, and K leaves items out of the top-K lists."""
+    if ds.split.n_test == 0:
+        raise DataError(f"{ds.name}: no user has a test rating (leave-one-out needs users with 2 ratings or more)")
+    if spec.hr_k >= ds.split.train.n_items:
+        raise DataError(f"HR@{spec.hr_k} on {ds.name}, which has {ds.split.train.n_items} items: every item would be "
+                        f"in every top-K list; choose --hr-k below the number of items")
+
+
 def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, progress: bool = False,
                    on_seed: SeedCallback | None = None, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Run every seed of ``spec`` and return the `run --json` object.
@@ -241,6 +252,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     the same as without it.
     """
     ds = dataset or load_dataset(spec.dataset, spec.data_dir, require_real=spec.require_real)
+    _check_evaluable(spec, ds)
     train = ds.split.train
     per_seed: list[dict[str, float]] = []
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
