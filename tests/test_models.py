@@ -135,3 +135,35 @@ def test_thread_counts_are_bounded():
     with pytest.raises(ValueError, match="threads must lie in"):
         MF(threads=MAX_THREADS + 1)
     assert main(["run", "--dataset", "synthetic:filmtrust", "--threads", "100000", "--quiet"]) == 2
+
+
+def test_bad_model_files_are_one_clear_error(tmp_path):
+    import json
+
+    from fastpoison.data.datasets import load_dataset
+    from fastpoison.errors import DataError
+    model = MF(factors=4, epochs=1).fit(load_dataset("synthetic:filmtrust").split.train)
+    good = tmp_path / "m.npz"
+    model.save(good)
+    state = model.state()
+    meta = json.loads(str(state["meta"]))
+    P = state["param_P"].copy()
+    P[0, 0] = np.nan
+    cases = {
+        "truncated.npz": good.read_bytes()[:200], "empty.npz": b"",
+        "unknown_setting.npz": {**state, "meta": np.array(json.dumps({**meta, "config": {**meta["config"], "x": 1}}))},
+        "short.npz": {**state, "param_P": state["param_P"][:5]}, "nan.npz": {**state, "param_P": P},
+        "bad_ids.npz": {**state, "seen_indices": state["seen_indices"] + 10_000},
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            np.savez(path, **content)
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    for name in [*cases, "array.npy", "missing.npz"]:
+        for load in (load_model, MF.load):
+            with pytest.raises(DataError, match=name):
+                load(tmp_path / name)
+    assert np.array_equal(load_model(good).top_k(np.array([0]), 5).items, model.top_k(np.array([0]), 5).items)

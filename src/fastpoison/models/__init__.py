@@ -7,11 +7,10 @@ import json
 import os
 from typing import Any
 
-import numpy as np
-
 from ..data.registry import model_overrides
 from .autorec import AutoRec, AutoRecConfig
-from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig
+from ..errors import DataError
+from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig, read_state
 from .cdae import CDAE, CDAEConfig
 from .mf import MF
 from .nsvd import NSVD
@@ -37,12 +36,13 @@ def make_model(name: str, dataset: str | None = None, **overrides: Any) -> Train
 
 
 def load_model(path: str | os.PathLike[str]) -> TrainableModel:
-    """Read any registered model saved with ``save`` (npz, ``allow_pickle=False``)."""
-    with np.load(path, allow_pickle=False) as z:
-        state = {k: z[k] for k in z.files}
-    if "meta" not in state:
-        raise ValueError(f"{os.fspath(path)} is not a fastpoison model file")
-    return make_model(json.loads(str(state["meta"]))["model"]).load_state(state)
+    """Read any registered model saved with ``save`` (npz, ``allow_pickle=False``); DataError
+    naming the file for anything that is not a valid model file (`base.read_state`)."""
+    state = read_state(path)
+    try:
+        return make_model(json.loads(str(state["meta"]))["model"]).load_state(state)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"not a valid fastpoison model file: {e}", path=os.fspath(path)) from None
 
 
 __all__ = ["CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",

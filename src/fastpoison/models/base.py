@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -16,6 +17,7 @@ from .. import _core
 from ..data.ratings import RatingData
 from ..data.scale import RatingScale
 from ..data.split import validation_split
+from ..errors import DataError
 from .buffers import aligned_copy, aligned_zeros
 from .neighbourhood import Neighbourhood, neighbours_only, user_seed
 from .scoring import SeenItems, TopK, score_top_k
@@ -365,7 +367,9 @@ class TrainableModel(ABC):
         return out
 
     def load_state(self, state: dict[str, np.ndarray]) -> "TrainableModel":
-        """Restore from :meth:`state`'s output; raises ValueError on a mismatched or partial state."""
+        """Restore from :meth:`state`'s output; ValueError on a mismatched, partial or
+        inconsistent state (wrong model, unknown settings, array shapes that do not fit the
+        model, ids out of range, parameters that are not finite)."""
         try:
             meta = json.loads(str(state["meta"]))
             if meta["model"] != self.name:
@@ -373,15 +377,19 @@ class TrainableModel(ABC):
             params = {k: np.asarray(state[f"param_{k}"], dtype=np.float32) for k in self.param_names}
             indptr = np.asarray(state["seen_indptr"], dtype=np.int64)
             indices = np.asarray(state["seen_indices"], dtype=np.int32)
+            config = self.config_class(**meta["config"])
+            n_items, best_epoch, scale = int(meta["n_items"]), int(meta["best_epoch"]), RatingScale(*meta["scale"])
         except KeyError as e:
             raise ValueError(f"model state is missing {e}") from None
-        self.config = self.config_class(**meta["config"])
-        self._load_meta(meta)
-        self.n_items, self.best_epoch = int(meta["n_items"]), int(meta["best_epoch"])
-        self.scale = RatingScale(*meta["scale"])
-        self.seen_indptr, self.seen_indices = indptr, indices
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"model state is not valid: {e}") from None
         values = state.get("seen_values")
-        self.seen_values = None if values is None else np.asarray(values, dtype=np.float32)
+        values = None if values is None else np.asarray(values, dtype=np.float32)
+        _check_state(type(self)(**asdict(config)), params, indptr, indices, values, n_items)
+        self.config = config
+        self._load_meta(meta)
+        self.n_items, self.best_epoch, self.scale = n_items, best_epoch, scale
+        self.seen_indptr, self.seen_indices, self.seen_values = indptr, indices, values
         self.params = {k: aligned_copy(v) for k, v in params.items()}
         self._after_fit()
         return self
@@ -392,9 +400,50 @@ class TrainableModel(ABC):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "TrainableModel":
-        """Read a model written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(path, allow_pickle=False) as z:
-            return cls().load_state({k: z[k] for k in z.files})
+        """Read a model written by :meth:`save` (`read_state`; DataError naming the file)."""
+        state = read_state(path)
+        try:
+            return cls().load_state(state)
+        except ValueError as e:
+            raise DataError(str(e), path=os.fspath(path)) from None
+
+
+def _check_state(fresh: TrainableModel, params: dict[str, np.ndarray], indptr: np.ndarray, indices: np.ndarray,
+                 values: np.ndarray | None, n_items: int) -> None:
+    """ValueError unless the arrays of a saved state fit ``fresh`` (an unfitted model of the
+    state's configuration): a CSR of training ratings over ``n_items`` items, and finite
+    parameters shaped as ``fresh`` lays them out for that many users and items."""
+    n_users = len(indptr) - 1
+    if (n_users < 0 or n_items < 0 or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices)
+            or (values is not None and len(values) != len(indices))):
+        raise ValueError("model state: its training ratings are not a CSR matrix")
+    if indices.size and (indices.min() < 0 or indices.max() >= n_items):
+        raise ValueError(f"model state: item ids outside [0, {n_items})")
+    fresh._init_params(np.random.default_rng(0), n_users, n_items)
+    for name, array in params.items():
+        if array.shape != fresh.params[name].shape:
+            raise ValueError(f"model state: {name} is {array.shape}, the model needs {fresh.params[name].shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"model state: {name} holds values that are not finite")
+
+
+def read_state(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The arrays of a model file written by `TrainableModel.save` (``allow_pickle=False``);
+    DataError naming the file when it is missing, unreadable or not a model file."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array")
+        with loaded as z:
+            state = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DataError("no such model file", path=os.fspath(path)) from None
+    except (AttributeError, OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"not a fastpoison model file (an .npz written by train --out): {e}",
+                        path=os.fspath(path)) from None
+    if "meta" not in state:
+        raise DataError("not a fastpoison model file (no meta record)", path=os.fspath(path))
+    return state
 
 
 class FactorModel(TrainableModel):
