@@ -221,3 +221,21 @@ def test_records_of_an_earlier_protocol_are_neither_resumed_nor_reported(local_r
     assert spec.key() == old["key"]
     monkeypatch.setattr(experiment, "PROTOCOL", PROTOCOL + 1)
     assert spec.key() != old["key"]  # a resumed grid of the next protocol reruns the cell
+
+
+@pytest.mark.parametrize("body, message", [
+    ('dataset = 5', "dataset must be str"),
+    ('dataset = "synthetic:filmtrust"\nmodel = ["mf", "nope"]', "unknown model 'nope'"),
+    ('dataset = "synthetic:filmtrust"\n[model_options]\nbogus = 3', "bogus"),
+    ('dataset = ["synthetic:filmtrust", "nosuchdata"]', "unknown dataset 'nosuchdata'"),
+    ('dataset = "synthetic:filmtrust"\nhr_k = 2.5', "hr_k must be int"),
+    ('dataset = "synthetic:filmtrust"\nknowledge = true', "knowledge must be float"),
+])
+def test_a_grid_is_checked_whole_before_its_first_cell(tmp_path, capsys, body, message):
+    from fastpoison.cli import main
+    grid = tmp_path / "g.toml"
+    grid.write_text(f"[grid]\n{body}\n")
+    assert main(["grid", str(grid), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))  # no cell ran

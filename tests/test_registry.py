@@ -103,7 +103,11 @@ def test_records_are_checked() -> None:
 def test_consumers_read_the_registry() -> None:
     names = [*BUILT_IN, *("synthetic:" + name for name in BUILT_IN), "netflix", "/data/ratings.csv"]
     for name in names:
-        assert expand({"grid": {"dataset": name}})[0].hr_k == paper_hr_k(name)
+        if name in ("netflix", "/data/ratings.csv"):  # neither registered nor on disk: refused up front
+            with pytest.raises(ValueError, match="unknown dataset"):
+                expand({"grid": {"dataset": name}})
+        else:
+            assert expand({"grid": {"dataset": name}})[0].hr_k == paper_hr_k(name)
         for model in (m for m in MODELS if applies("rvd", m)):
             assert get_defense("rvd", dataset=name, model=model).serving.k == paper_neighbours(name, model)
         for model in MODELS:

@@ -97,6 +97,18 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
                     f"{SYNTHETIC_PREFIX}NAME, or a path to a ratings file or folder")
 
 
+def check_dataset_name(name: str) -> None:
+    """DataError unless ``name`` is something `load_dataset` can resolve: a registered dataset,
+    ``synthetic:NAME`` of a twin, or an existing path (its contents are read later)."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"a dataset is a name or a path, got {name!r}")
+    twin = name[len(SYNTHETIC_PREFIX):] if name.startswith(SYNTHETIC_PREFIX) else None
+    if (name in DATASETS or twin in twin_names()) or Path(name).exists():
+        return
+    raise DataError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}, {SYNTHETIC_PREFIX}NAME, or a path "
+                    f"to a ratings file or folder")
+
+
 def dataset_info(ds: Dataset) -> dict[str, Any]:
     """The ``data info`` figures over train + validation + test, plus files and popularity
     tail, then the degenerate shapes: users and items of the id space without a training

@@ -10,7 +10,7 @@ from typing import Any, Callable, ClassVar, Mapping, TypeVar
 import numpy as np
 
 from ..attacks import attack_name, attack_settings, get_attack
-from ..data.datasets import Dataset, load_dataset
+from ..data.datasets import Dataset, check_dataset_name, load_dataset
 from ..data.registry import rating_threshold
 from ..data.ratings import RatingData
 from ..data.targets import choose_targets
@@ -31,6 +31,21 @@ from .stats import aggregate, paired_ttest, summarize
 #: targets included, attacks aiming at the cell's HR@K, GCoAttack at TCD's pseudo-label
 #: ratio for the dataset, both metric definitions.
 PROTOCOL = 2
+
+
+#: The value types of `ExperimentSpec`'s fields, by their annotation.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "str | None": (str, type(None)), "int": (int,),
+                                             "int | None": (int, type(None)), "float": (int, float),
+                                             "bool": (bool,), "dict[str, Any]": (dict,)}
+
+
+def _check_types(spec: "ExperimentSpec") -> None:
+    """ValueError naming the first field whose value is not of its annotated type (a bool is
+    not a number here)."""
+    for f in fields(spec):
+        value, allowed = getattr(spec, f.name), _FIELD_TYPES[str(f.type)]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise ValueError(f"{f.name} must be {f.type}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,12 @@ class ExperimentSpec:
     model_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_types(self)
+        check_dataset_name(self.dataset)
+        try:
+            make_model(self.model, self.dataset, **self.model_options)  # unknown models and settings fail here
+        except TypeError as e:
+            raise ValueError(f"model {self.model}: {e}") from None
         if self.seeds < 1:
             raise ValueError("seeds must be >= 1")
         if self.hr_k < 1:
