@@ -255,3 +255,10 @@ def test_degenerate_data_is_one_clear_error(tmp_path, capsys, rows, message):
     assert main(["run", "--dataset", str(path), "--epochs", "1", "--factors", "4", "--quiet", *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_json_on_stdout_is_all_stdout_carries(capsys):
+    assert main(["run", "--dataset", "synthetic:filmtrust", "--epochs", "1", "--factors", "4", "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["dataset"] == "synthetic:filmtrust"  # parses whole: the text went to stderr
+    assert "test_hr_origin" in err

@@ -48,8 +48,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
+    """Human-readable output: stdout, or stderr when stdout carries the JSON (``--json -``)."""
     if not getattr(args, "quiet", False):
-        print(text)
+        print(text, file=sys.stderr if getattr(args, "json", None) == "-" else sys.stdout)
 
 
 def _write_json(path: str | None, obj: Any) -> None:
