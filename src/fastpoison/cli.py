@@ -143,13 +143,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model.fit(ds.split.train, seed=args.seed, progress=not args.quiet)
     elapsed = time.perf_counter() - start
-    model.save(args.out)
+    out = model.save(args.out)
     result = {"dataset": args.dataset, "model": args.model, "data_source": ds.data_source, "files": ds.files,
               "seed": args.seed, "best_epoch": model.best_epoch, "history": model.history, "fit_s": elapsed,
-              "out": args.out}
+              "out": out}
     _write_json(args.json, result)
     _say(args, f"trained {args.model} on {ds.name} ({ds.data_source}) in {elapsed:.2f}s, "
-               f"best epoch {model.best_epoch}; saved {args.out}")
+               f"best epoch {model.best_epoch}; saved {out}")
     return 0
 
 

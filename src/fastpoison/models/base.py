@@ -394,9 +394,13 @@ class TrainableModel(ABC):
         self._after_fit()
         return self
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`state` as an uncompressed ``.npz``."""
-        np.savez(path, **self.state())
+    def save(self, path: str | os.PathLike[str]) -> str:
+        """Write :meth:`state` as an uncompressed ``.npz`` (the suffix added if missing, as numpy
+        does); returns the path written."""
+        out = os.fspath(path)
+        out = out if out.endswith(".npz") else out + ".npz"
+        np.savez(out, **self.state())
+        return out
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "TrainableModel":
