@@ -265,7 +265,7 @@ def test_json_on_stdout_is_all_stdout_carries(capsys):
 
 
 def test_train_says_the_file_it_wrote(tmp_path, capsys):
-    assert main(["train", "--dataset", "synthetic:filmtrust", "--epochs", "1", "--factors", "4", "--out",
-                 str(tmp_path / "model_noext")]) == 0
+    assert main(["train", "--dataset", "synthetic:filmtrust", "--model", "mf", "--epochs", "1", "--factors", "4",
+                 "--out", str(tmp_path / "model_noext")]) == 0
     assert f"saved {tmp_path / 'model_noext.npz'}" in capsys.readouterr().out
     assert (tmp_path / "model_noext.npz").exists()
