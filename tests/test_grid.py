@@ -239,3 +239,16 @@ def test_a_grid_is_checked_whole_before_its_first_cell(tmp_path, capsys, body, m
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))  # no cell ran
+
+
+def test_records_of_two_configurations_are_never_merged(local_records):
+    from fastpoison.eval.report import to_markdown
+    old = next(r for r in local_records.values() if r["spec"]["attack"])
+    other = json.loads(json.dumps(old))
+    other["key"] = "f" * 20
+    other["spec"]["model_options"] = {**old["spec"]["model_options"], "epochs": 99}
+    other["result"]["hr_attack"]["values"] = [0.987654]
+    text = to_markdown(collect([old, other]))
+    headings = [line for line in text.splitlines() if line.startswith("### Target HR")]
+    assert len(headings) == 2 and all("model_options" in h for h in headings)
+    assert "0.9877" in text and f"{old['result']['hr_attack']['values'][0]:.4f}" in text

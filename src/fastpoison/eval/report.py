@@ -29,8 +29,13 @@ METRICS = tuple(key.format(stage) for key in STAGE_METRICS.values() for stage in
 #: What the tables show, said under each heading.
 TABLE_METRIC = ("target HR@K over the real users who have not rated the target (the RVD paper's appendix D; "
                 "the CSV also has hr_*_all_users, over every real user, as the TCD code counts)")
-#: Spec fields that tell tables apart.
+#: Spec fields every table heading names.
 TABLE_FIELDS = ("dataset", "model", "targets", "knowledge", "attack_size")
+#: Spec fields that are not part of a table's configuration: its rows and columns, and where
+#: the data lives. Every other field (n_targets, hr_k, model_options, ...) tells tables apart.
+NOT_CONFIGURATION = ("attack", "defense", "data_dir", "require_real")
+#: A table's configuration: ``(field, value as JSON)`` pairs, sorted by field.
+Configuration = tuple[tuple[str, str], ...]
 FORMATS = ("md", "csv", "latex")
 
 
@@ -153,12 +158,31 @@ def stars(p: float) -> str:
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
-def tables(cells: list[Cell]) -> dict[tuple[Any, ...], dict[str, dict[str, tuple[float, float, str]]]]:
-    """Per table (`TABLE_FIELDS` values): ``{row (defense): {attack: (mean, std, stars)}}``
+def configuration(cell: Cell) -> Configuration:
+    """Everything in ``cell``'s spec that changes a result, apart from its attack and defense."""
+    return tuple((f, json.dumps(v, sort_keys=True, default=str)) for f, v in sorted(cell.spec.items())
+                 if f not in NOT_CONFIGURATION)
+
+
+def headings(configs: Iterable[Configuration]) -> dict[Configuration, str]:
+    """A heading per configuration: the `TABLE_FIELDS`, then every other field whose value
+    differs between the configurations (so two tables never read alike)."""
+    configs = list(configs)
+    values: dict[str, set[str]] = defaultdict(set)
+    for config in configs:
+        for f, v in config:
+            values[f].add(v)
+    shown = [*TABLE_FIELDS, *sorted(f for f, seen in values.items() if len(seen) > 1 and f not in TABLE_FIELDS)]
+    return {config: ", ".join(f"{f} {json.loads(dict(config)[f])}" for f in shown if f in dict(config))
+            for config in configs}
+
+
+def tables(cells: list[Cell]) -> dict[Configuration, dict[str, dict[str, tuple[float, float, str]]]]:
+    """Per table (one `configuration`): ``{row (defense): {attack: (mean, std, stars)}}``
     with target HR; the "none" row is the attacked model without defense."""
-    out: dict[tuple[Any, ...], dict[str, dict[str, tuple[float, float, str]]]] = defaultdict(dict)
+    out: dict[Configuration, dict[str, dict[str, tuple[float, float, str]]]] = defaultdict(dict)
     for cell in cells:
-        table = out[tuple(cell.spec[f] for f in TABLE_FIELDS)]
+        table = out[configuration(cell)]
         if cell.values.get("hr_attack"):
             mean, std, _ = cell.summary("hr_attack")
             table.setdefault("none", {})[cell.attack] = (mean, std, "")
@@ -196,12 +220,18 @@ def _marked(body: list[list[str]]) -> bool:
     return any(f" {backfire.MARK}" in text for row in body for text in row[1:])
 
 
+def _sorted_tables(cells: list[Cell]) -> list[tuple[str, dict[str, dict[str, tuple[float, float, str]]]]]:
+    """``(heading, table)`` per configuration, in a stable order."""
+    found = tables(cells)
+    names = headings(found)
+    return [(names[config], found[config]) for config in sorted(found)]
+
+
 def to_markdown(cells: list[Cell]) -> str:
-    """One Markdown table per `TABLE_FIELDS` combination."""
+    """One Markdown table per configuration (see `configuration`)."""
     parts = []
-    for title, table in sorted(tables(cells).items(), key=lambda kv: json.dumps(kv[0], default=str)):
+    for heading, table in _sorted_tables(cells):
         attacks, body = _grid(table, ("**", "**"))
-        heading = ", ".join(f"{f} {v}" for f, v in zip(TABLE_FIELDS, title))
         lines = [f"### Target HR: {heading}", "", f"{TABLE_METRIC[0].upper()}{TABLE_METRIC[1:]}.", "",
                  "| defense | " + " | ".join(attacks) + " |",
                  "|---" * (len(attacks) + 1) + "|"]
@@ -220,9 +250,9 @@ def backfired(cells: Iterable[Cell]) -> list[tuple[str, list[str]]]:
 def to_latex(cells: list[Cell]) -> str:
     """The Markdown tables as LaTeX ``tabular`` environments (booktabs rules)."""
     parts = []
-    for title, table in sorted(tables(cells).items(), key=lambda kv: json.dumps(kv[0], default=str)):
+    for heading, table in _sorted_tables(cells):
         attacks, body = _grid(table, (r"\textbf{", "}"))
-        heading = ", ".join(f"{f} {v}" for f, v in zip(TABLE_FIELDS, title)).replace("_", r"\_")
+        heading = heading.replace("_", r"\_")
         lines = [f"% target HR: {heading}", f"% {TABLE_METRIC}".replace("_", r"\_"), r"\begin{tabular}{l" + "r" * len(attacks) + "}", r"\toprule",
                  " & ".join(["defense", *attacks]).replace("_", r"\_") + r" \\", r"\midrule"]
         lines += [" & ".join(row).replace("±", r"$\pm$").replace("_", r"\_") + r" \\" for row in body]
@@ -231,7 +261,7 @@ def to_latex(cells: list[Cell]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value", "backfire")
+CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value", "backfire", "configuration")
 
 
 def to_csv(cells: list[Cell]) -> str:
@@ -242,10 +272,11 @@ def to_csv(cells: list[Cell]) -> str:
     for cell in cells:
         head = [cell.spec[f] for f in TABLE_FIELDS] + [cell.attack, cell.defense]
         p, found = cell.p_value(), "; ".join(cell.backfire())
+        config = json.dumps({f: json.loads(v) for f, v in configuration(cell) if f not in TABLE_FIELDS}, sort_keys=True)
         for metric in (*METRICS, "ri"):
             mean, std, n = cell.ri() if metric == "ri" else cell.summary(metric)
             if n:
-                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p), found])
+                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p), found, config])
     return buffer.getvalue()
 
 
