@@ -252,3 +252,21 @@ def test_records_of_two_configurations_are_never_merged(local_records):
     headings = [line for line in text.splitlines() if line.startswith("### Target HR")]
     assert len(headings) == 2 and all("model_options" in h for h in headings)
     assert "0.9877" in text and f"{old['result']['hr_attack']['values'][0]:.4f}" in text
+
+
+def test_report_lists_records_it_cannot_use_and_strict_fails(local_records, tmp_path, capsys):
+    from fastpoison.cli import main
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for key, record in local_records.items():
+        (folder / f"{key}.json").write_text(json.dumps(record))
+    whole = next(iter(local_records.values()))
+    (folder / "truncated.json").write_text(json.dumps(whole)[:300])
+    (folder / "nospec.json").write_text(json.dumps({"result": whole["result"]}))
+    (folder / "wrongtype.json").write_text(json.dumps({**whole, "result": {**whole["result"], "hr_attack": 3}}))
+    assert main(["report", str(folder)]) == 0
+    err = capsys.readouterr().err
+    for name, why in (("truncated", "does not parse"), ("nospec", "no spec"), ("wrongtype", "hr_attack")):
+        assert f"skipped {folder / name}.json: " in err and why in err
+    assert main(["report", str(folder), "--strict"]) == 1
+    assert main(["report", str(folder / "truncated.json")]) == 2

@@ -30,7 +30,7 @@ from .eval import backfire, reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
 from .eval.plots import PLOTS, plot
-from .eval.report import FORMATS, Cell, backfired, collect, render
+from .eval.report import FORMATS, Cell, backfired, collect, malformed, render
 from .eval.runner import run_grid
 from .eval.store import ResultStore
 from .models import MODELS, make_model
@@ -293,8 +293,14 @@ def _warn_backfired(cells: list[Cell]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if not Path(args.dir).is_dir():
+        raise UsageError(f"{args.dir} is not a folder of records (report reads the folder a grid wrote)")
     store = ResultStore(args.dir)
-    cells = collect(store.records())
+    skipped = [(p, "does not parse as a JSON object") for p in store.unreadable()]
+    skipped += [(p, why) for p in store.paths() if (r := store.read(p.stem)) is not None and (why := malformed(r))]
+    for path, why in skipped:
+        print(f"fastpoison: warning: skipped {path}: {why}", file=sys.stderr)
+    cells = collect(r for r in store.records() if malformed(r) is None)
     if not cells:
         raise UsageError(f"no finished records in {args.dir}")
     text = render(cells, args.format)
@@ -306,7 +312,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.plot:
         path = plot(cells, args.plot, args.plot_out or f"{args.plot}.png")
         print(f"fastpoison: wrote {path}", file=sys.stderr)
-    return 0
+    return 1 if skipped and args.strict else 0
 
 
 # ----------------------------------------------------------------------------- parser
@@ -425,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the table here instead of stdout")
     p.add_argument("--plot", choices=PLOTS, help="also draw a figure")
     p.add_argument("--plot-out", help="figure file (PNG; default <plot>.png)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a record file had to be skipped")
     p.set_defaults(func=cmd_report, quiet=False, json=None)
 
     p = sub.add_parser("reproduce", help="run a paper's table and print our numbers beside the published ones")

@@ -120,12 +120,34 @@ def defense_label(spec: dict[str, Any]) -> str:
     return spec["defense"] or "none"
 
 
+def malformed(record: Any) -> str | None:
+    """Why ``record`` is not a result record `collect` can use (None if it is one)."""
+    if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
+        return "no spec"
+    spec, result = record["spec"], record.get("result")
+    missing = [f for f in (*TABLE_FIELDS, "attack", "defense", "seed") if f not in spec]
+    if missing:
+        return f"its spec lacks {', '.join(missing)}"
+    if record.get("error") is None and not isinstance(result, dict):
+        return "no result"
+    if isinstance(result, dict):
+        for m in METRICS:
+            value = result.get(m)
+            if value is not None and not (isinstance(value, dict) and isinstance(value.get("values"), list)):
+                return f"its {m} is not a summary with values"
+    return None
+
+
 def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
     """Group successful records (one seed or several each) into cells; errors are skipped, and
-    so are records of an earlier `PROTOCOL` (with a warning: their defaults meant other things)."""
+    so are records of an earlier `PROTOCOL` (with a warning: their defaults meant other things)
+    and `malformed` ones (with a warning)."""
     cells: dict[str, Cell] = {}
-    earlier = 0
+    earlier = bad = 0
     for record in records:
+        if malformed(record) is not None:
+            bad += 1
+            continue
         if record.get("error") is not None or not record.get("result"):
             continue
         if record["result"].get("protocol", 1) != PROTOCOL:
@@ -149,6 +171,8 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
     if earlier:
         warnings.warn(f"{earlier} record(s) of an earlier protocol left out (their defaults differ from this "
                       f"version's); rerun those cells to include them", stacklevel=2)
+    if bad:
+        warnings.warn(f"{bad} record(s) that are not result records left out", stacklevel=2)
     return list(cells.values())
 
 

@@ -68,9 +68,15 @@ class ResultStore:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every readable record, in key order."""
-        for path in sorted(self.folder.glob(f"*{RECORD_SUFFIX}")):
-            if path.name.startswith("."):
-                continue
+        for path in self.paths():
             record = self.read(path.stem)
             if record is not None:
                 yield record
+
+    def paths(self) -> list[Path]:
+        """The record files, in key order (temporary files left out)."""
+        return [p for p in sorted(self.folder.glob(f"*{RECORD_SUFFIX}")) if not p.name.startswith(".")]
+
+    def unreadable(self) -> list[Path]:
+        """The record files that do not parse as a JSON object (truncated, foreign)."""
+        return [p for p in self.paths() if self.read(p.stem) is None]
