@@ -270,3 +270,26 @@ def test_report_lists_records_it_cannot_use_and_strict_fails(local_records, tmp_
         assert f"skipped {folder / name}.json: " in err and why in err
     assert main(["report", str(folder), "--strict"]) == 1
     assert main(["report", str(folder / "truncated.json")]) == 2
+
+
+def test_one_writer_per_folder(tmp_path, capsys):
+    import os
+
+    from fastpoison.cli import main
+    from fastpoison.eval.store import LOCK_NAME, FolderInUse, ResultStore
+    folder = tmp_path / "records"
+    store = ResultStore(folder)
+    cells = expand({"grid": {"dataset": "synthetic:filmtrust"}, "model_options": {"epochs": 1, "factors": 4}})
+    (folder / LOCK_NAME).write_text(str(os.getppid()))  # a live process holds the folder
+    with pytest.raises(FolderInUse, match=f"process {os.getppid()}"):
+        run_grid(cells, str(folder))
+    grid = tmp_path / "g.toml"
+    grid.write_text('[grid]\ndataset = "synthetic:filmtrust"\n[model_options]\nepochs = 1\nfactors = 4\n')
+    assert main(["grid", str(grid), "--out", str(folder), "--quiet"]) == 2
+    assert "is being written by process" in capsys.readouterr().err
+    (folder / LOCK_NAME).write_text("999999999")  # its owner is gone: the lock and its temp files go
+    (folder / ".abc.123.tmp").write_text("partial")
+    assert run_grid(cells, str(folder)).ran == 1
+    assert not (folder / LOCK_NAME).exists() and not list(folder.glob(".*.tmp"))
+    with store.writer():
+        assert (folder / LOCK_NAME).read_text() == str(os.getpid())

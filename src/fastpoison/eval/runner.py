@@ -133,13 +133,20 @@ def run_grid(cells: Sequence[ExperimentSpec], folder: str, *, workers: int = 1, 
     """Run every cell of ``cells`` not finished in the store at ``folder``.
 
     ``scheduler``: a dask scheduler address or `distributed.Client` (the workers must see
-    ``folder``); else ``workers`` local processes (1: in this process). Stale temporary files
-    of a killed earlier run are removed first, so only one grid may write to a folder at a time.
+    ``folder``); else ``workers`` local processes (1: in this process). One grid writes to a
+    folder at a time (`ResultStore.writer`: another live writer is a `FolderInUse` error); the
+    temporary files of a killed earlier run are removed first.
     """
     if workers < 1:
         raise ValueError("workers must be >= 1")
     store = ResultStore(folder)
-    store.remove_partial()
+    with store.writer():
+        return _run(store, cells, workers, scheduler, resume, progress)
+
+
+def _run(store: ResultStore, cells: Sequence[ExperimentSpec], workers: int, scheduler: Any, resume: bool,
+         progress: bool) -> GridOutcome:
+    """`run_grid` once the folder is held."""
     cells = distinct(cells)
     todo = [c for c in cells if not (resume and store.finished(c.key()))]
     client, owned = _dask_client(scheduler) if scheduler is not None else (None, False)

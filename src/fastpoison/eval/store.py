@@ -9,12 +9,31 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import FastPoisonError
 from ..jsonio import dumps
 
 RECORD_SUFFIX = ".json"
+#: The file that marks a folder as being written by one process (its pid inside).
+LOCK_NAME = ".writer.lock"
+
+
+class FolderInUse(FastPoisonError):
+    """Another live process writes to the record folder."""
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ResultStore:
@@ -58,9 +77,36 @@ class ResultStore:
             raise
         return final
 
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the folder's writer lock while the block runs: FolderInUse if another live
+        process holds it; a lock left by a dead process is taken over, and that process's
+        temporary files are removed."""
+        lock = self.folder / LOCK_NAME
+        while True:
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                try:
+                    owner = int(lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    owner = 0
+                if owner and owner != os.getpid() and _alive(owner):
+                    raise FolderInUse(f"{self.folder} is being written by process {owner}; wait for it to finish "
+                                      f"or use another --out") from None
+                lock.unlink(missing_ok=True)  # stale: its owner is gone
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        try:
+            self.remove_partial()
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
     def remove_partial(self) -> int:
         """Delete temporary files a killed writer left behind; returns how many. Only safe
-        while no other process writes to this folder."""
+        while holding `writer` (no other process writes to this folder)."""
         partial = list(self.folder.glob(".*.tmp"))
         for path in partial:
             path.unlink(missing_ok=True)
