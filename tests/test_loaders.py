@@ -117,7 +117,7 @@ def test_delimited_values_match_python_float(tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("csv")
     cells = [(u, i, style.format(r) if style != "{}.50" else f"{r}.50") for u, i, r, style in rows]
     path = write(folder, "r.csv", "".join(f"{u},{i},{c}\n" for u, i, c in cells))
-    data = read_delimited(path, scale=RatingScale(0, 9, 0.5))
+    data = read_delimited(path, scale=RatingScale(0, 9, 0.5), compact_ids=False)
     got = {(int(u), int(i)): float(r) for u, i, r in zip(*data.coo())}
     assert got == {(u, i): float(c) for u, i, c in cells}
 
@@ -165,12 +165,14 @@ def test_filmtrust_bad_lines(tmp_path: Path, bad: str, words: list[str]) -> None
 def test_delimited_header_columns_and_unused_text(tmp_path: Path) -> None:
     text = "when,item,user,stars\n2020-01-01 10:00,5,1,4.5\nyesterday,7,1,2\nnow,5,3,1\n"
     path = write(tmp_path, "r.csv", text)
-    data = read_delimited(path, user_col=2, item_col=1, rating_col=3, skip_header=True, one_based=True)
+    data = read_delimited(path, user_col=2, item_col=1, rating_col=3, skip_header=True, one_based=True,
+                          compact_ids=False)
     assert data.scale == RatingScale(1, 4.5, 0.5)
     assert (data.n_users, data.n_items) == (3, 7)
     assert data.user_items(0)[0].tolist() == [4, 6]
-    compact = read_delimited(path, user_col=2, item_col=1, rating_col=3, skip_header=True, compact_ids=True)
+    compact = read_delimited(path, user_col=2, item_col=1, rating_col=3, skip_header=True)  # the default
     assert (compact.n_users, compact.n_items) == (2, 2)
+    assert compact.item_labels().tolist() == [5, 7] and compact.user_labels().tolist() == [1, 3]
 
 
 def test_delimited_line_numbers_count_the_header(tmp_path: Path) -> None:
@@ -321,3 +323,12 @@ def test_real_filmtrust(shared_data: Path) -> None:
     assert raw.n_ratings + raw.meta["duplicates_dropped"] == 35497
     assert raw.meta["duplicates_dropped"] == 3
     assert raw.values.min() == 0.5 and raw.values.max() == 4.0
+
+
+def test_huge_and_sparse_ids_are_renumbered_or_refused(tmp_path: Path) -> None:
+    text = "".join(f"{u * 100_000_000}\t{i * 1_000_000_000_000}\t{1 + (u + i) % 5}\n" for u in range(1, 6)
+                   for i in range(1, 5))
+    data = read_delimited(write(tmp_path, "r.tsv", text), sep="\t")
+    assert (data.n_users, data.n_items) == (5, 4) and data.item_labels()[-1] == 4_000_000_000_000
+    raises_at(lambda p: read_delimited(p, sep="\t", compact_ids=False), write(tmp_path, "s.tsv", text), 17,
+              "would make")

@@ -243,13 +243,23 @@ def _duplicate_error(t: _Table, later: np.ndarray, earlier: np.ndarray) -> DataE
                       f"(also on line {t.first_line + earlier[0]})")
 
 
-def _dense(ids: np.ndarray, one_based: bool, compact: bool) -> tuple[np.ndarray, int, np.ndarray | None]:
-    """0-based ids, their count, and the original id of each dense id (when compacting)."""
+#: Ids kept as they are (not compacted) may exceed their number by this much before the gaps
+#: are taken for a mistake (each id below the largest becomes a row of the model).
+MAX_ID_SLACK = 1_000_000
+
+
+def _dense(t: _Table, ids: np.ndarray, one_based: bool, compact: bool) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """0-based ids, their count, and the original id of each dense id (when compacting);
+    DataError when ids kept as they are would make an absurd number of rows."""
     ids = ids.astype(np.int64)
     if compact:
         original, dense = np.unique(ids, return_inverse=True)
         return dense.reshape(-1), len(original), original
     dense = ids - 1 if one_based else ids
+    distinct = len(np.unique(dense))
+    if int(dense.max()) + 1 > distinct + MAX_ID_SLACK:
+        raise t.error(int(np.argmax(dense)), f"id {int(ids.max())} would make {int(dense.max()) + 1:,} rows for "
+                                             f"{distinct:,} distinct ids; this format keeps ids as they are")
     return dense, int(dense.max()) + 1, None
 
 
@@ -267,8 +277,8 @@ def _ratings(t: _Table, name: str, *, scale: RatingScale, one_based: bool, compa
         meta["duplicates_dropped"] = len(later)
     elif len(later):
         raise _duplicate_error(t, later, earlier)
-    u, n_users, user_ids = _dense(users, one_based, compact)
-    i, n_items, item_ids = _dense(items, one_based, compact)
+    u, n_users, user_ids = _dense(t, users, one_based, compact)
+    i, n_items, item_ids = _dense(t, items, one_based, compact)
     if compact:
         meta.update(user_ids=user_ids, item_ids=item_ids)
     if one_based:
@@ -309,11 +319,13 @@ def read_filmtrust(path: PathLike) -> RatingData:
 
 def read_delimited(path: PathLike, *, sep: str = ",", user_col: int = 0, item_col: int = 1,
                    rating_col: int = 2, skip_header: bool = False, one_based: bool = False,
-                   scale: RatingScale | None = None, compact_ids: bool = False) -> RatingData:
+                   scale: RatingScale | None = None, compact_ids: bool = True) -> RatingData:
     """A delimited text file with one rating per line (columns 0-based; no quoting).
 
-    ``scale`` defaults to the integers (or halves) spanning the ratings found. Without
-    ``compact_ids``, ids are used as they are (minus 1 if ``one_based``).
+    ``scale`` defaults to the integers (or halves) spanning the ratings found. Ids are
+    renumbered densely in ascending order (``compact_ids``; the original ids are
+    ``meta["user_ids"]`` / ``meta["item_ids"]`` and every output uses them); with
+    ``compact_ids=False`` they are used as they are (minus 1 if ``one_based``).
     """
     t = _read_table(Path(path), sep=sep, cols=(user_col, item_col, rating_col), skip_header=skip_header)
     return _ratings(t, t.path.stem, scale=scale or _infer_scale(t.ratings), one_based=one_based,
