@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from fastpoison.errors import DataError
+
 from fastpoison.attacks import ATTACKS, AttackerView, ThreatModel, get_attack
 from fastpoison.attacks.coattack import GCoAttack
 from fastpoison.attacks.profiles_io import read_fakes, write_fakes
@@ -120,6 +122,10 @@ def test_fakes_tsv_round_trips_in_the_datasets_own_ids(tmp_path, small):
     back = read_fakes(path, small)
     assert np.array_equal(back.indptr, fakes.indptr) and np.array_equal(back.indices, fakes.indices)
     assert np.array_equal(back.values, fakes.values)
+    real = small.user_labels()[3]
+    path.write_text(path.read_text() + f"{real}\t{small.item_labels()[0]}\t{small.scale.high:g}\n")
+    with pytest.raises(DataError, match=f"user {real} is a real user"):
+        read_fakes(path, small)
 
 
 def test_cli_attack_then_data_info_describes_the_poisoned_set(tmp_path):

@@ -28,10 +28,14 @@ def write_fakes(path: PathLike, fakes: RatingData, train: RatingData) -> Path:
 def read_fakes(path: PathLike, train: RatingData) -> RatingData:
     """Fake profiles written by `write_fakes` (or by hand) as rows to append to ``train``.
 
-    Raises `DataError` for malformed lines, ratings off ``train``'s scale and items the
-    dataset does not have.
+    Raises `DataError` for malformed lines, ratings off ``train``'s scale, items the
+    dataset does not have, and user ids of the dataset's real users (a fake user is new).
     """
     raw = read_delimited(path, sep="\t", scale=train.scale, compact_ids=True)
+    real = np.intersect1d(np.asarray(raw.meta["user_ids"], dtype=np.int64), train.user_labels()[:train.n_real_users])
+    if real.size:
+        raise DataError(f"{path}: user {real[0]} is a real user of {train.name}; fake users need ids of their own "
+                        f"(write_fakes numbers them after the largest user id)")
     labels = train.item_labels()
     order = np.argsort(labels, kind="stable")
     wanted = np.asarray(raw.meta["item_ids"], dtype=np.int64)
