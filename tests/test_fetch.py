@@ -283,6 +283,19 @@ def test_incomplete_copy_is_replaced(server: Server, cache: Path) -> None:
     assert leftovers(cache) == ["ml-100k"]
 
 
+def test_a_truncated_cached_copy_is_refetched_and_never_loaded(server: Server, cache: Path) -> None:
+    from fastpoison.data.datasets import load_dataset
+    from fastpoison.errors import DataError
+    url = server.put("ml-100k.zip", GOOD_ZIP)
+    out = fetch("ml-100k", cache, url=url, sha256=sha(GOOD_ZIP), timeout=5, progress=False)
+    (out / "u.data").write_bytes(U_DATA[: len(U_DATA) // 2])  # cut short after the fetch
+    with pytest.raises(DataError, match="changed since fetch installed them"):
+        load_dataset("ml-100k", cache, require_real=True)
+    fetch("ml-100k", cache, url=url, sha256=sha(GOOD_ZIP), timeout=5, progress=False)  # not trusted: fetched again
+    assert server.hits == {"/ml-100k.zip": 2} and (out / "u.data").read_bytes() == U_DATA
+    assert load_dataset("ml-100k", cache, require_real=True).data_source == "real"
+
+
 # ---------------------------------------------------------------- network and names
 def test_http_404(server: Server, cache: Path) -> None:
     url = server.url("nowhere.zip")

@@ -16,6 +16,7 @@ from .records import DatasetRecord
 from .registry import DATASETS, SYNTHETIC_PREFIX, rating_threshold, twin_names
 from .split import Split, leave_one_out
 from .synthetic import synthetic_twin
+from .verified import damaged
 
 
 class SyntheticFallbackWarning(UserWarning):
@@ -45,6 +46,10 @@ def _find_real(record: DatasetRecord, roots: list[Path], seed: int) -> Split | N
     name = record.name
     for root in roots:
         folder = root / name
+        changed = damaged(folder)
+        if changed:
+            raise DataError(f"{', '.join(changed)} changed since fetch installed them (truncated or edited); run "
+                            f"`fastpoison data fetch {name} --force`", path=folder)
         if (folder / f"{name}.train.rating").is_file():
             return read_ncf(folder, name)
         for raw in record.raw_files:

@@ -29,6 +29,7 @@ from ..errors import DataError
 from .paths import default_cache_dir
 from .records import Archive, strip_root
 from .registry import DATASETS
+from .verified import damaged, write_marker
 
 __all__ = ["Archive", "fetch", "fetchable"]
 
@@ -84,6 +85,7 @@ def fetch(
         missing = [m for m, out in pairs if not (staging / out).is_file()]
         if missing:
             raise DataError(f"archive {source} lacks the needed member(s): {', '.join(missing)}")
+        write_marker(staging, spec.outputs())
         staging.chmod(0o755)
         _install(staging, target, spec)
     finally:
@@ -128,7 +130,8 @@ def _expected_hash(name: str, spec: Archive, override: str | None) -> str:
 
 
 def _complete(target: Path, spec: Archive) -> bool:
-    return target.is_dir() and all((target / out).is_file() for out in spec.outputs())
+    """Whether ``target`` holds every file of ``spec``, as fetch installed them."""
+    return target.is_dir() and all((target / out).is_file() for out in spec.outputs()) and not damaged(target)
 
 
 def _download(
