@@ -293,3 +293,12 @@ def test_one_writer_per_folder(tmp_path, capsys):
     assert not (folder / LOCK_NAME).exists() and not list(folder.glob(".*.tmp"))
     with store.writer():
         assert (folder / LOCK_NAME).read_text() == str(os.getpid())
+
+
+def test_grid_check_validates_and_runs_nothing(tmp_path, capsys):
+    from fastpoison.cli import main
+    grid = tmp_path / "g.toml"
+    grid.write_text('[grid]\ndataset = "synthetic:filmtrust"\nattack = ["none", "random"]\ndefense = ["none", "rvd"]\n')
+    assert main(["grid", str(grid), "--check", "--json", str(tmp_path / "c.json")]) == 0
+    assert json.loads((tmp_path / "c.json").read_text())["cells"] == 4 and "4 valid cells" in capsys.readouterr().out
+    assert main(["grid", str(grid)]) == 2 and "--out" in capsys.readouterr().err

@@ -274,6 +274,12 @@ def _names(text: str) -> list[str]:
 
 def cmd_grid(args: argparse.Namespace) -> int:
     cells = load_grid(args.config, args.data_dir)
+    if args.check:
+        _write_json(args.json, {"cells": len(cells), "keys": [c.key() for c in cells]})
+        _say(args, f"{args.config}: {len(cells)} valid cells (nothing run)")
+        return 0
+    if args.out is None:
+        raise UsageError("grid needs --out (a record folder), or --check to validate only")
     outcome = run_grid(cells, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                        progress=not args.quiet)
     _write_json(args.json, {"cells": len(cells), "skipped": outcome.skipped, "ran": outcome.ran,
@@ -418,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grid", help="run a grid of experiment cells (TOML) into a folder of records")
     p.add_argument("config", help="grid file (TOML; see fastpoison.eval.grid)")
-    p.add_argument("--out", required=True, help="record folder (one JSON per cell)")
+    p.add_argument("--out", help="record folder (one JSON per cell)")
+    p.add_argument("--check", action="store_true", help="validate every cell of the grid and run none")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", help="dask scheduler address (needs fastpoison[dask]); workers must see --out")
     p.add_argument("--resume", action="store_true", help="skip cells that already have a record")
