@@ -269,3 +269,17 @@ def test_train_says_the_file_it_wrote(tmp_path, capsys):
                  "--out", str(tmp_path / "model_noext")]) == 0
     assert f"saved {tmp_path / 'model_noext.npz'}" in capsys.readouterr().out
     assert (tmp_path / "model_noext.npz").exists()
+
+
+def test_weak_messages_name_the_problem(tmp_path, capsys):
+    toml = tmp_path / "bad.toml"
+    toml.write_bytes(b'[grid]\ndataset = "\xff\xfe"\n')
+    comma = tmp_path / "comma.tsv"
+    comma.write_text("1,2,3\n2,3,4\n3,1,5\n")
+    cases = [(["grid", str(toml), "--check"], f"{toml}: not a TOML grid file"),
+             (["data", "info", str(comma)], "is the file separated by that instead?"),
+             (["run", "--dataset", "synthetic:filmtrust", "--attack", "mixrand", "--knowledge", "1e-9", "--quiet"],
+              "leaves the attacker no rating to see")]
+    for argv, message in cases:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

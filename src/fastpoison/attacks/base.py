@@ -128,6 +128,9 @@ class Attack(ABC):
         threat = ThreatModel.for_data(train, targets, n_fake=n_fake, size=size, n_filler=n_filler,
                                       knowledge=knowledge, seed=seed, top_k=top_k)
         view = AttackerView(train, threat.knowledge, seed)
+        if view.observed.n_ratings == 0:
+            raise ValueError(f"attacker knowledge {threat.knowledge:g} leaves the attacker no rating to see on "
+                             f"{train.name}; raise --knowledge")
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77AC]))
         select, values = self.craft(view, threat, rng)
         indptr, indices, ratings = project_profiles(select, values, threat.targets, threat.n_filler, train.scale)

@@ -169,8 +169,9 @@ def _unreachable(url: str, reason: object, timeout: float) -> str:
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return f"download of {url} timed out after {timeout:g} s"
     return (
-        f"cannot reach {url} ({reason}); if this machine is offline, download the archive "
-        "elsewhere and pass url='file://...', or put the files under --data-dir"
+        f"cannot reach {url} ({reason}); if this machine is offline, download the archive elsewhere "
+        "and pass --url file:///path/to/the/archive (url='file://...' from Python), or put the files "
+        "under --data-dir"
     )
 
 

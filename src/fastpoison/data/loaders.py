@@ -177,8 +177,10 @@ def _read_table(path: Path, *, sep: str, n_fields: Sequence[int] | None = None,
     if n_fields is not None and found not in n_fields:
         raise DataError(_field_count_message(head, sep, n_fields), path=path, line=first_line)
     if max(cols) >= found:
+        others = [s for s in (",", "\t", ";", " ", "::") if s != sep and s in head]
+        hint = f" (it holds {others[0]!r}: is the file separated by that instead?)" if others else ""
         raise DataError(f"column {max(cols) + 1} requested but the line has {found} fields "
-                        f"separated by {sep!r}", path=path, line=first_line)
+                        f"separated by {sep!r}{hint}", path=path, line=first_line)
     slots = np.full(found, -1, dtype=np.int64)
     slots[list(cols)] = np.arange(3)
     out = np.empty((body.count(b"\n") + 1, 3), dtype=np.float64)

@@ -98,8 +98,8 @@ def load_grid(path: str | os.PathLike[str], data_dir: str | None = None) -> list
     with open(path, "rb") as f:
         try:
             config = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{os.fspath(path)}: {e}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{os.fspath(path)}: not a TOML grid file: {e}") from None
     cells = expand(config)
     if data_dir is not None:
         cells = [dataclasses.replace(c, data_dir=data_dir) for c in cells]
