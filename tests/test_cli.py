@@ -247,6 +247,7 @@ def test_liked_test_hr_counts_only_liked_held_out_ratings(tmp_path, shared_data)
     ([(u, i, 0) for u in range(1, 30) for i in range(1, 20) if (u * i) % 3], "highest rating must be positive"),
     ([(u, u % 60 + 1, 1 + u % 5) for u in range(1, 200)], "no user has a test rating"),
     ([(1, i, 1 + i % 5) for i in range(1, 80)] + [(2, i, 3) for i in range(1, 5)], "every item would be in"),
+    ([(u, i, 3) for u in range(1, 40) for i in range(1, 60) if (u * i) % 3], "every training rating is 3"),
 ])
 def test_degenerate_data_is_one_clear_error(tmp_path, capsys, rows, message):
     path = tmp_path / "ratings.tsv"
@@ -276,7 +277,11 @@ def test_weak_messages_name_the_problem(tmp_path, capsys):
     toml.write_bytes(b'[grid]\ndataset = "\xff\xfe"\n')
     comma = tmp_path / "comma.tsv"
     comma.write_text("1,2,3\n2,3,4\n3,1,5\n")
+    import gzip
+    packed = tmp_path / "ratings.csv.gz"
+    packed.write_bytes(gzip.compress(b"1,2,3\n2,3,4\n"))
     cases = [(["grid", str(toml), "--check"], f"{toml}: not a TOML grid file"),
+             (["data", "info", str(packed)], "gzip-compressed file: decompress it first"),
              (["data", "info", str(comma)], "is the file separated by that instead?"),
              (["run", "--dataset", "synthetic:filmtrust", "--attack", "mixrand", "--knowledge", "1e-9", "--quiet"],
               "leaves the attacker no rating to see")]

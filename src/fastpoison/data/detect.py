@@ -15,6 +15,12 @@ def _either(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def _magic(path: Path) -> bytes:
+    """The first two bytes of a file (gzip's are 1f 8b)."""
+    with open(path, "rb") as f:
+        return f.read(2)
+
+
 def detect_and_read(path: PathLike, *, seed: int = 0) -> Split:
     """Read a file or directory of ratings, picking the format from its name.
 
@@ -38,6 +44,8 @@ def detect_and_read(path: PathLike, *, seed: int = 0) -> Split:
         path = raw[0]
     if not path.is_file():
         raise DataError("no such file or directory", path=path)
+    if path.is_file() and _magic(path) == b"\x1f\x8b":
+        raise DataError("a gzip-compressed file: decompress it first (gunzip), then pass the ratings file", path=path)
     if path.name.endswith(_NCF_SUFFIX):
         return read_ncf(path.parent, path.name[: -len(_NCF_SUFFIX)])
     if path.name in readers:

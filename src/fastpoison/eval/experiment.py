@@ -16,7 +16,7 @@ from ..data.ratings import RatingData
 from ..data.targets import choose_targets
 from ..errors import DataError
 from ..defenses import DefensePlan, get_defense
-from ..models import make_model
+from ..models import MODELS, make_model
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from . import backfire
@@ -243,9 +243,14 @@ def _p_value(per_seed: list[dict[str, float]]) -> float | None:
 
 def _check_evaluable(spec: ExperimentSpec, ds: Dataset) -> None:
     """DataError unless ``spec``'s metrics can mean something on ``ds``: some user has a test
-    rating, and K leaves items out of the top-K lists."""
+    rating, the ratings vary (for models of rating values), and K leaves items out of the
+    top-K lists."""
     if ds.split.n_test == 0:
         raise DataError(f"{ds.name}: no user has a test rating (leave-one-out needs users with 2 ratings or more)")
+    values = ds.split.train.values
+    if values.size and values.min() == values.max() and not MODELS[spec.model].implicit_feedback:
+        raise DataError(f"{ds.name}: every training rating is {values[0]:g}, so a model of rating values has nothing "
+                        f"to learn; use an implicit-feedback model (cdae) or data with varied ratings")
     if spec.hr_k >= ds.split.train.n_items:
         raise DataError(f"HR@{spec.hr_k} on {ds.name}, which has {ds.split.train.n_items} items: every item would be "
                         f"in every top-K list; choose --hr-k below the number of items")
