@@ -248,6 +248,7 @@ def test_liked_test_hr_counts_only_liked_held_out_ratings(tmp_path, shared_data)
     ([(u, u % 60 + 1, 1 + u % 5) for u in range(1, 200)], "no user has a test rating"),
     ([(1, i, 1 + i % 5) for i in range(1, 80)] + [(2, i, 3) for i in range(1, 5)], "every item would be in"),
     ([(u, i, 3) for u in range(1, 40) for i in range(1, 60) if (u * i) % 3], "every training rating is 3"),
+    ([(1, i, 1 + i % 5) for i in range(1, 120)], "has one user"),
 ])
 def test_degenerate_data_is_one_clear_error(tmp_path, capsys, rows, message):
     path = tmp_path / "ratings.tsv"

@@ -245,6 +245,9 @@ def _check_evaluable(spec: ExperimentSpec, ds: Dataset) -> None:
     """DataError unless ``spec``'s metrics can mean something on ``ds``: some user has a test
     rating, the ratings vary (for models of rating values), and K leaves items out of the
     top-K lists."""
+    if ds.split.train.n_real_users < 2:
+        raise DataError(f"{ds.name} has one user: target HR counts users who have not rated a target, and there "
+                        f"would be none (or only that user) to count")
     if ds.split.n_test == 0:
         raise DataError(f"{ds.name}: no user has a test rating (leave-one-out needs users with 2 ratings or more)")
     values = ds.split.train.values
