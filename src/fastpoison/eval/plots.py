@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..options import format_chain, parse_chain
 from .metrics import RANK_SHIFT_EDGES
-from .report import TABLE_FIELDS, Cell
+from .report import Cell, Configuration, configuration, headings
 
 PLOTS = ("hr", "rank-shift", "k-sweep", "size-sweep")
 #: Inches per panel (one panel per dataset, model, targets, knowledge and attack size) and
@@ -99,24 +99,24 @@ def _lines(ax, cells: list[Cell], x_of: Callable[[Cell], Any], series_of: Callab
     ax.set_ylabel("target HR")
 
 
-def panels(cells: list[Cell]) -> dict[tuple[object, ...], list[Cell]]:
-    """Cells per panel, keyed by their `TABLE_FIELDS` values, in a stable order."""
-    groups: dict[tuple[object, ...], list[Cell]] = defaultdict(list)
+def panels(cells: list[Cell], swept: tuple[str, ...] = ()) -> dict[str, list[Cell]]:
+    """Cells per panel, titled: one panel per configuration (`report.configuration`) apart
+    from the ``swept`` fields, so configurations are never drawn together; stable order."""
+    groups: dict[Configuration, list[Cell]] = defaultdict(list)
     for cell in cells:
-        groups[tuple(cell.spec[f] for f in TABLE_FIELDS)].append(cell)
-    return dict(sorted(groups.items(), key=lambda kv: repr(kv[0])))
+        groups[tuple((f, v) for f, v in configuration(cell) if f not in swept)].append(cell)
+    titles = headings(groups)
+    return {titles[key]: groups[key] for key in sorted(groups)}
 
 
 def plot(cells: list[Cell], kind: str, path: str | os.PathLike[str]) -> Path:
     """Draw figure ``kind`` (one of `PLOTS`) of ``cells`` into the PNG at ``path``: one panel
-    per dataset, model, targets, knowledge and attack size (sweeps leave their axis out)."""
+    per configuration (sweeps leave their axis out)."""
     if kind not in PLOTS:
         raise ValueError(f"plot must be one of {', '.join(PLOTS)}, not {kind!r}")
     plt = _pyplot()
     swept = {"k-sweep": (), "size-sweep": ("attack_size",)}.get(kind, ())
-    groups: dict[tuple[object, ...], list[Cell]] = defaultdict(list)
-    for title, members in panels(cells).items():
-        groups[tuple(v for f, v in zip(TABLE_FIELDS, title) if f not in swept)].extend(members)
+    groups = panels(cells, swept)
     fig, axes = plt.subplots(1, len(groups), figsize=(PANEL[0] * len(groups), PANEL[1]), dpi=DPI, squeeze=False)
     for ax, (title, members) in zip(axes[0], groups.items()):
         if kind == "hr":
@@ -128,7 +128,7 @@ def plot(cells: list[Cell], kind: str, path: str | os.PathLike[str]) -> Path:
         else:
             _lines(ax, [c for c in members if c.spec["attack"]], lambda c: c.spec.get("attack_size"),
                    lambda c: c.defense, "attack size (share of users)")
-        ax.set_title(" / ".join(str(v) for v in title), fontsize="small")
+        ax.set_title(title, fontsize="small", wrap=True)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="x-small")
     fig.tight_layout()
