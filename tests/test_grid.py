@@ -302,3 +302,15 @@ def test_grid_check_validates_and_runs_nothing(tmp_path, capsys):
     assert main(["grid", str(grid), "--check", "--json", str(tmp_path / "c.json")]) == 0
     assert json.loads((tmp_path / "c.json").read_text())["cells"] == 4 and "4 valid cells" in capsys.readouterr().out
     assert main(["grid", str(grid)]) == 2 and "--out" in capsys.readouterr().err
+
+
+def test_report_holds_each_victim_against_popularity():
+    from fastpoison.eval.report import Cell, to_markdown
+    base = {"dataset": "d", "targets": "unpopular", "knowledge": 0.4, "attack_size": 0.03, "attack": "random",
+            "defense": None}
+    victim, pop = Cell({**base, "model": "mf"}), Cell({**base, "model": "pop", "attack": None})
+    victim.per_seed = {0: {"hr_attack": 0.5, "hr_origin": 0.0, "test_hr_origin": 0.2}}
+    pop.per_seed = {0: {"hr_origin": 0.0, "test_hr_origin": 0.3}}
+    text = to_markdown([victim, pop])
+    assert "Clean test HR (every test user): mf 0.2000, popularity 0.3000: the victim ranks below popularity." in text
+    assert to_markdown([victim]).count("Clean test HR") == 0  # no baseline in the records: no line

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 from ..defenses import applies
 from .experiment import ExperimentSpec
 from .grid import expand
-from .report import defense_label
+from .report import BASELINE_MODEL, defense_label
 
 STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
 #: TCD runs at a budget of 1 pseudo-label per rating (about 7-9x a plain fit) so that the
@@ -19,7 +19,7 @@ STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
 STANDARD_DEFENSES = ("none", "rvd", "rvd[forget=0.1,step=sgd]", "tcd[pseudo_budget=1]")
 TIMINGS = ("attack", "fit", "defense_fit", "recommend_per_user")
 #: The model every bench also runs clean, so that a victim weaker than popularity shows.
-BASELINE = "pop"
+BASELINE = BASELINE_MODEL
 
 
 def standard_grid(dataset: str, *, models: Sequence[str] = ("mf",), attacks: Sequence[str] = STANDARD_ATTACKS,

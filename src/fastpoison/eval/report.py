@@ -29,6 +29,8 @@ METRICS = tuple(key.format(stage) for key in STAGE_METRICS.values() for stage in
 #: What the tables show, said under each heading.
 TABLE_METRIC = ("target HR@K over the real users who have not rated the target (the RVD paper's appendix D; "
                 "the CSV also has hr_*_all_users, over every real user, as the TCD code counts)")
+#: The model whose clean test HR every victim is held against (popularity).
+BASELINE_MODEL = "pop"
 #: Spec fields every table heading names.
 TABLE_FIELDS = ("dataset", "model", "targets", "knowledge", "attack_size")
 #: Spec fields that are not part of a table's configuration: its rows and columns, and where
@@ -251,17 +253,42 @@ def _sorted_tables(cells: list[Cell]) -> list[tuple[str, dict[str, dict[str, tup
     return [(names[config], found[config]) for config in sorted(found)]
 
 
+def _clean_test_hr(cells: Iterable[Cell]) -> float:
+    """The mean clean test HR (every test user) over ``cells`` (nan without one)."""
+    values = [v for c in cells for v in c.values.get("test_hr_origin", [])]
+    return _mean_std_n(values)[0]
+
+
+def _baseline_line(members: list[Cell], everyone: list[Cell]) -> list[str]:
+    """The line comparing a table's clean victim with the popularity baseline's clean test HR
+    on the same dataset, when the records hold both."""
+    model, dataset = members[0].spec["model"], members[0].spec["dataset"]
+    baseline = _clean_test_hr(c for c in everyone if c.spec["model"] == BASELINE_MODEL and c.spec["dataset"] == dataset)
+    victim = _clean_test_hr(members)
+    if model == BASELINE_MODEL or math.isnan(baseline) or math.isnan(victim):
+        return []
+    verdict = ": the victim ranks below popularity" if victim < baseline else ""
+    return ["", f"Clean test HR (every test user): {model} {victim:.4f}, popularity {baseline:.4f}{verdict}."]
+
+
 def to_markdown(cells: list[Cell]) -> str:
-    """One Markdown table per configuration (see `configuration`)."""
+    """One Markdown table per configuration (see `configuration`), each with its clean
+    victim's test HR beside the popularity baseline's where the records hold it."""
     parts = []
-    for heading, table in _sorted_tables(cells):
-        attacks, body = _grid(table, ("**", "**"))
-        lines = [f"### Target HR: {heading}", "", f"{TABLE_METRIC[0].upper()}{TABLE_METRIC[1:]}.", "",
+    by_config: dict[Configuration, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        by_config[configuration(cell)].append(cell)
+    names = headings(by_config)
+    found = tables(cells)
+    for config in sorted(found):
+        attacks, body = _grid(found[config], ("**", "**"))
+        lines = [f"### Target HR: {names[config]}", "", f"{TABLE_METRIC[0].upper()}{TABLE_METRIC[1:]}.", "",
                  "| defense | " + " | ".join(attacks) + " |",
                  "|---" * (len(attacks) + 1) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         if _marked(body):
             lines += ["", backfire.LEGEND + "."]
+        lines += _baseline_line(by_config[config], cells)
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
