@@ -346,10 +346,12 @@ class TrainableModel(ABC):
                 top = self.top_k(np.array([user], dtype=np.int32), k)
                 items.append(top.items[0])
                 scores.append(top.scores[0])
-                self.finish(kept, -1)
+                self.finish(kept, -1)  # restore, as the paper's Algorithm 1 does after each user
+        except BaseException:
+            self.finish(kept, -1)
+            raise
         finally:
             self.config.threads = config_threads
-            self.finish(kept, -1)
         return TopK(np.array(items, dtype=np.int32).reshape(u.size, -1),
                     np.array(scores, dtype=np.float32).reshape(u.size, -1))
 
@@ -586,14 +588,7 @@ class FactorModel(TrainableModel):
         step shrinks every parameter row so that rows no neighbour rates end at ``forget``
         times their size (1: no decay).
         """
-        self._require_fitted()
-        if self.seen_values is None:
-            raise ValueError(f"this {self.name} model does not hold its training ratings (saved by an older version); "
-                             "refit it to use vicinal fine-tuning")
-        u = self._users(users)
-        nb = np.ascontiguousarray(neighbours, dtype=np.int32)
-        if nb.ndim != 2 or nb.shape[0] != u.size:
-            raise ValueError("neighbours must be [len(users), k]")
+        u, nb = self._checked_neighbours(users, neighbours)
         a, q, bu, bi = (self.params[n] for n in self.param_names)
         values = self.scale.normalize(self.seen_values)
         items, scores = self._vicinal_kernel()(a, q, bu, bi, self.mu, self.config.bias, self.seen_indptr,

@@ -290,12 +290,7 @@ class AutoEncoderModel(TrainableModel):
         scoring uses that instead of copying it. Users run in parallel on ``threads``
         (default: the model's) with identical results.
         """
-        self._require_fitted()
-        u = self._users(users)
-        nb = np.asarray(neighbours)
-        if nb.ndim != 2 or nb.shape[0] != u.size or not np.issubdtype(nb.dtype, np.integer):
-            raise ValueError("neighbours must be an integer array [len(users), k]")
-        self._users(nb.reshape(-1))
+        u, nb = self._checked_neighbours(users, neighbours)
         if epochs < 0 or not lr > 0 or not 0 < forget <= 1:
             raise ValueError("vicinal fine-tuning needs epochs >= 0, lr > 0 and forget in (0, 1]")
         if k < 1:
@@ -305,7 +300,7 @@ class AutoEncoderModel(TrainableModel):
         scores = np.empty((u.size, k), dtype=np.float32)
 
         def serve(r: int) -> None:
-            items[r], scores[r] = self._vicinal_one(int(u[r]), nb[r].astype(np.int32), k, int(epochs), float(lr),
+            items[r], scores[r] = self._vicinal_one(int(u[r]), nb[r], k, int(epochs), float(lr),
                                                     float(forget))
 
         n_threads = self.config.threads if threads is None else threads
