@@ -30,7 +30,10 @@ from .stats import aggregate, paired_ttest, summarize
 #: 2: RVD without the whole-model shrink (the paper's), fake profiles of the mean size with the
 #: targets included, attacks aiming at the cell's HR@K, GCoAttack at TCD's pseudo-label
 #: ratio for the dataset, both metric definitions.
-PROTOCOL = 2
+#: 3: RVD fine-tunes with the model's own training (the paper's), APR's perturbation per
+#: embedding row and RMF's Frobenius norm (the papers'), NSVD without the per-item prior,
+#: CoAttack and GCoAttack as eq. 4, TNA's users by influence, delimited files renumbered.
+PROTOCOL = 3
 
 
 #: The value types of `ExperimentSpec`'s fields, by their annotation.
