@@ -118,7 +118,7 @@ def rvd_latency(model: AutoEncoderModel, train, dataset: str, fit_epochs: int, r
                 n_users: int) -> dict[str, float]:
     model.fit(train, epochs=fit_epochs, seed=0)
     k = paper_neighbours(dataset, model.name)
-    rvd = RVD(model, k=k, epochs=rvd_epochs, dataset=dataset, threads=1)
+    rvd = RVD(model, k=k, epochs=rvd_epochs, step="sgd", dataset=dataset, threads=1)  # the numba overlay
     users = np.random.default_rng(0).choice(train.n_users, size=n_users, replace=False).astype(np.int32)
     rvd.recommend(users[:2], 50)  # warm-up
     latency = []

@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=50)
     ap.add_argument("--latency-users", type=int, default=300)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--step", choices=("model", "sgd"), default="sgd",
+                    help="RVD's fine-tune: the paper's (the model's own training) or our C++ SGD overlay (default)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -47,7 +49,7 @@ def main() -> None:
     reset_peak_rss()
     rss_before = peak_rss_kib()
     start = time.perf_counter()
-    rvd = RVD(model, k=args.k, epochs=args.rvd_epochs, threads=1)
+    rvd = RVD(model, k=args.k, epochs=args.rvd_epochs, step=args.step, threads=1)
     index_s = time.perf_counter() - start
 
     users = np.random.default_rng(0).choice(train.n_users, size=args.latency_users, replace=False).astype(np.int32)

@@ -103,7 +103,7 @@ def test_score_top50_yelp_block(benchmark):
 @pytest.fixture(scope="module")
 def yelp_rvd():
     model = MF(factors=D, epochs=2, threads=THREADS).fit(load_ratings("synthetic:yelp"), seed=0)
-    return RVD(model, k=100, epochs=5, threads=THREADS)
+    return RVD(model, k=100, epochs=5, step="sgd", threads=THREADS)  # the C++ overlay kernel
 
 
 def test_rvd_one_user_yelp(benchmark, yelp_rvd):
@@ -147,7 +147,7 @@ def yelp_ratings():
 @pytest.mark.parametrize("cls", [AutoRec, CDAE], ids=["autorec", "cdae"])
 def test_neural_rvd_one_user_yelp(benchmark, yelp_ratings, cls):
     model = cls(batch_size=4096, threads=THREADS).fit(yelp_ratings, epochs=1, seed=0)
-    rvd = RVD(model, k=paper_neighbours("yelp", model.name), epochs=5, threads=THREADS)
+    rvd = RVD(model, k=paper_neighbours("yelp", model.name), epochs=5, step="sgd", threads=THREADS)  # numba overlay
     users = iter(np.random.default_rng(0).permutation(model.n_users).astype(np.int32))
     benchmark.pedantic(lambda: rvd.recommend(np.array([next(users)], dtype=np.int32), 50), rounds=30,
                        warmup_rounds=2)

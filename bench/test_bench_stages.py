@@ -46,9 +46,10 @@ def test_attack(benchmark, ml100k, attack):
     assert fakes.n_fake > 0
 
 
-def test_rvd_all_users(benchmark, ml100k):
+@pytest.mark.parametrize("step", ["model", "sgd"])
+def test_rvd_all_users(benchmark, ml100k, step):
     _, train, model = ml100k
-    rvd = RVD(model, k=12, threads=1)
+    rvd = RVD(model, k=12, step=step, threads=1)
     users = np.arange(train.n_users, dtype=np.int32)
     top = benchmark.pedantic(lambda: rvd.recommend(users, 50), rounds=3, warmup_rounds=0)
     assert top.items.shape == (train.n_users, 50)
