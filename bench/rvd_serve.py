@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--k", type=int, default=100, help="neighbours per user")
-    ap.add_argument("--rvd-epochs", type=int, default=5)
+    ap.add_argument("--rvd-epochs", type=int, help="fine-tune epochs (default: the step's own; 5 for sgd)")
     ap.add_argument("--top", type=int, default=50)
     ap.add_argument("--latency-users", type=int, default=300)
     ap.add_argument("--threads", type=int, default=2)
@@ -69,14 +69,14 @@ def main() -> None:
     exact_s = time.perf_counter() - t0
     result = {
         "dataset": args.dataset, "model": args.model, "data_source": train.meta.get("data_source"), "n_users": train.n_users,
-        "n_items": train.n_items, "factors": args.factors, "k": args.k, "rvd_epochs": args.rvd_epochs,
+        "n_items": train.n_items, "factors": args.factors, "k": args.k, "rvd_epochs": rvd.epochs, "step": args.step,
         "index_build_s": index_s, "latency_median_ms": 1e3 * statistics.median(latency),
         "latency_p90_ms": 1e3 * float(np.percentile(latency, 90)), "batch_threads": args.threads,
         "batch_s": batch_s, "users_per_s": train.n_users / batch_s, "exact_knn_all_users_s": exact_s,
         "peak_rss_before_mib": rss_before / 1024, "peak_rss_after_mib": rss_after / 1024,
     }
     print(f"{args.dataset}, {args.model}: {train.n_users} users x {train.n_items} items, d={args.factors}, k={args.k}, "
-          f"{args.rvd_epochs} fine-tune epochs")
+          f"{rvd.epochs} fine-tune epochs ({args.step})")
     print(f"  hnswlib index build       {index_s:.2f} s")
     print(f"  latency, one thread       median {result['latency_median_ms']:.2f} ms, "
           f"p90 {result['latency_p90_ms']:.2f} ms ({args.latency_users} users)")
