@@ -14,7 +14,11 @@ from .base import DefenseContext, Recommend, ServingDefense
 from .neighbours import HnswNeighbours, exact_neighbours
 
 
+#: RVD's fine-tunes: the paper's (the model's own training) and ours (plain SGD on an overlay).
 STEPS = ("model", "sgd")
+#: Our SGD fine-tune's defaults (``step="sgd"``).
+SGD_EPOCHS = 5
+SGD_LR = 0.05
 
 
 def check_settings(step: str, epochs: int | None, lr: float | None, forget: float) -> None:
@@ -98,11 +102,6 @@ class RVD:
                                                 threads=self.threads)
         return self.model.vicinal_top_k(users, neighbours, k_items, epochs=self.epochs, lr=self.lr,
                                         forget=self.forget, threads=self.threads)
-
-
-#: Our SGD fine-tune's defaults (``step="sgd"``).
-SGD_EPOCHS = 5
-SGD_LR = 0.05
 
 
 @dataclass(frozen=True)
