@@ -11,14 +11,16 @@
 namespace fp {
 namespace {
 
-// Grid level of each score as a float (NaN where the score is not finite), branch-free so
-// that the loop vectorises.
+// Grid level of each score as a float (NaN where the score is not finite, or with
+// `g.in_range` outside the grid), branch-free so that the loop vectorises.
 FP_HOT void levels_of(const float* x, int64_t m, const Grid& g, float* out) {
     const float inv = 1.0f / g.step, top = static_cast<float>(g.levels - 1);
+    const bool clamp = !g.in_range;
     for (int64_t i = 0; i < m; ++i) {
         const float k = std::floor((x[i] - g.low) * inv + 0.5f);
         const float clamped = std::min(std::max(k, 0.0f), top);
-        out[i] = (x[i] - x[i] == 0.0f) ? clamped : std::numeric_limits<float>::quiet_NaN();
+        const bool has_level = (x[i] - x[i] == 0.0f) && (clamp || k == clamped);
+        out[i] = has_level ? clamped : std::numeric_limits<float>::quiet_NaN();
     }
 }
 

@@ -6,10 +6,13 @@
 
 namespace fp {
 
-// The rating grid low, low + step, ..., low + (levels - 1) * step.
+// The rating grid low, low + step, ..., low + (levels - 1) * step. With `in_range`, a score
+// more than half a step outside the grid has no level (it agrees with nothing) instead of the
+// nearest end's.
 struct Grid {
     float low, step;
     int levels;
+    bool in_range = false;
 };
 
 // Two models' scores for a block of users: rows r < rows (m items each, C order) belong to
@@ -22,8 +25,8 @@ struct ScorePair {
     const int32_t* indices;
 };
 
-// A pair (users[r], i) is kept when i is unrated, both scores are finite and project to the
-// same grid level, and a Bernoulli(ratio) draw from the user's own random stream (seeded by
+// A pair (users[r], i) is kept when i is unrated, both scores are finite (and within the grid
+// if `grid.in_range`) and project to the same grid level, and a Bernoulli(ratio) draw from the user's own random stream (seeded by
 // seed and the user id, so independent of blocks and threads) accepts it.
 struct AgreementRule {
     Grid grid;

@@ -11,6 +11,7 @@ from fastpoison.data.ratings import RatingData
 from fastpoison.data.split import default_threshold
 from fastpoison.defenses import TCD, get_defense, with_settings
 from fastpoison.models.agreement import SAMPLE_FIRST_BELOW, agreement_labels
+from fastpoison.models.validation import validation_hit_ratio
 from fastpoison.eval.experiment import ExperimentSpec, run_experiment
 from fastpoison.models import CDAE, MF, NSVD, AutoRec
 
@@ -54,6 +55,52 @@ def test_min_item_ratings_keeps_the_labels_of_known_items(train, pair, ratio):
     np.testing.assert_array_equal(kr, r[known])
     with pytest.raises(ValueError, match="min_item_ratings"):
         TCD(min_item_ratings=-1)
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.1], ids=["blocks", "sample-first"])
+def test_in_range_agreement_drops_predictions_outside_the_grid(train, pair, ratio):
+    pair = (MF(factors=16, epochs=15).fit(train, seed=2), pair[1])  # both predict within the grid somewhere
+    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=3)
+    ku, ki, kr = agreement_labels(*pair, train, ratio=ratio, seed=3, in_range=True)
+    scale = train.scale
+    lo, hi = scale.low - scale.step / 2, scale.high + scale.step / 2
+    inside = np.ones(len(u), dtype=bool)
+    for model in pair:
+        p = model.predict_pairs(u, i)
+        inside &= (p >= lo) & (p < hi)
+    assert 0 < inside.sum() < len(u)  # some agreement is clipping here, some is not
+    np.testing.assert_array_equal(ku, u[inside])
+    np.testing.assert_array_equal(ki, i[inside])
+    np.testing.assert_array_equal(kr, r[inside])
+
+
+def test_validation_hit_ratio_ranks_held_out_items_among_unrated_ones(train, pair):
+    model = pair[1]
+    fit_part, valid = model.split_validation(train, 0)
+    hr, n = validation_hit_ratio(model, fit_part, valid, k=20, liked=4.0)
+    users = np.arange(train.n_users, dtype=np.int32)
+    scores = model.predict(users).astype(np.float64)
+    scores[fit_part.csr.toarray() > 0] = -np.inf
+    vu, vi, vr = valid
+    liked = vr >= 4.0
+    above = (scores[vu[liked]] > scores[vu[liked], vi[liked]][:, None]).sum(axis=1)
+    assert n == liked.sum() > 0
+    assert hr == pytest.approx(np.mean(above < 20)) and 0 < hr < 1
+
+
+def test_auto_labels_keep_one_of_the_two_fits(train):
+    factory = lambda **o: MF(factors=8, **o)  # noqa: E731
+    settings = {"pretrain_epochs": 1, "epochs": 3, "pseudo_ratio": 0.5}
+    auto = TCD(labels="auto", **settings).fit(factory, train, seed=2)
+    notes = auto.fit_notes
+    assert set(notes) == {"labels", "valid_hr_agree", "valid_hr_in_range", "valid_pairs", "margin"}
+    chosen = "agree" if notes["valid_hr_agree"] - notes["valid_hr_in_range"] > notes["margin"] else "in-range"
+    assert notes["labels"] == chosen
+    same = TCD(labels=chosen, **settings).fit(factory, train, seed=2)
+    other = TCD(labels="in-range" if chosen == "agree" else "agree", **settings).fit(factory, train, seed=2)
+    assert same.fit_notes == {"labels": chosen}
+    assert all(np.array_equal(auto.params[k], same.params[k]) for k in auto.params)
+    assert not all(np.array_equal(auto.params[k], other.params[k]) for k in auto.params)
 
 
 def test_sampling_depends_on_the_seed_only(train, pair):
@@ -175,7 +222,9 @@ def test_tcd_settings():
     assert TCD.for_dataset("mine", n_pairs=10**9).pseudo_budget == 4.0
     assert TCD.for_dataset("mine", n_pairs=10**5).pseudo_budget is None
     assert TCD.for_dataset("ml-1m").pseudo_budget is None  # the paper's own settings are left alone
-    for bad in ({"pseudo_ratio": 0}, {"pseudo_ratio": 1.1}, {"pretrain_epochs": -1}, {"epochs": 0}):
+    assert [TCD.for_dataset(name).labels for name in ("ml-100k", "filmtrust", "ml-1m")] == ["agree"] * 3
+    assert [TCD.for_dataset(name).labels for name in ("yelp", "synthetic:longtail", "mine")] == ["auto"] * 3
+    for bad in ({"pseudo_ratio": 0}, {"pseudo_ratio": 1.1}, {"pretrain_epochs": -1}, {"epochs": 0}, {"labels": "all"}):
         with pytest.raises(ValueError):
             TCD(**bad)
     assert isinstance(get_defense("tcd+rvd", dataset="filmtrust").training, TCD)

@@ -13,7 +13,17 @@ from ..data.registry import tcd_settings
 from ..data.split import default_threshold
 from ..models.agreement import agreement_labels, sampling_ratio
 from ..models.base import TrainableModel, epoch_seed
+from ..models.validation import validation_hit_ratio
 from .base import DefenseContext, ModelFactory, TrainingDefense
+
+#: Which unrated pairs become pseudo-labels: the paper's (every pair whose two projected
+#: predictions agree), ours (only predictions within the rating scale agree), or ours chosen
+#: by validation accuracy (`TCD`).
+LABELS = ("agree", "in-range", "auto")
+#: ``labels="auto"`` ranks the held-out ratings by HR at this cut-off, and keeps the paper's
+#: labels only if they beat in-range labels by more than this many standard errors.
+SELECT_HR_K = 50
+SELECT_MARGIN_SE = 2.0
 
 def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,9 +49,21 @@ class TCD(TrainingDefense):
     pairs). Training time grows with the labels: the paper's ratios give 4x (ML-1M) to 16x
     (ML-100K) the real ratings per model-epoch, and 130x on a Yelp-shaped set.
 
+    ``labels`` says which agreeing pairs are labelled. ``"agree"`` is the paper's: the two
+    predictions projected onto the grid (out-of-scale predictions clipped to its ends) are
+    equal. ``"in-range"`` (ours) does not count two predictions below the lowest rating (or
+    above the highest) as agreement: that is what two models say of an item neither knows
+    (an unbiased factor model predicts about 0), and on long-tailed data such clipped
+    agreement floods every rarely rated item with the lowest rating while the targets, on
+    which the attacked models disagree, escape it, so they rise. ``"auto"`` (ours; the
+    default outside the paper's datasets, `data.registry.tcd_settings`) co-trains both ways
+    and keeps the paper's labels only where their model ranks the held-out validation ratings
+    better, by more than `SELECT_MARGIN_SE` standard errors of HR@`SELECT_HR_K`
+    (`validation_hit_ratio`); it costs two fits. The fitted model's ``fit_notes`` say
+    which labels were kept and why.
+
     ``min_item_ratings`` (ours; 0, the paper's, labels every item) leaves out the pairs of
-    items with fewer training ratings: there the models know nothing, and on long-tailed
-    data their agreement floods the rare items with the lowest rating.
+    items with fewer training ratings.
     """
 
     pretrain_epochs: int = 2
@@ -50,6 +72,7 @@ class TCD(TrainingDefense):
     pseudo_budget: float | None = None
     block_users: int = 256
     min_item_ratings: int = 0
+    labels: str = "agree"
     name: ClassVar[str] = "tcd"
 
     def __post_init__(self) -> None:
@@ -63,6 +86,8 @@ class TCD(TrainingDefense):
             raise ValueError("block_users must be >= 1")
         if self.min_item_ratings < 0:
             raise ValueError(f"min_item_ratings must be >= 0, got {self.min_item_ratings}")
+        if self.labels not in LABELS:
+            raise ValueError(f"labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
@@ -85,6 +110,28 @@ class TCD(TrainingDefense):
 
     def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0,
             progress: bool = False) -> TrainableModel:
+        if self.labels != "auto":
+            head = self._cotrain(model_factory, train, seed, progress, in_range=self.labels == "in-range")
+            head.fit_notes = {"labels": self.labels}
+            return head
+        paper = self._cotrain(model_factory, train, seed, progress, in_range=False)
+        fit_part, valid = paper.split_validation(train, seed)
+        if valid is None:
+            raise ValueError("TCD labels=auto chooses by validation accuracy: the model needs valid_fraction > 0")
+        liked = default_threshold(train.scale)
+        hr_paper, n = validation_hit_ratio(paper, fit_part, valid, k=SELECT_HR_K, liked=liked)
+        ours = self._cotrain(model_factory, train, seed, progress, in_range=True)
+        hr_ours, _ = validation_hit_ratio(ours, fit_part, valid, k=SELECT_HR_K, liked=liked)
+        pooled = (hr_paper + hr_ours) / 2
+        margin = SELECT_MARGIN_SE * float(np.sqrt(2 * pooled * (1 - pooled) / max(1, n)))
+        head = paper if hr_paper - hr_ours > margin else ours
+        head.fit_notes = {"labels": "agree" if head is paper else "in-range", "valid_hr_agree": hr_paper,
+                             "valid_hr_in_range": hr_ours, "valid_pairs": n, "margin": margin}
+        return head
+
+    def _cotrain(self, model_factory: ModelFactory, train: RatingData, seed: int, progress: bool, *,
+                 in_range: bool) -> TrainableModel:
+        """Algorithm 1 with agreement as ``in_range`` says; returns model 0 at its best epoch."""
         models = [model_factory() for _ in range(3)]
         if not all(isinstance(m, TrainableModel) for m in models):
             raise ValueError("TCD needs a factory of fastpoison models (mf, nsvd, autorec, cdae)")
@@ -109,7 +156,7 @@ class TCD(TrainingDefense):
                     pseudo = agreement_labels(models[(j + 1) % 3], models[(j + 2) % 3], train,
                                               ratio=ratio, seed=epoch_seed(seeds[3] + j, epoch),
                                               block_users=self.block_users, threads=head.config.threads,
-                                              min_item_ratings=self.min_item_ratings)
+                                              min_item_ratings=self.min_item_ratings, in_range=in_range)
                     if liked is not None:
                         pseudo = _liked_only(pseudo, liked)
                     record["pseudo_labels"] += len(pseudo[0]) / 3

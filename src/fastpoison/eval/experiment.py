@@ -183,17 +183,20 @@ def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progre
 
 
 def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: TrainableModel, seed: int,
-            progress: bool) -> tuple[Recommend, Callable[..., np.ndarray] | None, float]:
-    """The defended recommender on ``train``, its pair scorer (None behind a serving part) and
-    its set-up seconds: a victim refitted under the training part (else ``victim`` itself),
-    served through the serving part (else its own top-K)."""
+            progress: bool) -> tuple[Recommend, Callable[..., np.ndarray] | None, float, dict[str, Any]]:
+    """The defended recommender on ``train``, its pair scorer (None behind a serving part), its
+    set-up seconds and what the training part chose (`TrainableModel.fit_notes`): a victim
+    refitted under the training part (else ``victim`` itself), served through the serving part
+    (else its own top-K)."""
     start = time.perf_counter()
+    notes: dict[str, Any] = {}
     if plan.training is not None:
         victim = plan.training.fit(lambda **o: make_model(spec.model, ds.name, **{**spec.model_options, **o}),
                                    train, seed=seed, progress=progress)
+        notes = dict(victim.fit_notes)
     if plan.serving is not None:
-        return plan.serving.serve(victim, seed=seed), None, time.perf_counter() - start
-    return victim.top_k, victim.predict_pairs, time.perf_counter() - start
+        return plan.serving.serve(victim, seed=seed), None, time.perf_counter() - start, notes
+    return victim.top_k, victim.predict_pairs, time.perf_counter() - start, notes
 
 
 T = TypeVar("T")
@@ -272,7 +275,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     under its training part (else that victim) serves, through its serving part if it has one
     (``hr_defense``). Metrics count real users only, each HR by both papers' definitions
     (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
-    force, defaults included. ``ri`` is the robustness improvement per seed (mean, std,
+    force, defaults included; ``defense_notes`` what the training part chose per seed (e.g.
+    TCD's labels under ``labels=auto``), None if it chose nothing. ``ri`` is the robustness improvement per seed (mean, std,
     values), ``ri_of_means`` the RI of the mean HRs; ``p_value`` the paired t-test of
     ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two); ``backfire``
     the reasons the defense backfired (`backfire.of_result`: empty if it did not, None
@@ -290,6 +294,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
     target_sets = []
     shifts: dict[str, list[np.ndarray]] = {"attack": [], "defense": []}
+    defense_notes: list[dict[str, Any]] = []
     plan = None if spec.defense is None else get_defense(spec.defense, dataset=ds.name, model=spec.model, data=train)
     model_key = (ds.name, spec.model, json.dumps(spec.model_options, sort_keys=True))
     for s in range(spec.seed, spec.seed + spec.seeds):
@@ -320,7 +325,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             metrics.update(_at_stage(attacked, "attack"))
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
-            recommend, score_pairs, setup_s = _defend(spec, ds, plan, poisoned, victim, s, progress)
+            recommend, score_pairs, setup_s, notes = _defend(spec, ds, plan, poisoned, victim, s, progress)
+            defense_notes.append(notes)
             gives_ranks = plan.serving is None or plan.serving.gives_ranks
             defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks,
                                                   score_pairs=score_pairs)
@@ -345,6 +351,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "target_items": target_sets,
         "attack_settings": None if spec.attack is None else attack_settings(get_attack(spec.attack)),
         "defense_settings": None if plan is None else plan.settings(),
+        "defense_notes": defense_notes if any(defense_notes) else None,
         **{key.format(stage): summarised(key.format(stage)) for key in STAGE_METRICS.values() for stage in STAGES},
         "ri": _robustness(per_seed),
         "ri_of_means": _ri_of_means(summary),

@@ -152,6 +152,8 @@ class TrainableModel(ABC):
         self.n_items = 0
         self.history: list[dict[str, float]] = []
         self.best_epoch = -1
+        #: What a training defense chose while fitting this model (e.g. TCD's labels); empty otherwise.
+        self.fit_notes: dict[str, Any] = {}
         self._prepared: Any = None
 
     # ----------------------------------------------------------------- subclass hooks
@@ -237,7 +239,7 @@ class TrainableModel(ABC):
         self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
         self.n_items = train.n_items
         self._init_params(rng, train.n_users, train.n_items)
-        self.history, self.best_epoch = [], -1
+        self.history, self.best_epoch, self.fit_notes = [], -1, {}
 
     def train_epoch(self, ratings: RatingData, seed: int) -> float:
         """One epoch over ``ratings`` (dataset scale, e.g. training ratings plus pseudo-labels)
