@@ -276,11 +276,11 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     (``hr_defense``). Metrics count real users only, each HR by both papers' definitions
     (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
     force, defaults included; ``defense_notes`` what the training part chose per seed (e.g.
-    TCD's labels under ``labels=auto``), None if it chose nothing. ``ri`` is the robustness improvement per seed (mean, std,
-    values), ``ri_of_means`` the RI of the mean HRs; ``p_value`` the paired t-test of
-    ``hr_attack`` against ``hr_defense`` over seeds (nan with fewer than two); ``backfire``
-    the reasons the defense backfired (`backfire.of_result`: empty if it did not, None
-    without an attack and a defense).
+    TCD's labels under ``labels=auto``), None if it chose nothing. ``ri`` is the robustness
+    improvement per seed (mean, std, values), ``ri_of_means`` the RI of the mean HRs;
+    ``p_value`` the paired t-test of ``hr_attack`` against ``hr_defense`` over seeds (nan
+    with fewer than two); ``backfire`` the reasons the defense backfired
+    (`backfire.of_result`: empty if it did not, None without an attack and a defense).
 
     ``shared``: a dict kept across calls on the same dataset so that experiments that differ
     only in the defense (or the targets' evaluation) reuse the clean victim, the fake users
