@@ -2,6 +2,8 @@
 determinism, and TCD inside experiments."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -270,3 +272,12 @@ def test_tcd_in_an_experiment():
                           targets="unpopular", seeds=2, model_options={"epochs": 3, "factors": 8})
     r = run_experiment(spec)
     assert len(r["hr_defense"]["values"]) == 2 and r["timings"]["defense_fit"] > 0
+    assert r["defense_notes"] == [{"labels": "agree"}] * 2  # the paper's labels on a paper dataset's twin
+
+
+def test_run_reports_what_auto_labels_chose(capsys):
+    from fastpoison.cli import main
+    assert main(["run", "--dataset", "synthetic:sparse", "--attack", "average", "--defense", "tcd[epochs=3]",
+                 "--targets", "unpopular", "--epochs", "3", "--factors", "8", "--quiet", "--json", "-"]) == 0
+    notes = json.loads(capsys.readouterr().out)["defense_notes"]
+    assert len(notes) == 1 and notes[0]["labels"] in ("agree", "in-range") and notes[0]["valid_pairs"] > 0

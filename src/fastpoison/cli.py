@@ -199,6 +199,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result["ri"] is not None:
         _say(args, f"  {'ri (per seed)':<26} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
         _say(args, f"  {'ri (of the mean HRs)':<26} {result['ri_of_means']:.4f}")
+    for seed, notes in enumerate(result["defense_notes"] or [], start=args.seed):
+        _say(args, f"  {f'defense chose (seed {seed})':<26} " + ", ".join(
+            f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in notes.items()))
     if result["backfire"]:
         _say(args, f"  {'backfire ' + backfire.MARK:<26} {'; '.join(result['backfire'])}")
         backfire.warn(f"{spec.defense} against {spec.attack} on {ds.name} ({args.model})", result["backfire"])
