@@ -34,9 +34,9 @@ def test_lookups_take_twins_as_their_original_and_default_elsewhere() -> None:
     assert dataset_record("synthetic:filmtrust") is DATASETS["filmtrust"]
     for name in (None, "netflix", "synthetic:netflix", "/data/ratings.csv"):
         assert dataset_record(name) is None
-        assert paper_hr_k(name) == 50 and paper_neighbours(name, "mf") == 12 and paper_tcd(name) is None
+        assert paper_hr_k(name) == 50 and paper_neighbours(name, "mf") is None and paper_tcd(name) is None
         assert not is_large(name) and model_overrides(name, "mf") == {}
-    assert paper_neighbours("ml-100k", "someothermodel") == 12
+    assert paper_neighbours("ml-100k", "someothermodel") is None  # RVD then chooses k
 
 
 def test_rvd_neighbours_are_table_2() -> None:

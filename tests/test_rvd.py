@@ -10,8 +10,9 @@ import pytest
 
 from fastpoison import _core
 from fastpoison.data.datasets import load_dataset
-from fastpoison.data.registry import paper_neighbours
+from fastpoison.data.registry import DEFAULT_NEIGHBOURS, paper_neighbours
 from fastpoison.defenses import RVD, exact_neighbours
+from fastpoison.defenses.neighbour_count import K_CANDIDATES, select_k
 from fastpoison.models import MF, NSVD
 
 
@@ -284,3 +285,29 @@ def test_paper_fine_tune_follows_the_model_own_optimiser(train):
     paper = RVD(model, k=8, epochs=5, exact=True).recommend(users, 50).scores
     ours = RVD(model, k=8, epochs=5, step="sgd", exact=True).recommend(users, 50).scores
     assert 0 < np.abs(paper - plain).mean() < np.abs(ours - plain).mean()
+
+
+def test_rvd_chooses_k_by_validation_where_table_2_has_none():
+    train = load_dataset("synthetic:sparse").split.train
+    model = MF(factors=8, epochs=5).fit(train, seed=0)
+    seen = (model.seen_indptr, model.seen_indices, model.seen_values)
+    withheld = []
+
+    def fine_tune(users, neighbours, k_items):  # what the candidates are judged on
+        vu, vi, _ = model.validation
+        keys = set(zip(np.repeat(np.arange(model.n_users), np.diff(model.seen_indptr)).tolist(),
+                       model.seen_indices.tolist()))
+        withheld.append(not any((u, i) in keys for u, i in zip(vu.tolist(), vi.tolist())))
+        return model.top_k(users, k_items)
+
+    k, scores = select_k(model, lambda users, k: exact_neighbours(model.user_embeddings(), users, k), fine_tune)
+    assert withheld and all(withheld)  # every fine-tune ran without the held-out ratings
+    assert all(a is b for a, b in zip(seen, (model.seen_indptr, model.seen_indices, model.seen_values)))
+    assert set(scores) == set(K_CANDIDATES) and scores[k] == max(scores.values())
+    assert k == min(c for c in scores if scores[c] == scores[k])
+
+    rvd = RVD(model, epochs=2, dataset="synthetic:sparse")
+    assert rvd.notes["k_rule"] == "validation" and rvd.k == rvd.notes["k"] in K_CANDIDATES
+    assert RVD(model, epochs=2, dataset="synthetic:ml-100k").notes == {}  # Table 2's k: nothing chosen
+    model.validation = None  # as a model loaded from a file
+    assert RVD(model, epochs=2, dataset="synthetic:sparse").k == DEFAULT_NEIGHBOURS

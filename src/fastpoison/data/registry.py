@@ -17,7 +17,8 @@ from .scale import RatingScale
 from .split import default_threshold
 
 SYNTHETIC_PREFIX = "synthetic:"
-#: RVD's k for a (dataset, model) pair the RVD paper's Table 2 lacks.
+#: RVD's k for a model that cannot choose one (it kept no validation ratings, e.g. it was
+#: loaded from a file) on a (dataset, model) pair the RVD paper's Table 2 lacks.
 DEFAULT_NEIGHBOURS = 12
 
 #: The registered datasets by name, in registration order; add to it with `register_dataset`.
@@ -70,11 +71,11 @@ def paper_hr_k(dataset: str | None) -> int:
     return DEFAULT_HR_K if record is None else record.papers.hr_k
 
 
-def paper_neighbours(dataset: str | None, model: str) -> int:
-    """RVD's k for ``dataset`` and the model named ``model`` (the RVD paper's Table 2);
-    `DEFAULT_NEIGHBOURS` (12) for pairs the table lacks."""
+def paper_neighbours(dataset: str | None, model: str) -> int | None:
+    """RVD's k for ``dataset`` and the model named ``model`` (the RVD paper's Table 2); None
+    for pairs the table lacks (RVD then chooses k, `defenses.neighbour_count`)."""
     record = dataset_record(dataset)
-    return DEFAULT_NEIGHBOURS if record is None else record.papers.neighbours.get(model, DEFAULT_NEIGHBOURS)
+    return None if record is None else record.papers.neighbours.get(model)
 
 
 def paper_tcd(dataset: str | None) -> tuple[int, float] | None:

@@ -21,7 +21,8 @@ from ..models.scoring import TopK
 ModelFactory = Callable[..., Any]
 
 #: ``(users, k, **query) -> TopK``: the served recommendations of ``users``; recommenders
-#: that report ranks also take ``query_items=`` (see `ServingDefense.gives_ranks`).
+#: that report ranks also take ``query_items=`` (see `ServingDefense.gives_ranks`). One may
+#: carry ``notes``, a dict of what its serving part chose (e.g. RVD's k).
 Recommend = Callable[..., TopK]
 
 

@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..data.registry import paper_neighbours
+from ..data.registry import DEFAULT_NEIGHBOURS, paper_neighbours
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .base import DefenseContext, Recommend, ServingDefense
+from .neighbour_count import select_k
 from .neighbours import HnswNeighbours, exact_neighbours
 
 
@@ -39,7 +40,10 @@ class RVD:
     For each served user: its ``k`` nearest users by Euclidean distance between user
     embeddings (the user included; hnswlib index built once, or exact search with
     ``exact=True``), a fine-tune on those users' training ratings, then the top items
-    excluding the user's rated ones. The base model is never modified.
+    excluding the user's rated ones. The base model is never modified. ``k`` defaults to the
+    paper's Table 2 for ``dataset`` and the model; where it has none, k is chosen (ours) by
+    `select_k`: the candidate whose fine-tune best ranks the model's held-out validation
+    ratings (``notes`` say which, with each candidate's hit ratio).
 
     ``step="model"`` (the default) is the paper's: "the training of RVD is consistent with
     the original model", read as the model's own training step (its loss with its L2, its
@@ -68,9 +72,10 @@ class RVD:
         if not model.params:
             raise ValueError(f"{needs}; this {model.name} is not fitted")
         n_users = model.n_users
-        self.k = paper_neighbours(dataset, model.name) if k is None else int(k)
-        if not 1 <= self.k <= n_users:
-            raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {self.k}")
+        if k is None:
+            k = paper_neighbours(dataset, model.name)
+        if k is not None and not 1 <= k <= n_users:
+            raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {k}")
         check_settings(step, epochs, lr, forget)
         if step == "model" and getattr(model.config, "item_reg", 0) > 0:
             warnings.warn("RVD's paper fine-tune trains NSVD's per-item prior (item_reg > 0) on the neighbourhood "
@@ -85,18 +90,37 @@ class RVD:
         self.threads = model.config.threads if threads is None else threads
         self._embeddings = model.user_embeddings()
         self._index = None if exact else HnswNeighbours(self._embeddings, seed=seed, threads=max(1, self.threads))
+        #: How k was chosen: the paper's or the caller's (``{}``), else `select_k`'s scores.
+        self.notes: dict[str, object] = {}
+        self.k = int(k) if k is not None else self._selected_k()
+
+    def _selected_k(self) -> int:
+        """`select_k` on this model, or `DEFAULT_NEIGHBOURS` if it kept no validation ratings."""
+        found = select_k(self.model, self._neighbours, self._fine_tune, seed=self.seed)
+        if found is None:
+            self.notes = {"k": DEFAULT_NEIGHBOURS, "k_rule": "fallback: the model kept no validation ratings"}
+            return DEFAULT_NEIGHBOURS
+        k, scores = found
+        self.notes = {"k": k, "k_rule": "validation", **{f"valid_hr_k{c}": hr for c, hr in scores.items()}}
+        return k
 
     def neighbours(self, users: np.ndarray) -> np.ndarray:
         """``[len(users), k]`` neighbour ids, each user first."""
-        users = self.model._users(users)
+        return self._neighbours(self.model._users(users), self.k)
+
+    def _neighbours(self, users: np.ndarray, k: int) -> np.ndarray:
         if self._index is None:
-            return exact_neighbours(self._embeddings, users, self.k)
-        return self._index.query(users, self.k)
+            return exact_neighbours(self._embeddings, users, k)
+        return self._index.query(users, k)
 
     def recommend(self, users: np.ndarray | None = None, k_items: int = 50) -> TopK:
         """Each user's ``k_items`` best unrated items after vicinal fine-tuning."""
         users = self.model._users(users)
-        neighbours = self.neighbours(users)
+        return self._fine_tune(users, self.neighbours(users), k_items)
+
+    __call__ = recommend
+
+    def _fine_tune(self, users: np.ndarray, neighbours: np.ndarray, k_items: int) -> TopK:
         if self.step == "model":
             return self.model.vicinal_fit_top_k(users, neighbours, k_items, epochs=self.epochs, seed=self.seed,
                                                 threads=self.threads)
@@ -107,7 +131,9 @@ class RVD:
 @dataclass(frozen=True)
 class VicinalDefense(ServingDefense):
     """RVD as a serving part (``rvd[k=100]``): its settings are `RVD`'s; ``k`` defaults to the
-    RVD paper's Table 2 for the dataset and model (`paper_neighbours`), ``epochs`` to the
+    RVD paper's Table 2 for the dataset and model (`paper_neighbours`), else chosen by
+    validation accuracy (`select_k`; ``k`` stays None in the settings and the served
+    recommender's ``notes`` give the choice), ``epochs`` to the
     model's training epochs (``step=model``, the paper's) or 5 (``step=sgd``, ours).
     ``rvd[step=sgd,forget=0.1]`` adds our whole-model shrink to our SGD fine-tune."""
 
@@ -135,4 +161,4 @@ class VicinalDefense(ServingDefense):
 
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,
-                   exact=self.exact, seed=seed).recommend
+                   exact=self.exact, seed=seed)

@@ -172,4 +172,5 @@ class TCD(TrainingDefense):
             head.history.append(record)
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
         head.finish(best, n_epochs - 1)
+        head.validation = valid
         return head

@@ -185,9 +185,9 @@ def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progre
 def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: TrainableModel, seed: int,
             progress: bool) -> tuple[Recommend, Callable[..., np.ndarray] | None, float, dict[str, Any]]:
     """The defended recommender on ``train``, its pair scorer (None behind a serving part), its
-    set-up seconds and what the training part chose (`TrainableModel.fit_notes`): a victim
-    refitted under the training part (else ``victim`` itself), served through the serving part
-    (else its own top-K)."""
+    set-up seconds and what its parts chose (`TrainableModel.fit_notes`, a served
+    recommender's ``notes``): a victim refitted under the training part (else ``victim``
+    itself), served through the serving part (else its own top-K)."""
     start = time.perf_counter()
     notes: dict[str, Any] = {}
     if plan.training is not None:
@@ -195,7 +195,9 @@ def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingD
                                    train, seed=seed, progress=progress)
         notes = dict(victim.fit_notes)
     if plan.serving is not None:
-        return plan.serving.serve(victim, seed=seed), None, time.perf_counter() - start, notes
+        served = plan.serving.serve(victim, seed=seed)
+        notes.update(getattr(served, "notes", {}))
+        return served, None, time.perf_counter() - start, notes
     return victim.top_k, victim.predict_pairs, time.perf_counter() - start, notes
 
 
@@ -275,8 +277,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     under its training part (else that victim) serves, through its serving part if it has one
     (``hr_defense``). Metrics count real users only, each HR by both papers' definitions
     (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
-    force, defaults included; ``defense_notes`` what the training part chose per seed (e.g.
-    TCD's labels under ``labels=auto``), None if it chose nothing. ``ri`` is the robustness
+    force, defaults included; ``defense_notes`` what the defense chose per seed (e.g.
+    TCD's labels under ``labels=auto``, RVD's k off Table 2), None if it chose nothing. ``ri`` is the robustness
     improvement per seed (mean, std, values), ``ri_of_means`` the RI of the mean HRs;
     ``p_value`` the paired t-test of ``hr_attack`` against ``hr_defense`` over seeds (nan
     with fewer than two); ``backfire`` the reasons the defense backfired

@@ -7,8 +7,9 @@ import os
 import zipfile
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, ClassVar, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -154,6 +155,8 @@ class TrainableModel(ABC):
         self.best_epoch = -1
         #: What a training defense chose while fitting this model (e.g. TCD's labels); empty otherwise.
         self.fit_notes: dict[str, Any] = {}
+        #: The held-out (users, items, ratings) of the last fit, never trained on; None if none.
+        self.validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._prepared: Any = None
 
     # ----------------------------------------------------------------- subclass hooks
@@ -201,6 +204,7 @@ class TrainableModel(ABC):
             raise ValueError("epochs must be >= 1")
         fit_part, valid = self.split_validation(train, seed)
         self.start(train, fit_part, seed)
+        self.validation = valid
         normalized = fit_part.normalized()
         self._prepare(normalized, seed)
         best_mse, best = np.inf, None
@@ -239,7 +243,25 @@ class TrainableModel(ABC):
         self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
         self.n_items = train.n_items
         self._init_params(rng, train.n_users, train.n_items)
-        self.history, self.best_epoch, self.fit_notes = [], -1, {}
+        self.history, self.best_epoch, self.fit_notes, self.validation = [], -1, {}, None
+
+    def seen_ratings(self) -> RatingData:
+        """The training ratings the model excludes from recommendations and fine-tunes read."""
+        return RatingData(self.seen_indptr, self.seen_indices, self.seen_values, self.n_users, self.n_items,
+                          self.scale)
+
+    @contextmanager
+    def seeing(self, ratings: RatingData) -> Iterator["TrainableModel"]:
+        """Within the block, ``ratings`` (same users and items) stand for the training ratings:
+        fine-tunes read them and recommendations exclude them; the parameters are untouched."""
+        if (ratings.n_users, ratings.n_items) != (self.n_users, self.n_items):
+            raise ValueError("seeing() needs ratings of the model's users and items")
+        kept = self.seen_indptr, self.seen_indices, self.seen_values
+        self.seen_indptr, self.seen_indices, self.seen_values = ratings.indptr, ratings.indices, ratings.values
+        try:
+            yield self
+        finally:
+            self.seen_indptr, self.seen_indices, self.seen_values = kept
 
     def train_epoch(self, ratings: RatingData, seed: int) -> float:
         """One epoch over ``ratings`` (dataset scale, e.g. training ratings plus pseudo-labels)
