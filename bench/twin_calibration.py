@@ -5,6 +5,7 @@ tolerance (±25 %).
     python3 bench/twin_calibration.py --dataset ml-1m --data-dir ../shared/data --out results/twin-ml-1m
         [--seeds 3] [--tcd-seeds 1] [--tolerance 0.25] [--workers 1]
 
+First a table of the statistics the twin's shape was fitted to (real copy and twin, seed 0).
 The cells (MF with its defaults, 5 targets, 3 % fakes, knowledge 0.4, the papers' HR@K):
 clean test HR; the target HR of Average and PGA on unpopular and on random targets, without
 defense and under RVD; test HR under RVD; and, over ``--tcd-seeds`` seeds (TCD costs about
@@ -20,7 +21,12 @@ import json
 import math
 from typing import Any, Iterable
 
+import numpy as np
+from scipy.stats import spearmanr
+
+from fastpoison.data.datasets import load_dataset
 from fastpoison.data.registry import SYNTHETIC_PREFIX
+from fastpoison.data.split import Split
 from fastpoison.eval.experiment import ExperimentSpec
 from fastpoison.eval.grid import expand
 from fastpoison.eval.runner import run_grid
@@ -41,6 +47,40 @@ ROWS = (
     ("TCD, Average, unpopular: target HR", "average", "tcd", "unpopular", "hr_defense"),
     ("TCD, Average, unpopular: test HR", "average", "tcd", "unpopular", "test_hr_defense"),
 )
+
+
+def shape_stats(split: Split) -> dict[str, str]:
+    """The statistics a twin's shape is fitted to, formatted: quantiles of ratings per user
+    and per item, share of items with 1-4 ratings, share of ratings on the top tenth of items,
+    the held-out items' popularity, share of held-out ratings below 4 of 5 (ratings on 1-5),
+    the spread of item mean ratings and their rank correlation with popularity."""
+    train = split.train
+    users, items = train.user_counts(), train.item_counts()
+    rated = items[items > 0]
+    _, cols, values = train.coo()
+    means = np.bincount(cols, weights=values, minlength=train.n_items)[items > 0] / rated
+    top = np.sort(rated)[::-1][:len(rated) // 10].sum() / rated.sum()
+
+    def quantiles(x: np.ndarray, qs: tuple[float, ...]) -> str:
+        return ", ".join(str(int(v)) for v in np.quantile(x, qs))
+
+    return {
+        "ratings per user, 10/25/50/75/90 %": quantiles(users, (0.1, 0.25, 0.5, 0.75, 0.9)),
+        "ratings per item, 10/25/50/75/90/99 %": quantiles(rated, (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)),
+        "items with 1-4 ratings": f"{100 * np.mean(rated < 5):.1f} %",
+        "ratings on the top tenth of items": f"{100 * top:.0f} %",
+        "held-out item's ratings, 10/50/90 %": quantiles(items[split.test_items], (0.1, 0.5, 0.9)),
+        "held-out ratings below 4": f"{100 * np.mean(split.test_ratings < 4):.0f} %",
+        "std of item mean ratings (>= 20 ratings)": f"{means[rated >= 20].std():.2f}",
+        "Spearman, item popularity vs mean rating": f"{spearmanr(rated, means)[0]:.2f}",
+    }
+
+
+def shape_table(real: Split, twin: Split) -> str:
+    """Markdown: `shape_stats` of the real split beside the twin's."""
+    a, b = shape_stats(real), shape_stats(twin)
+    lines = ["| statistic | real | twin |", "|---|---|---|"] + [f"| {k} | {a[k]} | {b[k]} |" for k in a]
+    return "\n".join(lines) + "\n"
 
 
 def cells(dataset: str, seeds: int, tcd_seeds: int, data_dir: str | None) -> list[ExperimentSpec]:
@@ -99,6 +139,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()
+    real = load_dataset(args.dataset, args.data_dir, require_real=True).split
+    print(shape_table(real, load_dataset(SYNTHETIC_PREFIX + args.dataset).split))
     records = {}
     for side, dataset in (("real", args.dataset), ("twin", SYNTHETIC_PREFIX + args.dataset)):
         specs = cells(dataset, args.seeds, args.tcd_seeds, args.data_dir)
