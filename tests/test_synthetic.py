@@ -154,3 +154,14 @@ def test_synthetic_only_shapes_load_by_name_without_looking_for_real_data() -> N
     assert ds.data_source == "synthetic" and ds.split.train.n_users == 3000
     with pytest.raises(DataError, match="synthetic data shape"):
         load_dataset("sparse", require_real=True)
+
+
+@pytest.mark.parametrize("bad", [{"popularity_cap": 0.0}, {"popularity_cap": 1.5}, {"rank": 0}])
+def test_a_twin_needs_a_popularity_cap_and_a_rank(bad: dict[str, float]) -> None:
+    import dataclasses
+
+    from fastpoison.data.records import DatasetRecord
+
+    record = DATASETS["ml-100k"]
+    with pytest.raises(ValueError, match="popularity_cap"):
+        DatasetRecord(name="bad", scale=record.scale, twin=dataclasses.replace(record.twin, **bad))

@@ -155,3 +155,5 @@ class DatasetRecord:
             raise ValueError(f"the twin of {self.name!r} needs unrated_share in [0, 1)")
         if self.twin is not None and len(self.twin.histogram) != len(self.scale.grid):
             raise ValueError(f"the twin of {self.name!r} needs one histogram weight per rating of its scale")
+        if self.twin is not None and not (0 < self.twin.popularity_cap <= 1 and self.twin.rank >= 1):
+            raise ValueError(f"the twin of {self.name!r} needs popularity_cap in (0, 1] and rank >= 1")
