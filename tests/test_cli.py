@@ -170,7 +170,9 @@ def test_bench_runs_the_standard_grid_and_tabulates(tmp_path, capsys):
     summary = json.loads((tmp_path / "bench.json").read_text())
     # 2 models x 2 attacks x 2 defenses, and the popularity baseline's clean cell
     assert summary["cells"] == summary["ran"] == 9 and summary["peak_rss_mib_per_process"] > 0
+    assert summary["protocol"] == "targets: 5 unpopular items (rated by 1-4 users), the papers' protocol"
     text = capsys.readouterr().out
+    assert summary["protocol"] in text.splitlines()[0]  # the header says which targets the bench promotes
     assert "| none | " in text and "| rvd | " in text and "ms per user" in text and "test HR clean" in text
     assert "Popularity's clean test HR: 0." in text and "below it: mf" in text  # 2-epoch victims rank worse
     assert main([*argv, "--resume"]) == 0 and json.loads((tmp_path / "bench.json").read_text())["skipped"] == 9

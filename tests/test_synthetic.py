@@ -8,6 +8,7 @@ import scipy.sparse.linalg as sla
 from fastpoison.data import (DATASETS, RatingData, Split, default_threshold, leave_one_out, synthetic_ratings,
                              synthetic_twin)
 from fastpoison.data.registry import twin_names
+from fastpoison.data.synthetic import _weights
 from fastpoison.errors import DataError
 
 
@@ -48,11 +49,39 @@ def test_histogram_matches_the_profile(twin: tuple[str, Split]) -> None:
     assert np.allclose(share / full.n_ratings, DATASETS[name].twin.histogram, atol=0.005)
 
 
-def test_test_ratings_are_liked_ones(twin: tuple[str, Split]) -> None:
+def test_test_ratings_are_liked_ones_unless_the_twin_holds_out_any(twin: tuple[str, Split]) -> None:
     name, split = twin
     assert split.n_test == DATASETS[name].twin.n_users  # every user has >= 2 ratings
     threshold = {"filmtrust": 6.0}.get(name, 4.0)
-    assert np.all(split.test_ratings >= threshold)  # every twin user has a liked rating here
+    liked = split.test_ratings >= threshold
+    if DATASETS[name].twin.liked_test:
+        assert np.all(liked)  # every twin user has a liked rating here
+    else:  # any rating, as the NCF splits: about as often liked as all ratings are
+        full = split.full()
+        assert abs(liked.mean() - np.mean(full.values >= threshold)) < 0.05
+
+
+def test_two_piece_weights_keep_the_plain_draw_and_compress_only_the_head() -> None:
+    plain = _weights(np.random.default_rng(3), 2.0, None, 1000)
+    assert np.array_equal(plain, np.random.default_rng(3).lognormal(0.0, 2.0, 1000))
+    skewed = _weights(np.random.default_rng(3), 2.0, 1.0, 1000)
+    low = plain <= 1
+    assert np.array_equal(skewed[low], plain[low])
+    assert np.allclose(np.log(skewed[~low]), np.log(plain[~low]) / 2)
+
+
+def test_calibrated_ml1m_twin_has_real_ml1m_statistics() -> None:
+    """Real ML-1M (NCF split): per-user quantiles 26/43/95/207/399, per-item 7/33/122/349/726,
+    7.9 % of items with 1-4 ratings, the top tenth of items 44 % of ratings, held-out items'
+    median popularity 586, 37 % of held-out ratings below 4."""
+    split = synthetic_twin("ml-1m", seed=0)
+    users, items = split.train.user_counts(), split.train.item_counts()
+    assert np.allclose(np.quantile(users, [0.1, 0.25, 0.5, 0.75, 0.9]), [26, 43, 95, 207, 399], rtol=0.15)
+    assert np.allclose(np.quantile(items, [0.25, 0.5, 0.75, 0.9]), [33, 122, 349, 726], rtol=0.25)
+    assert 0.06 < np.mean(items < 5) < 0.10
+    assert 0.40 < np.sort(items)[::-1][:len(items) // 10].sum() / items.sum() < 0.48
+    assert 450 < np.median(items[split.test_items]) < 750
+    assert 0.3 < np.mean(split.test_ratings < 4) < 0.45
 
 
 def test_same_seed_same_data() -> None:
@@ -125,3 +154,14 @@ def test_synthetic_only_shapes_load_by_name_without_looking_for_real_data() -> N
     assert ds.data_source == "synthetic" and ds.split.train.n_users == 3000
     with pytest.raises(DataError, match="synthetic data shape"):
         load_dataset("sparse", require_real=True)
+
+
+@pytest.mark.parametrize("bad", [{"popularity_cap": 0.0}, {"popularity_cap": 1.5}, {"rank": 0}])
+def test_a_twin_needs_a_popularity_cap_and_a_rank(bad: dict[str, float]) -> None:
+    import dataclasses
+
+    from fastpoison.data.records import DatasetRecord
+
+    record = DATASETS["ml-100k"]
+    with pytest.raises(ValueError, match="popularity_cap"):
+        DatasetRecord(name="bad", scale=record.scale, twin=dataclasses.replace(record.twin, **bad))

@@ -24,7 +24,7 @@ from .data.targets import choose_targets
 from .defenses import DEFENSES, with_settings
 from .errors import FastPoisonError
 from .jsonio import dumps
-from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, standard_grid, timing_table
+from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, protocol, standard_grid, timing_table
 from .eval.experiment import STAGE_METRICS, STAGES, ExperimentSpec, run_experiment
 from .eval import backfire, reproduce
 from .eval.grid import load_grid
@@ -224,11 +224,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     keys = {c.key() for c in cells}
     records = [r for r in store.records() if r.get("key") in keys]
     peak_mib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    _write_json(args.json, {"dataset": args.dataset, "data_source": ds.data_source, "cells": len(cells),
-                            "ran": outcome.ran, "skipped": outcome.skipped, "failed": list(outcome.failed),
+    header = protocol(args.targets, args.n_targets)
+    _write_json(args.json, {"dataset": args.dataset, "data_source": ds.data_source, "protocol": header,
+                            "cells": len(cells), "ran": outcome.ran, "skipped": outcome.skipped, "failed": list(outcome.failed),
                             "wall_s": wall, "peak_rss_mib_per_process": peak_mib, "out": out})
-    _say(args, f"{args.dataset} ({ds.data_source}): {len(cells)} cells ({outcome.skipped} already done) in {wall:.0f} s "
-               f"on {args.workers} worker(s); peak RSS {peak_mib:.0f} MiB per process; records in {out}")
+    _say(args, f"{args.dataset} ({ds.data_source}), {header}: {len(cells)} cells ({outcome.skipped} already done) "
+               f"in {wall:.0f} s on {args.workers} worker(s); peak RSS {peak_mib:.0f} MiB per process; records in {out}")
     if records:
         cells_done = collect(records)
         _say(args, "\n" + render(cells_done, "md"))
@@ -344,9 +345,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-reg", type=float, help="NSVD only: strength of the per-item prior on q_i (default 0, the plain model; 16 is ours)")
 
 
-def _threat_args(p: argparse.ArgumentParser) -> None:
+def _threat_args(p: argparse.ArgumentParser, targets: str = "random") -> None:
+    """The threat-model options; ``targets`` is the default of ``--targets``."""
     p.add_argument("--dataset", required=True, help="ml-100k, ml-1m, filmtrust, yelp, synthetic:NAME or a path")
-    p.add_argument("--targets", default="random", help="random, unpopular or comma-separated (0-based) item ids")
+    p.add_argument("--targets", default=targets,
+                   help=f"random, unpopular or comma-separated (0-based) item ids (default {targets})")
     p.add_argument("--n-targets", type=int, default=5, help="number of target items (default 5)")
     p.add_argument("--size", type=float, default=0.03, help="fake users as a share of real users (default 0.03)")
     p.add_argument("--filler", type=int, help="filler items per fake user (default: the mean real profile minus the "
@@ -355,8 +358,8 @@ def _threat_args(p: argparse.ArgumentParser) -> None:
                    help="share of real ratings the attacker sees, in (0, 1] (default 0.4)")
 
 
-def _experiment_args(p: argparse.ArgumentParser) -> None:
-    _threat_args(p)
+def _experiment_args(p: argparse.ArgumentParser, targets: str = "random") -> None:
+    _threat_args(p, targets)
     p.add_argument("--hr-k", type=int, help="cut-off K of HR@K (default 50; 500 on Yelp, as the RVD paper)")
     p.add_argument("--seeds", type=int, default=1, help="number of repeated runs")
     p.add_argument("--seed", type=int, default=0, help="first seed")
@@ -466,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="record folder (default bench-results/DATASET); reruns with --resume reuse it")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--resume", action="store_true", help="skip cells already in --out")
-    _experiment_args(p)
+    _experiment_args(p, targets="unpopular")  # the papers' protocol
     _common(p)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -56,7 +56,19 @@ class TwinShape:
     """How a synthetic twin looks: user, item and rating counts, minimum ratings per user,
     spread (lognormal sigma) of user activity and of item popularity, the rating histogram
     over the record's scale (one weight per grid value), and the share of item ids that no
-    one rates (ids with gaps; 0: every item is rated)."""
+    one rates (ids with gaps; 0: every item is rated).
+
+    The other fields calibrate a twin to its real dataset; their defaults are the generator
+    every uncalibrated twin uses. ``activity_head_sigma`` / ``popularity_head_sigma``: the
+    sigma above the median of the lognormal weights (``None``: the same as below it; less
+    than below it gives a log-skewed law with a long low tail and a compact head).
+    ``popularity_cap``: the quantile at which item popularity weights are capped.
+    ``popularity_effect``: how much (in item-bias standard deviations) an item's log
+    popularity raises its scores. ``interaction`` / ``noise``: the weights of the low-rank
+    term (of rank ``rank``) and of the per-rating noise in the scores. ``liked_test``: the
+    held-out rating is a liked one whenever the user has one (``False``: any rating, as the
+    NCF splits).
+    """
 
     n_users: int
     n_items: int
@@ -66,6 +78,14 @@ class TwinShape:
     popularity_sigma: float
     histogram: tuple[float, ...]
     unrated_share: float = 0.0
+    activity_head_sigma: float | None = None
+    popularity_head_sigma: float | None = None
+    popularity_cap: float = 0.995
+    popularity_effect: float = 0.4
+    interaction: float = 0.8
+    noise: float = 0.6
+    rank: int = 8
+    liked_test: bool = True
 
 
 #: The HR@K cut-off of the papers unless a dataset's `PaperSettings` says otherwise.
@@ -135,3 +155,5 @@ class DatasetRecord:
             raise ValueError(f"the twin of {self.name!r} needs unrated_share in [0, 1)")
         if self.twin is not None and len(self.twin.histogram) != len(self.scale.grid):
             raise ValueError(f"the twin of {self.name!r} needs one histogram weight per rating of its scale")
+        if self.twin is not None and not (0 < self.twin.popularity_cap <= 1 and self.twin.rank >= 1):
+            raise ValueError(f"the twin of {self.name!r} needs popularity_cap in (0, 1] and rank >= 1")

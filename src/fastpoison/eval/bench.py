@@ -6,6 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
+from ..data.targets import UNPOPULAR_BELOW
 from ..defenses import applies
 from .experiment import ExperimentSpec
 from .grid import expand
@@ -35,6 +36,21 @@ def standard_grid(dataset: str, *, models: Sequence[str] = ("mf",), attacks: Seq
     if BASELINE not in models:
         cells.append(ExperimentSpec(dataset=dataset, model=BASELINE, targets=targets, seeds=seeds, seed=seed))
     return cells
+
+
+#: The papers' targets: each attack promotes 5 unpopular items (both the RVD and the TCD paper).
+PAPERS_TARGETS = ("unpopular", 5)
+
+
+def protocol(targets: str, n_targets: int) -> str:
+    """One line saying which items the bench promotes and whether that is the papers'
+    protocol (`PAPERS_TARGETS`)."""
+    how = targets.strip()
+    what = {"unpopular": f"{n_targets} unpopular items (rated by 1-{UNPOPULAR_BELOW - 1} users)",
+            "random": f"{n_targets} random items"}.get(how, f"the items {how}")
+    if (how, n_targets) == PAPERS_TARGETS:
+        return f"targets: {what}, the papers' protocol"
+    return f"targets: {what}, not the papers' protocol ({PAPERS_TARGETS[1]} unpopular items)"
 
 
 def _mean(values: Iterable[float | None]) -> float:
