@@ -311,3 +311,20 @@ def test_rvd_chooses_k_by_validation_where_table_2_has_none():
     assert RVD(model, epochs=2, dataset="synthetic:ml-100k").notes == {}  # Table 2's k: nothing chosen
     model.validation = None  # as a model loaded from a file
     assert RVD(model, epochs=2, dataset="synthetic:sparse").k == DEFAULT_NEIGHBOURS
+
+
+@pytest.mark.parametrize("kind", ["nsvd", "autorec"])
+def test_seeing_swaps_what_the_model_derives_from_its_ratings_and_restores_it(kind):
+    from fastpoison.models import make_model
+    train = load_dataset("synthetic:sparse").split.train
+    model = make_model(kind, epochs=2, **({"factors": 8} if kind == "nsvd" else {"hidden": 16})).fit(train, seed=0)
+    users = np.arange(50, dtype=np.int32)
+    before = model.predict(users)
+    fewer = train.subset_ratings(np.arange(train.n_ratings) % 3 != 0)
+    with model.seeing(fewer):
+        inside = model.predict(users)
+    assert not np.allclose(inside, before)  # N(u) / the input rows follow the ratings seen
+    np.testing.assert_array_equal(model.predict(users), before)
+    with pytest.raises(ValueError, match="seeing"):
+        with model.seeing(load_dataset("synthetic:filmtrust").split.train):
+            pass

@@ -253,15 +253,19 @@ class TrainableModel(ABC):
     @contextmanager
     def seeing(self, ratings: RatingData) -> Iterator["TrainableModel"]:
         """Within the block, ``ratings`` (same users and items) stand for the training ratings:
-        fine-tunes read them and recommendations exclude them; the parameters are untouched."""
+        fine-tunes read them, recommendations exclude them, and what a model derives from them
+        (NSVD's N(u), an auto-encoder's input rows) follows; the parameters are untouched, and
+        everything is as before once the block ends."""
         if (ratings.n_users, ratings.n_items) != (self.n_users, self.n_items):
             raise ValueError("seeing() needs ratings of the model's users and items")
         kept = self.seen_indptr, self.seen_indices, self.seen_values
         self.seen_indptr, self.seen_indices, self.seen_values = ratings.indptr, ratings.indices, ratings.values
+        self._after_fit()
         try:
             yield self
         finally:
             self.seen_indptr, self.seen_indices, self.seen_values = kept
+            self._after_fit()
 
     def train_epoch(self, ratings: RatingData, seed: int) -> float:
         """One epoch over ``ratings`` (dataset scale, e.g. training ratings plus pseudo-labels)
