@@ -199,6 +199,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result["ri"] is not None:
         _say(args, f"  {'ri (per seed)':<26} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
         _say(args, f"  {'ri (of the mean HRs)':<26} {result['ri_of_means']:.4f}")
+    if result["defense_notes"]:
+        _say(args, "  what the defense chose per seed; valid_hr_*: HR@50 of the liked held-out validation ratings "
+                   "(never trained on) that each option reached, by which it chose")
     for seed, notes in enumerate(result["defense_notes"] or [], start=args.seed):
         _say(args, f"  {f'defense chose (seed {seed})':<26} " + ", ".join(
             f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in notes.items()))
