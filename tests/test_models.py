@@ -43,6 +43,24 @@ def test_fit_beats_the_mean_and_is_deterministic(cls, optimizer, data):
     assert min(valid) < 0.8 * np.var(vals)
 
 
+def test_early_stopping_ends_a_fit_patience_epochs_after_its_best(data):
+    # lr high enough that validation MSE turns up well before 40 epochs
+    kw = dict(factors=16, epochs=40, lr=0.02, reg=0.0)
+    full = MF(patience=0, **kw).fit(data, seed=1)
+    stopped = MF(patience=3, **kw).fit(data, seed=1)
+    assert full.epochs_run == 40 and stopped.epochs_run == stopped.best_epoch + 4 < 40
+    # the same epochs as the full fit up to the stop: same history, hence the same kept epoch
+    assert stopped.history == full.history[:stopped.epochs_run]
+    assert stopped.best_epoch == int(np.argmin([h["valid_mse"] for h in stopped.history]))
+    if full.best_epoch == stopped.best_epoch:
+        for k in full.params:
+            assert np.array_equal(full.params[k], stopped.params[k]), k
+    # without validation ratings nothing stops early
+    assert MF(patience=3, valid_fraction=0, **kw).fit(data, seed=1).epochs_run == 40
+    with pytest.raises(ValueError, match="patience"):
+        MF(patience=-1)
+
+
 def test_history_and_callbacks(data):
     seen = []
     MF(factors=4, epochs=3).fit(data, callbacks=[lambda e, rec: seen.append((e, sorted(rec)))])

@@ -20,7 +20,7 @@ def test_rvd_tables_resolve_to_their_appendix_twin():
     # 7 attacks x (none, apr, ltsmf, rmf, rvd, and our two RVD variants beside rvd) x 2 seeds
     assert len(pairs) == 35 and len(cells) == 98
     assert {c.knowledge for c in cells} == {1.0} and {c.targets for c in cells} == {"unpopular"}
-    assert {c.seed for c in cells} == {0, 1} and all(c.model_options == {} for c in cells)
+    assert {c.seed for c in cells} == {0, 1} and all(c.model_options == {"patience": 0} for c in cells)
     assert reproduce.resolve("rvd-table3", "yelp").name == "rvd-table3"
     assert {c.hr_k for _, c in reproduce.plan(reproduce.resolve("rvd-table3", "yelp"), "yelp")} == {500}
     with pytest.raises(ValueError, match="covers"):

@@ -267,12 +267,27 @@ def test_bracketed_settings_reach_each_part():
         get_defense("rvd[k=2.5]")
 
 
+def test_tcd_stops_early_but_co_trains_at_least_patience_epochs(train):
+    tcd = TCD(pretrain_epochs=2, epochs=40, pseudo_ratio=0.5)
+    factory = lambda **o: MF(factors=8, lr=0.02, reg=0.0, patience=2, **o)  # noqa: E731
+    head = tcd.fit(factory, train, seed=0)
+    assert head.epochs_run < 40
+    assert head.epochs_run == max(head.best_epoch, tcd.pretrain_epochs) + 3
+    assert head.best_epoch == int(np.argmin([h["valid_mse"] for h in head.history]))
+    full = tcd.fit(lambda **o: MF(factors=8, lr=0.02, reg=0.0, patience=0, **o), train, seed=0)
+    assert full.epochs_run == 40 and full.history[:head.epochs_run] == head.history
+
+
 def test_tcd_in_an_experiment():
     spec = ExperimentSpec(dataset="synthetic:filmtrust", model="nsvd", attack="random", defense="tcd",
                           targets="unpopular", seeds=2, model_options={"epochs": 3, "factors": 8})
     r = run_experiment(spec)
     assert len(r["hr_defense"]["values"]) == 2 and r["timings"]["defense_fit"] > 0
     assert r["defense_notes"] == [{"labels": "agree"}] * 2  # the paper's labels on a paper dataset's twin
+    # each stage's fit per seed: the epoch it kept and the epochs it ran
+    for stage in ("origin", "attack", "defense"):
+        assert len(r["epochs"][stage]) == 2
+        assert all(0 <= e["kept_epoch"] < e["epochs_run"] <= 3 for e in r["epochs"][stage])
 
 
 def test_run_reports_what_auto_labels_chose(capsys):

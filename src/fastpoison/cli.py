@@ -68,7 +68,7 @@ def _load(args: argparse.Namespace, name: str):
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {"threads": args.threads}
-    for key in ("epochs", "factors", "hidden", "lr", "reg", "optimizer", "item_reg"):
+    for key in ("epochs", "patience", "factors", "hidden", "lr", "reg", "optimizer", "item_reg"):
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = value
@@ -145,11 +145,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     out = model.save(args.out)
     result = {"dataset": args.dataset, "model": args.model, "data_source": ds.data_source, "files": ds.files,
-              "seed": args.seed, "best_epoch": model.best_epoch, "history": model.history, "fit_s": elapsed,
-              "out": out}
+              "seed": args.seed, "best_epoch": model.best_epoch, "epochs_run": model.epochs_run,
+              "history": model.history, "fit_s": elapsed, "out": out}
     _write_json(args.json, result)
+    stopped = f" of {model.epochs_run} run (early stopping)" if model.epochs_run < model.config.epochs else ""
     _say(args, f"trained {args.model} on {ds.name} ({ds.data_source}) in {elapsed:.2f}s, "
-               f"best epoch {model.best_epoch}; saved {out}")
+               f"best epoch {model.best_epoch}{stopped}; saved {out}")
     return 0
 
 
@@ -199,6 +200,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result["ri"] is not None:
         _say(args, f"  {'ri (per seed)':<26} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
         _say(args, f"  {'ri (of the mean HRs)':<26} {result['ri_of_means']:.4f}")
+    for stage, fits in result["epochs"].items():
+        if fits:
+            _say(args, f"  {'epoch kept, ' + stage:<26} " + ", ".join(
+                f"{f['kept_epoch'] + 1} of {f['epochs_run']} run" for f in fits))
     if result["defense_notes"]:
         _say(args, "  what the defense chose per seed; valid_hr_*: HR@50 of the liked held-out validation ratings "
                    "(never trained on) that each option reached, by which it chose")
@@ -339,6 +344,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
+    p.add_argument("--patience", type=int,
+                   help="stop a fit after this many epochs without a lower validation MSE (ours; default 10 "
+                        "for MF and NSVD, 0 for the auto-encoders; 0 trains every epoch, as the papers and "
+                        "`reproduce` do)")
     p.add_argument("--factors", type=int, help="MF/NSVD: latent dimension (default 128)")
     p.add_argument("--hidden", type=int, help="AutoRec/CDAE: hidden units (default 500 / 50)")
     p.add_argument("--lr", type=float, help="learning rate")

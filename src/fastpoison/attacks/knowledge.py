@@ -10,8 +10,9 @@ from ..data.ratings import RatingData
 from ..models.mf import MF
 
 #: The attacker's own MF simulator (partial-knowledge setting, TCD paper §3.2): the
-#: victim's algorithm with the attacker's choice of size.
-SURROGATE_OPTIONS = {"factors": 64, "epochs": 40, "valid_fraction": 0.1, "threads": 1}
+#: victim's algorithm with the attacker's choice of size, trained every epoch (no early
+#: stopping, so that the attacks stay as measured against the papers).
+SURROGATE_OPTIONS = {"factors": 64, "epochs": 40, "valid_fraction": 0.1, "patience": 0, "threads": 1}
 
 
 class AttackerView:

@@ -38,7 +38,9 @@ class TCD(TrainingDefense):
     model j in turn trains one epoch on the training ratings plus the unrated pairs on which
     the two other models agree after projection onto the rating grid (`agreement_labels`,
     sampled at ``pseudo_ratio``). Model 0 is returned, at its epoch of lowest validation MSE.
-    ``epochs`` (None: the model's own setting) counts pre-training epochs too. Any model
+    ``epochs`` (None: the model's own setting) counts pre-training epochs too. Early stopping
+    follows model 0's ``patience`` (ours; 0 in `reproduce`), counted from the first
+    co-training epoch at the earliest, so that co-training always runs ``patience`` epochs. Any model
     with the step API works; for implicit-feedback models (CDAE), where every rating is an
     interaction, only pseudo-labels at or above the "liked" threshold (4 of 5) are kept. Models
     that are not ``co_trainable`` (popularity) are refused.
@@ -171,6 +173,8 @@ class TCD(TrainingDefense):
                     best_mse, head.best_epoch, best = record["valid_mse"], epoch, head.snapshot()
             head.history.append(record)
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
-        head.finish(best, n_epochs - 1)
+            if head.stops_after(epoch, counting_from=self.pretrain_epochs):
+                break
+        head.finish(best, len(head.history) - 1)
         head.validation = valid
         return head

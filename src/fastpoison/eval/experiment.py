@@ -33,7 +33,10 @@ from .stats import aggregate, paired_ttest, summarize
 #: 3: RVD fine-tunes with the model's own training (the paper's), APR's perturbation per
 #: embedding row and RMF's Frobenius norm (the papers'), NSVD without the per-item prior,
 #: CoAttack and GCoAttack as eq. 4, TNA's users by influence, delimited files renumbered.
-PROTOCOL = 3
+#: 4: early stopping (MF and NSVD, patience 10, ours) outside `reproduce`; off the paper's datasets, TCD's
+#: labels chosen by validation and RVD's k chosen by validation; the ML-1M twin calibrated
+#: to real ML-1M.
+PROTOCOL = 4
 
 
 #: The value types of `ExperimentSpec`'s fields, by their annotation.
@@ -182,12 +185,18 @@ def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progre
     return _timed(lambda: model.fit(train, seed=seed, progress=progress))
 
 
+def _epochs(model: TrainableModel) -> dict[str, int]:
+    """The epoch a fit kept and how many it ran (fewer than configured if it stopped early)."""
+    return {"kept_epoch": int(model.best_epoch), "epochs_run": model.epochs_run}
+
+
 def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingData, victim: TrainableModel, seed: int,
-            progress: bool) -> tuple[Recommend, Callable[..., np.ndarray] | None, float, dict[str, Any]]:
+            progress: bool) -> tuple[Recommend, Callable[..., np.ndarray] | None, float, dict[str, Any],
+                                     TrainableModel]:
     """The defended recommender on ``train``, its pair scorer (None behind a serving part), its
-    set-up seconds and what its parts chose (`TrainableModel.fit_notes`, a served
-    recommender's ``notes``): a victim refitted under the training part (else ``victim``
-    itself), served through the serving part (else its own top-K)."""
+    set-up seconds, what its parts chose (`TrainableModel.fit_notes`, a served recommender's
+    ``notes``) and the model behind it: a victim refitted under the training part (else
+    ``victim`` itself), served through the serving part (else its own top-K)."""
     start = time.perf_counter()
     notes: dict[str, Any] = {}
     if plan.training is not None:
@@ -197,8 +206,8 @@ def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingD
     if plan.serving is not None:
         served = plan.serving.serve(victim, seed=seed)
         notes.update(getattr(served, "notes", {}))
-        return served, None, time.perf_counter() - start, notes
-    return victim.top_k, victim.predict_pairs, time.perf_counter() - start, notes
+        return served, None, time.perf_counter() - start, notes, victim
+    return victim.top_k, victim.predict_pairs, time.perf_counter() - start, notes, victim
 
 
 T = TypeVar("T")
@@ -278,7 +287,10 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     (``hr_defense``). Metrics count real users only, each HR by both papers' definitions
     (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
     force, defaults included; ``defense_notes`` what the defense chose per seed (e.g.
-    TCD's labels under ``labels=auto``, RVD's k off Table 2), None if it chose nothing. ``ri`` is the robustness
+    TCD's labels under ``labels=auto``, RVD's k off Table 2), None if it chose nothing;
+    ``epochs`` per stage and seed the epoch each fit kept and the epochs it ran (early
+    stopping, `TrainConfig.patience`), the defended stage's from the model that serves (the
+    attacked victim behind a serving-only defense). ``ri`` is the robustness
     improvement per seed (mean, std, values), ``ri_of_means`` the RI of the mean HRs;
     ``p_value`` the paired t-test of ``hr_attack`` against ``hr_defense`` over seeds (nan
     with fewer than two); ``backfire`` the reasons the defense backfired
@@ -297,6 +309,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     target_sets = []
     shifts: dict[str, list[np.ndarray]] = {"attack": [], "defense": []}
     defense_notes: list[dict[str, Any]] = []
+    epochs: dict[str, list[dict[str, int]]] = {stage: [] for stage in STAGES}
     plan = None if spec.defense is None else get_defense(spec.defense, dataset=ds.name, model=spec.model, data=train)
     model_key = (ds.name, spec.model, json.dumps(spec.model_options, sort_keys=True))
     for s in range(spec.seed, spec.seed + spec.seeds):
@@ -310,6 +323,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
                                                                score_pairs=model.predict_pairs))
         metrics = _at_stage(clean, "origin")
         timings["fit"].append(fit_s)
+        epochs["origin"].append(_epochs(model))
         victim, poisoned = model, train
         if spec.attack is not None:
             fakes_key = ("fakes", ds.name, spec.attack, spec.targets, spec.n_targets, spec.attack_size, spec.n_filler,
@@ -325,10 +339,13 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
                                               lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True,
                                                                 score_pairs=victim.predict_pairs))
             metrics.update(_at_stage(attacked, "attack"))
+            epochs["attack"].append(_epochs(victim))
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
-            recommend, score_pairs, setup_s, notes = _defend(spec, ds, plan, poisoned, victim, s, progress)
+            recommend, score_pairs, setup_s, notes, defended_model = _defend(spec, ds, plan, poisoned, victim, s,
+                                                                             progress)
             defense_notes.append(notes)
+            epochs["defense"].append(_epochs(defended_model))
             gives_ranks = plan.serving is None or plan.serving.gives_ranks
             defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks,
                                                   score_pairs=score_pairs)
@@ -354,6 +371,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "attack_settings": None if spec.attack is None else attack_settings(get_attack(spec.attack)),
         "defense_settings": None if plan is None else plan.settings(),
         "defense_notes": defense_notes if any(defense_notes) else None,
+        "epochs": {stage: per_stage or None for stage, per_stage in epochs.items()},
         **{key.format(stage): summarised(key.format(stage)) for key in STAGE_METRICS.values() for stage in STAGES},
         "ri": _robustness(per_seed),
         "ri_of_means": _ri_of_means(summary),

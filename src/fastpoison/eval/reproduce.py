@@ -41,11 +41,15 @@ def resolve(name: str, dataset: str | None) -> PaperTable:
     raise ValueError(f"{table.name} has no {dataset!r}; it covers {', '.join(datasets)}")
 
 
+#: Both papers train every model for a fixed number of epochs: no early stopping.
+PAPER_MODEL_OPTIONS: dict[str, Any] = {"patience": 0}
+
+
 def _spec(table: PaperTable, entry: PaperEntry) -> ExperimentSpec:
     return ExperimentSpec(dataset=entry.dataset, model=entry.model, attack=_attack_of(entry), defense=entry.defense,
                           targets=entry.targets or DEFAULT_TARGETS,
                           knowledge=entry.knowledge if entry.knowledge is not None else DEFAULT_KNOWLEDGE,
-                          hr_k=table.k.get(entry.dataset, 50))
+                          hr_k=table.k.get(entry.dataset, 50), model_options=dict(PAPER_MODEL_OPTIONS))
 
 
 def _attack_of(entry: PaperEntry) -> str | None:
