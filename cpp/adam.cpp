@@ -11,7 +11,7 @@ FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1,
     const int d = g.dim;
     for (int64_t k = lo; k < hi; ++k) {
         const size_t off = static_cast<size_t>(g.rows[static_cast<size_t>(k)]) * d;
-        float* __restrict gr = g.grad.data() + off;
+        float* __restrict gr = g.at_slot(static_cast<size_t>(k));
         float* __restrict pr = param + off;
         float* __restrict mr = m + off;
         float* __restrict vr = v + off;
@@ -23,7 +23,6 @@ FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1,
             mr[f] = mf;
             vr[f] = vf;
             pr[f] -= step * mf / (std::sqrt(vf) + eps);
-            gr[f] = 0.0f;
         }
     }
 }
@@ -42,8 +41,7 @@ void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const A
         const int id = thread_id(), count = team_size();
         adam_rows(g, param, m, v, c.beta1, c.beta2, step, eps, n * id / count, n * (id + 1) / count);
     }
-    for (const int32_t r : g.rows) g.touched[static_cast<size_t>(r)] = 0;
-    g.rows.clear();
+    g.clear();
 }
 
 }  // namespace fp

@@ -63,8 +63,9 @@ struct RowPerturbations {
 // Sets each row `g` touched to `size` times its normalised gradient in `out`, then clears `g`.
 void normalised_rows(RowGrad& g, float size, std::vector<float>& out) {
     const int d = g.dim;
-    for (const int32_t r : g.rows) {
-        const float* gr = g.grad.data() + static_cast<size_t>(r) * d;
+    for (size_t k = 0; k < g.rows.size(); ++k) {
+        const int32_t r = g.rows[k];
+        const float* gr = g.at_slot(k);
         const float norm = std::sqrt(dot(gr, gr, d));
         scale_add(out.data() + static_cast<size_t>(r) * d, gr, d, 0.0f, norm > 0.0f ? size / norm : 0.0f);
     }
@@ -85,6 +86,10 @@ FP_HOT double adam_batch_grad(S, Robust, const FactorParams& p, PairLoss& pl, co
     for (int64_t bi = b0; bi < b1; ++bi) {
         const int64_t start = blocks[bi] * kBlock, end = block_end(blocks[bi], r.n);
         for (int64_t k = start; k < end; ++k) {
+            if (k + kPrefetch < end) {  // the parameter rows of a rating a few ahead
+                prefetch_row(rows.a(r.users[k + kPrefetch]), d);
+                prefetch_row(rows.q(r.items[k + kPrefetch]), d);
+            }
             const int32_t u = r.users[k], i = r.items[k];
             const float* pu = rows.a(u);
             const float* qi = rows.q(i);
