@@ -20,7 +20,7 @@
 Kernels update their parameters in place, so rounds after the first continue training;
 the timing of an epoch does not depend on the parameter values.
 
-    PYTHONPATH=src python3 -m pytest bench/ --benchmark-only
+    PYTHONPATH=src python3 -m pytest bench/ --benchmark-enable --benchmark-only
 """
 from __future__ import annotations
 

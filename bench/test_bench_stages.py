@@ -8,7 +8,7 @@ thread, on the ML-100K twin (``synthetic:ml-100k``, MF with the papers' settings
 * TCD's sample-first agreement on the Yelp twin at the ratio ``pseudo_budget=1`` implies
   (``extra_info["pairs_per_s"]``: user-item pairs covered per second).
 
-    PYTHONPATH=src python3 -m pytest bench/test_bench_stages.py --benchmark-only
+    PYTHONPATH=src python3 -m pytest bench/test_bench_stages.py --benchmark-enable --benchmark-only
 """
 from __future__ import annotations
 
