@@ -89,3 +89,25 @@ def test_reproduce_judges_itself():
                      "Attacks ordered by attacked target HR as the paper orders them: 0/1 pairs."]
     test_table = dataclasses.replace(table, metric="test_hr")
     assert reproduce.judge(test_table, rows)[2] == "rvd keeps the test HR: paper 0/2, ours 1/2."
+
+
+def test_a_defense_that_left_the_model_untouched_is_marked(tmp_path):
+    # AT's loss starts after 5 clean epochs; in a 3-epoch fit it never trains
+    entry = PaperEntry("synthetic:filmtrust", "mf", "random", "at", "unpopular", 0.4, 0.5)
+    table = PaperTable("tcd-table0", "tcd", 0, "demo", "hr", {"synthetic:filmtrust": 20},
+                       (entry, dataclasses.replace(entry, defense="rat", value=0.4)))
+    options = {"epochs": 3, "factors": 8}
+    pairs = [(e, dataclasses.replace(s, model_options=options)) for e, s in reproduce.plan(table)]
+    cells = [dataclasses.replace(c, model_options=options) for c in reproduce.cells(pairs, seeds=1)]
+    assert not run_grid(cells, str(tmp_path)).failed
+    rows = reproduce.compare(table, pairs, list(ResultStore(tmp_path).records()))
+    assert [r["inactive"] for r in rows] == [True, True]
+    text = reproduce.to_markdown(table, rows)
+    assert text.count(f" {reproduce.INACTIVE_MARK} |") == 2 and reproduce.INACTIVE_LEGEND in text
+    no_warmup = dataclasses.replace(entry, defense="rat[warmup=0]")
+    pairs = [(e, dataclasses.replace(s, model_options=options)) for e, s in reproduce.plan(
+        dataclasses.replace(table, rows=(no_warmup,)))]
+    assert not run_grid([dataclasses.replace(c, model_options=options) for c in reproduce.cells(pairs, seeds=1)],
+                        str(tmp_path)).failed
+    rows = reproduce.compare(table, pairs, list(ResultStore(tmp_path).records()))
+    assert rows[0]["inactive"] is False and reproduce.INACTIVE_LEGEND not in reproduce.to_markdown(table, rows)

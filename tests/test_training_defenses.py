@@ -112,6 +112,16 @@ def test_defenses_train_mf_with_their_objective(train):
     assert np.array_equal(same, LTSMF(trim=0.1).fit(factory, train, seed=4).params["P"])
 
 
+def test_a_kept_epoch_before_the_adversarial_loss_is_reported(train):
+    # 3 epochs and a warm-up of 5: the adversarial loss never trains, and the notes say so
+    inactive = AT().fit(lambda **o: MF(factors=8, epochs=3, **o), train, seed=0)
+    plain = MF(factors=8, epochs=3).fit(train, seed=0)
+    assert np.array_equal(inactive.params["P"], plain.params["P"])
+    assert "undefended" in inactive.fit_notes["inactive"]
+    active = RAT(warmup=0).fit(lambda **o: MF(factors=8, epochs=3, **o), train, seed=0)
+    assert active.fit_notes == {} and not np.array_equal(active.params["P"], plain.params["P"])
+
+
 @pytest.mark.parametrize("make", [lambda: APR(eps=-1), lambda: APR(weight=np.inf), lambda: AT(warmup=-1),
                                   lambda: RAT(std=np.nan), lambda: LTSMF(trim=1.0),
                                   lambda: LTSMF(trim=-0.1), lambda: RMF(huber=0.0),

@@ -205,8 +205,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(args, f"  {'epoch kept, ' + stage:<26} " + ", ".join(
                 f"{f['kept_epoch'] + 1} of {f['epochs_run']} run" for f in fits))
     if result["defense_notes"]:
-        _say(args, "  what the defense chose per seed; valid_hr_*: HR@50 of the liked held-out validation ratings "
-                   "(never trained on) that each option reached, by which it chose")
+        _say(args, "  what the defense chose or found per seed; valid_hr_*: HR@50 of the liked held-out validation "
+                   "ratings (never trained on) that each option reached, by which it chose")
     for seed, notes in enumerate(result["defense_notes"] or [], start=args.seed):
         _say(args, f"  {f'defense chose (seed {seed})':<26} " + ", ".join(
             f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in notes.items()))

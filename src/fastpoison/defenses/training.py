@@ -24,11 +24,19 @@ class RobustObjective(TrainingDefense):
         """The `MFConfig` settings this defense trains with."""
 
     def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0, progress: bool = False) -> MF:
+        """MF fitted with the robust objective; its ``fit_notes`` say so when the kept epoch
+        precedes the objective's first epoch (``warmup``), as the model is then the plain one."""
         model = model_factory(**self.overrides())
         if not isinstance(model, MF):
             raise ValueError(f"{self.name} is defined for matrix factorisation (model 'mf'), "
                              f"not {getattr(model, 'name', type(model).__name__)!r}")
-        return model.fit(train, seed=seed, progress=progress)
+        model.fit(train, seed=seed, progress=progress)
+        warmup = getattr(self, "warmup", 0)
+        if model.best_epoch < warmup:
+            model.fit_notes = {"inactive": f"the kept epoch ({model.best_epoch + 1}, lowest validation MSE) precedes "
+                                           f"the {self.name} loss (from epoch {warmup + 1}): the model is the "
+                                           f"undefended one"}
+        return model
 
 
 APR_PERTURBATIONS = {"row": "adversarial_rows", "rating": "adversarial"}

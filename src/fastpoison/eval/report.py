@@ -55,6 +55,8 @@ class Cell:
     defense_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: ``shift_means[stage][seed]``: the targets' mean rank shift against the clean model.
     shift_means: dict[str, dict[int, float]] = field(default_factory=dict)
+    #: Seeds in which the defense left the model as trained without it (its ``inactive`` note).
+    inactive: set[int] = field(default_factory=set)
 
     @property
     def seeds(self) -> list[int]:
@@ -160,6 +162,9 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
         cell = cells.setdefault(json.dumps(spec, sort_keys=True, default=str), Cell(spec))
         result = record["result"]
         cell.defense_settings = dict(result.get("defense_settings") or {})
+        for i, notes in enumerate(result.get("defense_notes") or []):
+            if notes and "inactive" in notes:
+                cell.inactive.add(first + i)
         for i in range(count):
             cell.per_seed[first + i] = {m: number(result[m]["values"][i]) for m in METRICS if result.get(m) is not None}
             cell.timings[first + i] = dict(result.get("timings") or {})  # a multi-seed record has means only

@@ -106,14 +106,15 @@ def compare(table: PaperTable, pairs: Sequence[tuple[PaperEntry, ExperimentSpec]
     def ours(spec: ExperimentSpec, entry: PaperEntry) -> dict[str, Any]:
         cell = by_spec.get(_identity(dataclasses.asdict(spec)))
         mean, std, n = _ours(table, entry, cell)
-        return {"mean": mean, "std": std, "seeds": n, "backfire": [] if cell is None else cell.backfire()}
+        return {"mean": mean, "std": std, "seeds": n, "backfire": [] if cell is None else cell.backfire(),
+                "inactive": cell is not None and bool(cell.inactive)}
 
     rows = []
     for entry, spec in pairs:
         own = ours(spec, entry)
         extended = {name: ours(variant, entry) for name, variant in _extended(spec).items()}
         rows.append({**dataclasses.asdict(entry), "ours": own["mean"], "ours_std": own["std"], "seeds": own["seeds"],
-                     "backfire": own["backfire"], "extensions": extended})
+                     "backfire": own["backfire"], "inactive": own["inactive"], "extensions": extended})
     return rows
 
 
@@ -137,7 +138,8 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     lines = [f"### {table.name}: {table.caption} ({unit})", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
         attack = r["attack"] or (f"none ({r['column']} column)" if r.get("column") else "none")
-        ours = {"mean": r["ours"], "std": r["ours_std"], "seeds": r["seeds"], "backfire": r.get("backfire")}
+        ours = {"mean": r["ours"], "std": r["ours_std"], "seeds": r["seeds"], "backfire": r.get("backfire"),
+                "inactive": r.get("inactive")}
         cols = [r["dataset"], r["model"], r["targets"] or "-", "-" if r["knowledge"] is None else r["knowledge"],
                 attack, r["defense"] or "none", f"{r['value']:.4f}", _fmt(ours),
                 *(_fmt(r["extensions"].get(name, {"seeds": 0})) for name in extensions)]
@@ -145,7 +147,15 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     lines += ["", *judge(table, rows)]
     if any(r.get("backfire") or any(e.get("backfire") for e in r["extensions"].values()) for r in rows):
         lines.append(backfire.LEGEND + ".")
+    if any(r.get("inactive") or any(e.get("inactive") for e in r["extensions"].values()) for r in rows):
+        lines.append(INACTIVE_LEGEND + ".")
     return "\n".join(lines) + "\n"
+
+
+#: Appended to a number whose defense, in some seed, left the model as trained without it.
+INACTIVE_MARK = "="
+INACTIVE_LEGEND = (f"{INACTIVE_MARK} in some seed the defense left the model as trained without it: the kept epoch "
+                   "(lowest validation MSE) precedes the epoch its loss starts")
 
 
 #: How close to a published HR (absolute) our number must be to count as reproduced.
@@ -212,4 +222,5 @@ def _fmt(ours: dict[str, Any]) -> str:
     """``mean ± std`` of our number (marked if its defense backfired), ``-`` where no seed has run."""
     if not ours["seeds"]:
         return "-"
-    return f"{ours['mean']:.4f} ± {ours['std']:.4f}" + (f" {backfire.MARK}" if ours.get("backfire") else "")
+    return (f"{ours['mean']:.4f} ± {ours['std']:.4f}" + (f" {backfire.MARK}" if ours.get("backfire") else "")
+            + (f" {INACTIVE_MARK}" if ours.get("inactive") else ""))
