@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common.hpp"
@@ -15,19 +16,19 @@ struct AdamConfig {
 
 // Gradient scratch for one parameter matrix: the touched rows' gradients packed in the order
 // they were first touched (slot k holds row rows[k]), so a batch's gradients sit together in
-// memory however scattered its rows are.
+// memory however scattered its rows are. Slots are zeroed when first used, so only as much
+// memory as a batch touches is ever written (a fine-tune on a few rows stays cheap).
 struct RowGrad {
     int dim;
-    std::vector<float> grad;     // slots of `dim` floats; the first rows.size() are in use
     std::vector<int32_t> slot;   // per row: its slot, or -1 if untouched
     std::vector<int32_t> rows;   // per slot: its row
 
-    RowGrad(int64_t n_rows, int d) : dim(d), grad(static_cast<size_t>(n_rows) * d, 0.0f),
-                                     slot(static_cast<size_t>(n_rows), -1) {}
+    RowGrad(int64_t n_rows, int d) : dim(d), slot(static_cast<size_t>(n_rows), -1),
+                                     grad_(new float[static_cast<size_t>(std::max<int64_t>(n_rows, 1)) * d]) {}
 
     // Zero the slots in use and forget their rows.
     void clear() {
-        std::fill_n(grad.data(), rows.size() * static_cast<size_t>(dim), 0.0f);
+        std::fill_n(grad_.get(), rows.size() * static_cast<size_t>(dim), 0.0f);
         for (const int32_t r : rows) slot[static_cast<size_t>(r)] = -1;
         rows.clear();
     }
@@ -38,12 +39,20 @@ struct RowGrad {
         if (s < 0) {
             s = static_cast<int32_t>(rows.size());
             rows.push_back(r);
+            if (static_cast<size_t>(s) >= zeroed_) {
+                std::fill_n(at_slot(static_cast<size_t>(s)), dim, 0.0f);
+                zeroed_ = static_cast<size_t>(s) + 1;
+            }
         }
-        return grad.data() + static_cast<size_t>(s) * dim;
+        return at_slot(static_cast<size_t>(s));
     }
 
     // The gradient in slot `k` (of row rows[k]).
-    float* at_slot(size_t k) { return grad.data() + k * static_cast<size_t>(dim); }
+    float* at_slot(size_t k) { return grad_.get() + k * static_cast<size_t>(dim); }
+
+private:
+    std::unique_ptr<float[]> grad_;  // slots of `dim` floats, uninitialised beyond the first zeroed_
+    size_t zeroed_ = 0;
 };
 
 // Apply Adam at (1-based) step t to the touched rows of `param`, then clear the scratch.

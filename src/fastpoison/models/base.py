@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
@@ -132,8 +133,10 @@ class FactorConfig(TrainConfig):
         check_all([(self.factors >= 1, "factors must be >= 1")])
 
 
+@lru_cache(maxsize=1 << 16)
 def epoch_seed(seed: int, epoch: int) -> int:
-    """The kernel seed of one epoch, derived from the run seed."""
+    """The kernel seed of one epoch, derived from the run seed (remembered: RVD's choice of k
+    fine-tunes the same users with the same seeds for every candidate)."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0])
 
 
@@ -267,10 +270,21 @@ class TrainableModel(ABC):
         """Begin a fresh fit without training: ``train``'s ratings become the seen items that
         recommendations exclude; parameters are initialised."""
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
+        self._begin(train)
+        self._init_params(rng, train.n_users, train.n_items)
+
+    def start_from(self, train: RatingData, params: dict[str, np.ndarray]) -> None:
+        """As :meth:`start`, with ``params`` (this model's names and shapes for ``train``,
+        used as given) instead of freshly drawn ones; the optimiser starts afresh."""
+        self._begin(train)
+        self.params = params
+        self.reset_optimizer()
+
+    def _begin(self, train: RatingData) -> None:
+        """``train``'s ratings become the seen items; a fit's history and notes start empty."""
         self.scale = train.scale
         self.seen_indptr, self.seen_indices, self.seen_values = train.indptr, train.indices, train.values
         self.n_items = train.n_items
-        self._init_params(rng, train.n_users, train.n_items)
         self.history, self.best_epoch, self.fit_notes, self.validation = [], -1, {}, None
 
     def seen_ratings(self) -> RatingData:
@@ -626,12 +640,10 @@ class FactorModel(TrainableModel):
     def _restricted(self, hood: Neighbourhood) -> "FactorModel":
         """A one-thread copy of this model on ``hood``'s users and items (fresh optimiser)."""
         model = type(self)(**{**asdict(self.config), "threads": 1})
-        model.start(hood.seen, hood.seen, 0)
         rows = {"user": hood.users, "item": hood.items}
-        for name, axis in zip(self.param_names, self.param_axes):
-            model.params[name] = aligned_copy(self.params[name][rows[axis]])
+        model.start_from(hood.seen, {name: aligned_copy(self.params[name][rows[axis]])
+                                     for name, axis in zip(self.param_names, self.param_axes)})
         model.mu = self.mu
-        model.reset_optimizer()
         return model
 
     def vicinal_top_k(self, users: np.ndarray, neighbours: np.ndarray, k: int = 50, *, epochs: int, lr: float,
