@@ -2,10 +2,15 @@
 
 * one MF SGD epoch, one MF lazy-Adam epoch (batch 2048) and one NSVD SGD epoch over the
   ML-1M-shaped training ratings (``synthetic:ml-1m``, ratings / 5), 64 factors, biases on;
+* one MF lazy-Adam epoch as TCD trains it: the ML-1M twin's fitted ratings plus the
+  pseudo-labels two MF models (d=128, trained 2 epochs) agree on at the paper's ML-1M
+  ratio 0.2, shuffled, d=128 without biases (the papers' MF); ``extra_info["ratings_per_s"]``;
 * ``score_top_k``: scores + seen-item masking + top-50 for a block of 2048 users against all
   25,602 items of a Yelp-shaped catalogue (random factors, d=64, ~38 seen items per user);
 * RVD serving one user of ``synthetic:yelp`` (MF d=64 trained 2 epochs, k=100 neighbours,
-  5 fine-tune epochs): hnswlib query + overlay fine-tune + scoring + top-50, per call.
+  5 fine-tune epochs): hnswlib query + overlay fine-tune + scoring + top-50, per call; and
+  the same as the RVD paper (``step="model"``: the model's own 40 Adam epochs on a copy of
+  the rows involved).
   Masking and top-K run on one thread; the score product is numpy's BLAS with its default
   thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure);
 * TCD's agreement kernel on a Yelp-shaped block of 512 users x 25,602 items: both models'
@@ -81,6 +86,32 @@ def test_nsvd_sgd_epoch(benchmark, ml1m):
                                                    0.01, 0.02, True, THREADS, 1), rounds=ROUNDS, warmup_rounds=1)
 
 
+@pytest.fixture(scope="module")
+def tcd_epoch_ratings():
+    """ML-1M twin: (an MF model 2 epochs in, its shuffled ratings + pseudo-labels as the Adam kernel reads them)."""
+    from fastpoison.models.agreement import agreement_labels
+    train = load_ratings("synthetic:ml-1m")
+    models = [MF(factors=128, epochs=2, threads=THREADS) for _ in range(3)]
+    fit, _ = models[0].split_validation(train, 0)
+    for seed, model in enumerate(models):
+        model.start(train, fit, seed)
+        model.train_epochs(fit, 2, seed)
+    pseudo = agreement_labels(models[1], models[2], train, ratio=0.2, seed=1, threads=THREADS)
+    models[0]._prepare(fit.with_ratings(*pseudo).normalized(), 0)
+    return models[0], models[0]._prepared
+
+
+def test_mf_adam_epoch_with_pseudo_labels(benchmark, tcd_epoch_ratings):
+    model, coo = tcd_epoch_ratings
+    c, p = model.config, model.params
+    benchmark.extra_info["ratings"] = len(coo[0])
+    benchmark.pedantic(_core.mf_adam_epoch, args=(p["P"], p["Q"], p["bu"], p["bi"], model.mu, model._moments, *coo,
+                                                  c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps, 0, c.bias,
+                                                  THREADS, 7), rounds=3, warmup_rounds=0)
+    if benchmark.stats is not None:
+        benchmark.extra_info["ratings_per_s"] = len(coo[0]) / benchmark.stats.stats.median
+
+
 def yelp_seen(rng: np.random.Generator, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR (indptr, indices) of 15-61 random seen items per user, as in the Yelp twin."""
     counts = rng.integers(15, 62, n_users)
@@ -110,6 +141,13 @@ def test_rvd_one_user_yelp(benchmark, yelp_rvd):
     users = iter(np.random.default_rng(0).permutation(yelp_rvd.model.n_users).astype(np.int32))
     benchmark.pedantic(lambda: yelp_rvd.recommend(np.array([next(users)], dtype=np.int32), 50),
                        rounds=200, warmup_rounds=5)
+
+
+def test_rvd_paper_one_user_yelp(benchmark, yelp_rvd):
+    paper = RVD(yelp_rvd.model, k=100, epochs=40, threads=THREADS)  # step="model", its 40 Adam epochs
+    users = iter(np.random.default_rng(0).permutation(paper.model.n_users).astype(np.int32))
+    benchmark.pedantic(lambda: paper.recommend(np.array([next(users)], dtype=np.int32), 50),
+                       rounds=20, warmup_rounds=2)
 
 
 def test_tcd_agreement_yelp_block(benchmark):
