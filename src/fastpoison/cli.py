@@ -148,9 +148,9 @@ def cmd_train(args: argparse.Namespace) -> int:
               "seed": args.seed, "best_epoch": model.best_epoch, "epochs_run": model.epochs_run,
               "history": model.history, "fit_s": elapsed, "out": out}
     _write_json(args.json, result)
-    stopped = f" of {model.epochs_run} run (early stopping)" if model.epochs_run < model.config.epochs else ""
+    stopped = " (early stopping)" if model.epochs_run < model.config.epochs else ""
     _say(args, f"trained {args.model} on {ds.name} ({ds.data_source}) in {elapsed:.2f}s, "
-               f"best epoch {model.best_epoch}{stopped}; saved {out}")
+               f"kept epoch {model.best_epoch + 1} of {model.epochs_run} run{stopped}; saved {out}")
     return 0
 
 
