@@ -288,8 +288,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     (`STAGE_METRICS`). ``attack_settings`` and ``defense_settings`` give every setting in
     force, defaults included; ``defense_notes`` what the defense chose per seed (e.g.
     TCD's labels under ``labels=auto``, RVD's k off Table 2), None if it chose nothing;
-    ``epochs`` per stage and seed the epoch each fit kept and the epochs it ran (early
-    stopping, `TrainConfig.patience`), the defended stage's from the model that serves (the
+    ``epochs`` per stage and seed the epoch each fit kept (``kept_epoch``, counted from 0 as
+    in a model's ``history``) and the epochs it ran (early stopping, `TrainConfig.patience`), the defended stage's from the model that serves (the
     attacked victim behind a serving-only defense). ``ri`` is the robustness
     improvement per seed (mean, std, values), ``ri_of_means`` the RI of the mean HRs;
     ``p_value`` the paired t-test of ``hr_attack`` against ``hr_defense`` over seeds (nan
