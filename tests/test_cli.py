@@ -131,7 +131,18 @@ def test_run_json_follows_the_contract(tmp_path):
     assert r["data_source"] == "synthetic" and r["hr_k"] == 20
     assert len(r["test_hr_origin"]["values"]) == 2 and len(r["target_items"]) == 2
     assert 0 <= r["test_hr_origin"]["mean"] <= 1
-    assert set(r["timings"]) == {"attack", "fit", "defense_fit", "recommend_per_user"}
+    assert set(r["timings"]) == {"fit", "attack", "attacked_fit", "defense_fit", "recommend_per_user", "evaluate",
+                                 "total", "cpu_total", "peak_rss_mb"}
+
+
+def test_run_times_every_stage_within_its_total(tmp_path):
+    r = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--model", "mf", "--seeds", "2", "--epochs",
+                 "3", "--factors", "8", "--attack", "average", "--defense", "rvd[k=5]")
+    t = r["timings"]
+    stages = ("fit", "attack", "attacked_fit", "defense_fit", "evaluate")
+    assert all(t[key] > 0 for key in stages) and t["recommend_per_user"] > 0
+    assert 2 * sum(t[key] for key in stages) <= t["total"]  # means over the 2 seeds, inside the whole call
+    assert t["cpu_total"] > 0 and t["peak_rss_mb"] > 50
 
 
 def test_runs_are_reproducible(tmp_path):

@@ -210,6 +210,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     for seed, notes in enumerate(result["defense_notes"] or [], start=args.seed):
         _say(args, f"  {f'defense chose (seed {seed})':<26} " + ", ".join(
             f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in notes.items()))
+    t = result["timings"]
+    stages = ", ".join(f"{name} {t[key]:.2f}" for key, name in (("fit", "fit"), ("attack", "attack"),
+                                                               ("attacked_fit", "attacked fit"),
+                                                               ("defense_fit", "defense set-up"),
+                                                               ("evaluate", "evaluation")) if t[key] is not None)
+    _say(args, f"  {'seconds per seed':<26} {stages}; {1000 * t['recommend_per_user']:.3f} ms per user served")
+    _say(args, f"  {'total':<26} {t['total']:.1f} s wall, {t['cpu_total']:.1f} s CPU, peak RSS "
+               f"{t['peak_rss_mb']:.0f} MiB")
     if result["backfire"]:
         _say(args, f"  {'backfire ' + backfire.MARK:<26} {'; '.join(result['backfire'])}")
         backfire.warn(f"{spec.defense} against {spec.attack} on {ds.name} ({args.model})", result["backfire"])

@@ -18,7 +18,7 @@ STANDARD_ATTACKS = ("random", "average", "pga", "mixrand", "coattack")
 #: (the paper's settings; 4 per rating on Yelp, about 15x).
 #: RVD runs as the paper (the fine-tune alone) and with our whole-model shrink.
 STANDARD_DEFENSES = ("none", "rvd", "rvd[forget=0.1,step=sgd]", "tcd[pseudo_budget=1]")
-TIMINGS = ("attack", "fit", "defense_fit", "recommend_per_user")
+TIMINGS = ("attack", "fit", "attacked_fit", "defense_fit", "recommend_per_user", "evaluate", "total")
 #: The model every bench also runs clean, so that a victim weaker than popularity shows.
 BASELINE = BASELINE_MODEL
 
@@ -63,17 +63,21 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 
 def timing_table(records: Iterable[dict[str, Any]]) -> str:
-    """Markdown: per model, attack and defense, the mean over seeds of the attack's, the
-    victim's and the defense's seconds and the milliseconds per served user."""
+    """Markdown: per model, attack and defense, the mean over seeds of each stage's seconds
+    (the attack, the clean and the attacked fit, the defense's set-up, the evaluation), the
+    milliseconds per served user and the cell's total seconds (stages reused from another
+    cell of the grid cost nothing in its total)."""
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record.get("error") is None and record.get("result"):
             spec = record["spec"]
             rows[(spec["model"], spec["attack"] or "none", defense_label(spec))].append(record["result"]["timings"])
-    lines = ["| model | attack | defense | attack s | fit s | defense fit s | ms per user |", "|---" * 7 + "|"]
+    lines = ["| model | attack | defense | attack s | fit s | attacked fit s | defense fit s | ms per user | evaluate s "
+             "| cell total s |", "|---" * 10 + "|"]
     for (model, attack, defense), timings in sorted(rows.items()):
         t = {name: _mean(x.get(name) for x in timings) for name in TIMINGS}
-        cols = [_fmt(t["attack"]), _fmt(t["fit"]), _fmt(t["defense_fit"]), _fmt(1000 * t["recommend_per_user"], 3)]
+        cols = [_fmt(t["attack"]), _fmt(t["fit"]), _fmt(t["attacked_fit"]), _fmt(t["defense_fit"]),
+                _fmt(1000 * t["recommend_per_user"], 3), _fmt(t["evaluate"]), _fmt(t["total"])]
         lines.append(f"| {model} | {attack} | {defense} | " + " | ".join(cols) + " |")
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
@@ -258,6 +260,20 @@ def _p_value(per_seed: list[dict[str, float]]) -> float | None:
     return paired_ttest([m["hr_attack"] for m in per_seed], [m["hr_defense"] for m in per_seed])
 
 
+#: The stage timings of a result, each the mean over seeds of wall seconds: the clean fit,
+#: the attack's generation, the attacked fit, the defense's set-up (its training and/or
+#: serving preparation), the serving stage's top-K per user (the last stage evaluated), and
+#: the evaluation of every stage (top-K lists and metrics). Stages reused from ``shared``
+#: carry the seconds they took when they were made.
+SEED_TIMINGS = ("fit", "attack", "attacked_fit", "defense_fit", "recommend_per_user", "evaluate")
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set so far, in MiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
 def _check_evaluable(spec: ExperimentSpec, ds: Dataset) -> None:
     """DataError unless ``spec``'s metrics can mean something on ``ds``: some user has a test
     rating, the ratings vary (for models of rating values), and K leaves items out of the
@@ -301,11 +317,12 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     and the attacked victim (with the timings measured when they were made); results are
     the same as without it.
     """
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
     ds = dataset or load_dataset(spec.dataset, spec.data_dir, require_real=spec.require_real)
     _check_evaluable(spec, ds)
     train = ds.split.train
     per_seed: list[dict[str, float]] = []
-    timings: dict[str, list[float]] = {"fit": [], "recommend_per_user": [], "attack": [], "defense_fit": []}
+    timings: dict[str, list[float]] = {key: [] for key in SEED_TIMINGS}
     target_sets = []
     shifts: dict[str, list[np.ndarray]] = {"attack": [], "defense": []}
     defense_notes: list[dict[str, Any]] = []
@@ -318,9 +335,10 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         clean_key = ("clean", model_key, s)
         model, fit_s = _memo(shared, clean_key, lambda: _fit(spec, ds, train, s, progress))
         eval_key = (spec.targets, spec.n_targets, spec.hr_k)
-        clean, per_user, clean_ranks = _memo(shared, ("eval", clean_key, eval_key),
-                                             lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True,
-                                                               score_pairs=model.predict_pairs))
+        (clean, per_user, clean_ranks), eval_s = _memo(
+            shared, ("eval", clean_key, eval_key),
+            lambda: _timed(lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True,
+                                             score_pairs=model.predict_pairs)))
         metrics = _at_stage(clean, "origin")
         timings["fit"].append(fit_s)
         epochs["origin"].append(_epochs(model))
@@ -334,10 +352,13 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             timings["attack"].append(attack_s)
             poisoned = _memo(shared, ("poisoned", fakes_key), lambda: fakes.inject(train))
             attacked_key = ("attacked", model_key, fakes_key)
-            victim, _ = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
-            attacked, per_user, ranks = _memo(shared, ("eval", attacked_key, eval_key),
-                                              lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True,
-                                                                score_pairs=victim.predict_pairs))
+            victim, attacked_fit_s = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
+            timings["attacked_fit"].append(attacked_fit_s)
+            (attacked, per_user, ranks), attacked_eval_s = _memo(
+                shared, ("eval", attacked_key, eval_key),
+                lambda: _timed(lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True,
+                                                 score_pairs=victim.predict_pairs)))
+            eval_s += attacked_eval_s
             metrics.update(_at_stage(attacked, "attack"))
             epochs["attack"].append(_epochs(victim))
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
@@ -347,13 +368,15 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             defense_notes.append(notes)
             epochs["defense"].append(_epochs(defended_model))
             gives_ranks = plan.serving is None or plan.serving.gives_ranks
-            defended, per_user, ranks = _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks,
-                                                  score_pairs=score_pairs)
+            (defended, per_user, ranks), defended_eval_s = _timed(
+                lambda: _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks, score_pairs=score_pairs))
+            eval_s += defended_eval_s
             if ranks is not None:
                 shifts["defense"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
             timings["defense_fit"].append(setup_s)
             metrics.update(_at_stage(defended, "defense"))
         timings["recommend_per_user"].append(per_user)
+        timings["evaluate"].append(eval_s)
         per_seed.append(metrics)
         if on_seed is not None:
             on_seed(s, metrics)
@@ -378,7 +401,9 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "p_value": _p_value(per_seed),
         "rank_shift_attack": _shift_summary(shifts["attack"], train.n_items),
         "rank_shift_defense": _shift_summary(shifts["defense"], train.n_items),
-        "timings": {key: (float(np.mean(v)) if v else None) for key, v in timings.items()},
+        "timings": {**{key: (float(np.mean(v)) if v else None) for key, v in timings.items()},
+                    "total": time.perf_counter() - wall_start, "cpu_total": time.process_time() - cpu_start,
+                    "peak_rss_mb": peak_rss_mb()},
     }
     result["backfire"] = backfire.of_result(result)
     return result
