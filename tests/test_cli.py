@@ -135,6 +135,20 @@ def test_run_json_follows_the_contract(tmp_path):
                                  "total", "cpu_total", "peak_rss_mb"}
 
 
+def test_run_measures_every_k_from_one_list_and_the_headline_is_one_of_them(tmp_path):
+    r = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--epochs", "3", "--factors", "8",
+                 "--attack", "average", "--defense", "rvd[k=5]", "--k", "100,5,50", "--hr-k", "50")
+    assert r["ks"] == [5, 50, 100]
+    for stage in ("origin", "attack", "defense"):
+        at = r["at_k"][stage]
+        assert at["target_hr@50"] == r[f"hr_{stage}"] and at["test_hr@50"] == r[f"test_hr_{stage}"]
+        assert at["test_recall@5"] == at["test_hr@5"]  # one held-out item per user
+        for metric in ("target_hr", "target_recall", "test_hr", "test_ndcg"):
+            means = [at[f"{metric}@{k}"]["mean"] for k in (5, 50, 100)]
+            assert means == sorted(means)  # deeper lists hold every hit of shorter ones
+    assert main(["run", "--dataset", "synthetic:filmtrust", "--k", "10,zero"]) == 2
+
+
 def test_run_times_every_stage_within_its_total(tmp_path):
     r = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--model", "mf", "--seeds", "2", "--epochs",
                  "3", "--factors", "8", "--attack", "average", "--defense", "rvd[k=5]")

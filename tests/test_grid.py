@@ -163,6 +163,8 @@ def test_markdown_csv_latex_and_png(local_records, tmp_path):
     parsed = list(csv.DictReader(io.StringIO(text)))
     by_cell = {(c.spec["targets"], c.attack, c.defense): c for c in cells}
     assert len(parsed) > len(cells)
+    at_k = {row["metric"] for row in parsed if row["metric"].startswith("at_k.")}
+    assert {"at_k.attack.target_hr@10", "at_k.defense.test_ndcg@100", "at_k.origin.target_recall@20"} <= at_k
     for row in parsed:
         cell = by_cell[(row["targets"], row["attack"], row["defense"])]
         mean, std, n = cell.ri() if row["metric"] == "ri" else cell.summary(row["metric"])

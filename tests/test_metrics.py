@@ -253,3 +253,46 @@ def test_sampled_hit_ratio_counts_negatives_that_outrank_the_test_item():
     assert math.isnan(M.sampled_hit_ratio([], np.zeros((0, 3)), 1))
     with pytest.raises(ValueError):
         M.sampled_hit_ratio(test, negatives[:2], 1)
+
+
+def _ranking_reference(top: np.ndarray, relevant: list[set[int]], k: int) -> dict[str, float]:
+    """HR, precision, recall and NDCG@k written out user by user."""
+    sums = {"hr": 0.0, "precision": 0.0, "recall": 0.0, "ndcg": 0.0}
+    counted = 0
+    for row, rel in zip(top, relevant):
+        if not rel:
+            continue
+        counted += 1
+        hits = [p for p, item in enumerate(row[:k]) if item in rel]
+        sums["hr"] += 1.0 if hits else 0.0
+        sums["precision"] += len(hits) / k
+        sums["recall"] += len(hits) / len(rel)
+        dcg = sum(1 / math.log2(p + 2) for p in hits)
+        ideal = sum(1 / math.log2(p + 2) for p in range(min(len(rel), k)))
+        sums["ndcg"] += dcg / ideal
+    return {name: (value / counted if counted else math.nan) for name, value in sums.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(4, 40), st.integers(1, 15))
+def test_ranking_at_k_equals_a_user_by_user_reference(seed, n_users, n_items, depth):
+    rng = np.random.default_rng(seed)
+    depth = min(depth, n_items)
+    top = np.stack([rng.permutation(n_items)[:depth] for _ in range(n_users)])
+    top[rng.random(top.shape) < 0.1] = -1  # padding of users with few unseen items
+    relevant = [set(rng.choice(n_items, rng.integers(0, 4), replace=False).tolist()) for _ in range(n_users)]
+    rows = [u for u, rel in enumerate(relevant) for _ in rel]
+    cols = [i for rel in relevant for i in rel]
+    matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, n_items))
+    ks = sorted(set(rng.integers(1, depth + 1, 3).tolist()))
+    got = M.ranking_at_k(top, matrix, ks)
+    for k in ks:
+        want = _ranking_reference(top, relevant, k)
+        for name in M.RANKING_METRICS:
+            assert got[name][k] == pytest.approx(want[name], nan_ok=True), (name, k)
+
+
+def test_ranking_at_k_refuses_a_k_longer_than_the_lists():
+    top = np.array([[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="every k"):
+        M.ranking_at_k(top, sp.csr_matrix(np.eye(2)), [3])

@@ -53,3 +53,23 @@ def test_bad_arguments():
         score_top_k(U, U, 0)
     with pytest.raises(ValueError, match="seen data has"):
         score_top_k(U, U, 1, seen=SeenItems(np.zeros(3, np.int64), np.zeros(0, np.int32), 9))
+
+
+@pytest.mark.parametrize("model", ["mf", "nsvd", "autorec", "cdae", "pop"])
+def test_top_k_lists_nest_so_one_deep_list_serves_every_cut_off(model):
+    """Every recommender's top-k list is the prefix of its deeper lists (what multi-K
+    metrics from one pass rely on), RVD's too."""
+    from fastpoison.data.datasets import load_dataset
+    from fastpoison.defenses import RVD
+    from fastpoison.models import make_model
+
+    train = load_dataset("synthetic:filmtrust").split.train
+    options = {} if model == "pop" else {"epochs": 2}
+    fitted = make_model(model, "filmtrust", **options).fit(train, seed=0)
+    users = np.arange(0, train.n_real_users, 97, dtype=np.int32)
+    recommenders = [fitted.top_k]
+    if model != "pop":
+        recommenders += [RVD(fitted, k=5, epochs=1), RVD(fitted, k=5, step="sgd")]
+    for recommend in recommenders:
+        deep, short = recommend(users, 60).items, recommend(users, 10).items
+        assert np.array_equal(deep[:, :10], short)

@@ -25,7 +25,7 @@ from .defenses import DEFENSES, with_settings
 from .errors import FastPoisonError
 from .jsonio import dumps
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, protocol, standard_grid, timing_table
-from .eval.experiment import STAGE_METRICS, STAGES, ExperimentSpec, run_experiment
+from .eval.experiment import DEFAULT_KS, STAGE_METRICS, STAGES, ExperimentSpec, run_experiment
 from .eval import backfire, reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
@@ -177,12 +177,24 @@ def cmd_attack(args: argparse.Namespace) -> int:
 def _spec(args: argparse.Namespace, model: str) -> ExperimentSpec:
     return ExperimentSpec(dataset=args.dataset, model=model, attack=_attack(args), defense=_defense(args),
                           targets=args.targets, n_targets=args.n_targets, attack_size=args.size, n_filler=args.filler,
-                          knowledge=args.knowledge, hr_k=_hr_k(args), seeds=args.seeds, seed=args.seed,
+                          knowledge=args.knowledge, hr_k=_hr_k(args), ks=args.k, seeds=args.seeds, seed=args.seed,
                           data_dir=args.data_dir, require_real=args.require_real, model_options=_model_options(args))
 
 
 def _fmt(summary: dict[str, Any] | None) -> str:
     return "-" if summary is None else f"{summary['mean']:.4f} ± {summary['std']:.4f}"
+
+
+def _say_at_k(args: argparse.Namespace, at_k: dict[str, dict[str, Any]] | None) -> None:
+    """HR and NDCG at each K, per stage, as a small table (precision and recall are in the JSON)."""
+    if not at_k:
+        return
+    ks = sorted({int(name.split("@")[1]) for by_name in at_k.values() for name in by_name})
+    _say(args, f"  {'at K (means; --json has precision, recall)':<44}" + "".join(f"{k:>9}" for k in ks))
+    for stage, by_name in at_k.items():
+        for metric in ("target_hr", "target_ndcg", "test_hr", "test_ndcg"):
+            row = [by_name.get(f"{metric}@{k}") for k in ks]
+            _say(args, f"  {f'{metric}, {stage}':<44}" + "".join(f"{r['mean']:>9.4f}" if r else f"{'-':>9}" for r in row))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -197,6 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for key in (key.format(stage) for stage in STAGES for key in STAGE_METRICS.values()):
         if result[key] is not None:
             _say(args, f"  {key:<26} {_fmt(result[key])}")
+    _say_at_k(args, result["at_k"])
     if result["ri"] is not None:
         _say(args, f"  {'ri (per seed)':<26} {_fmt(result['ri'])}   p = {result['p_value']:.3g}")
         _say(args, f"  {'ri (of the mean HRs)':<26} {result['ri_of_means']:.4f}")
@@ -230,7 +243,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cells = standard_grid(args.dataset, models=_names(args.models), attacks=_names(args.attacks),
                           defenses=_names(args.defenses), targets=args.targets, seeds=args.seeds, seed=args.seed,
                           model_options=_model_options(args))
-    cells = [dataclasses.replace(c, data_dir=args.data_dir, require_real=args.require_real, hr_k=_hr_k(args),
+    cells = [dataclasses.replace(c, data_dir=args.data_dir, require_real=args.require_real, hr_k=_hr_k(args), ks=args.k,
                                  n_targets=args.n_targets, attack_size=args.size, n_filler=args.filler,
                                  knowledge=args.knowledge) for c in cells]
     start = time.perf_counter()
@@ -282,6 +295,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _hr_k(args: argparse.Namespace) -> int:
     return paper_hr_k(args.dataset) if args.hr_k is None else args.hr_k
+
+
+def _cut_offs(text: str) -> tuple[int, ...]:
+    """``--k``'s comma-separated cut-offs, each an integer >= 1."""
+    try:
+        ks = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 10,20,50, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError(f"cut-offs must be integers >= 1, got {text!r}")
+    return ks
 
 
 def _names(text: str) -> list[str]:
@@ -381,6 +405,9 @@ def _threat_args(p: argparse.ArgumentParser, targets: str = "random") -> None:
 def _experiment_args(p: argparse.ArgumentParser, targets: str = "random") -> None:
     _threat_args(p, targets)
     p.add_argument("--hr-k", type=int, help="cut-off K of HR@K (default 50; 500 on Yelp, as the RVD paper)")
+    p.add_argument("--k", type=_cut_offs, default=DEFAULT_KS, metavar="K,K,...",
+                   help="cut-offs of HR, precision, recall and NDCG of the targets and of the test items, "
+                        f"all from one top-K pass, under at_k in the JSON (default {','.join(map(str, DEFAULT_KS))})")
     p.add_argument("--seeds", type=int, default=1, help="number of repeated runs")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     _model_args(p)

@@ -10,11 +10,13 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..attacks import attack_name, attack_settings, get_attack
 from ..data.datasets import Dataset, check_dataset_name, load_dataset
 from ..data.registry import rating_threshold
 from ..data.ratings import RatingData
+from ..data.split import Split
 from ..data.targets import choose_targets
 from ..errors import DataError
 from ..defenses import DefensePlan, get_defense
@@ -22,7 +24,7 @@ from ..models import MODELS, make_model
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from . import backfire
-from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_shift_summary,
+from .metrics import (RANK_SHIFT_EDGES, rank_shift, rank_shift_histogram, rank_shift_summary, ranking_at_k,
                       robustness_improvement, sampled_hit_ratio, target_hit_ratio, test_hit_ratio)
 from .stats import aggregate, paired_ttest, summarize
 
@@ -44,7 +46,11 @@ PROTOCOL = 4
 #: The value types of `ExperimentSpec`'s fields, by their annotation.
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "str | None": (str, type(None)), "int": (int,),
                                              "int | None": (int, type(None)), "float": (int, float),
-                                             "bool": (bool,), "dict[str, Any]": (dict,)}
+                                             "bool": (bool,), "dict[str, Any]": (dict,), "tuple[int, ...]": (tuple,)}
+
+#: The cut-offs at which every result also gives HR, precision, recall and NDCG of the
+#: targets and of the test items (`RANKING_METRICS`), beside the headline HR@``hr_k``.
+DEFAULT_KS = (10, 20, 50, 100)
 
 
 def _check_types(spec: "ExperimentSpec") -> None:
@@ -73,6 +79,7 @@ class ExperimentSpec:
     n_filler: int | None = None
     knowledge: float = 0.4
     hr_k: int = 50
+    ks: tuple[int, ...] = DEFAULT_KS
     seeds: int = 1
     seed: int = 0
     data_dir: str | None = None
@@ -80,6 +87,8 @@ class ExperimentSpec:
     model_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.ks, list):  # from JSON or TOML
+            object.__setattr__(self, "ks", tuple(self.ks))
         _check_types(self)
         check_dataset_name(self.dataset)
         try:
@@ -90,6 +99,9 @@ class ExperimentSpec:
             raise ValueError("seeds must be >= 1")
         if self.hr_k < 1:
             raise ValueError("hr_k must be >= 1")
+        if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in self.ks):
+            raise ValueError(f"ks must be cut-offs >= 1, got {self.ks!r}")
+        object.__setattr__(self, "ks", tuple(sorted(set(self.ks))))
         if self.defense is not None:  # bad names and settings fail here, before any work
             object.__setattr__(self, "defense", get_defense(self.defense, dataset=self.dataset, model=self.model).name)
         if self.attack is not None:
@@ -103,11 +115,16 @@ class ExperimentSpec:
 
     #: Fields that say where the data lives, not what the experiment is: not part of `key`.
     LOCATION_FIELDS: ClassVar[tuple[str, ...]] = ("data_dir", "require_real")
+    #: Fields added after records were made, in `key` only when not at their default, so
+    #: that those records keep their keys.
+    LATER_FIELDS: ClassVar[tuple[str, ...]] = ("ks",)
 
     def key(self) -> str:
         """A stable 20-hex-digit hash of every field that defines the experiment, and of the
         `PROTOCOL` that says what its defaults mean."""
-        defining = {k: v for k, v in asdict(self).items() if k not in self.LOCATION_FIELDS}
+        defaults = {f.name: f.default for f in fields(self) if f.name in self.LATER_FIELDS}
+        defining = {k: v for k, v in asdict(self).items()
+                    if k not in self.LOCATION_FIELDS and not (k in defaults and v == defaults[k])}
         defining["protocol"] = PROTOCOL
         canonical = json.dumps(defining, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
@@ -134,33 +151,59 @@ SeedCallback = Callable[[int, dict[str, float]], None]
 Recommend = Callable[..., TopK]
 
 
-def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int, *, target_ranks: bool = False,
-              score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-              ) -> tuple[dict[str, float], float, np.ndarray | None]:
-    """Target HR@k and test HR@k of the real users, by both definitions each (`STAGE_METRICS`);
-    returns (metrics, seconds per user, and with ``target_ranks`` each real user's rank of each
-    target [users, targets], -1 if rated). Sampled test HR needs the split's negatives and
-    ``score_pairs`` (a model's ``predict_pairs``; a serving defense has none)."""
+def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: int, ks: tuple[int, ...] = (), *,
+              target_ranks: bool = False, score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+              ) -> tuple[dict[str, float], dict[str, float], float, np.ndarray | None]:
+    """Target HR@k and test HR@k of the real users, by both definitions each (`STAGE_METRICS`),
+    and `_at_ks` of the same top lists at each of ``ks`` below the item count; returns
+    (metrics, metrics at ks, seconds per user, and with ``target_ranks`` each real user's
+    rank of each target [users, targets], -1 if rated). Sampled test HR needs the split's
+    negatives and ``score_pairs`` (a model's ``predict_pairs``; a serving defense has none)."""
     split = dataset.split
     real = np.arange(split.train.n_real_users, dtype=np.int32)
+    ks = tuple(c for c in ks if c < split.train.n_items)
     query = {"query_items": np.tile(targets.astype(np.int32), (len(real), 1))} if target_ranks else {}
     start = time.perf_counter()
-    top = recommend(real, k, **query)
+    top = recommend(real, max(k, *ks), **query)  # top-K lists nest: a shorter list is a prefix
     per_user = (time.perf_counter() - start) / max(1, len(real))
     rated = split.train.csr[: len(real)]
     liked = split.test_ratings >= rating_threshold(dataset.name, split.train.scale)
+    items = top.items[:, :k]
     metrics = {
-        "hr": target_hit_ratio(top.items, targets, rated),
-        "hr_all_users": target_hit_ratio(top.items, targets, rated, exclude_raters=False),
-        "test_hr": test_hit_ratio(top.items, split.test_users, split.test_items),
-        "test_hr_liked": test_hit_ratio(top.items, split.test_users[liked], split.test_items[liked]),
+        "hr": target_hit_ratio(items, targets, rated),
+        "hr_all_users": target_hit_ratio(items, targets, rated, exclude_raters=False),
+        "test_hr": test_hit_ratio(items, split.test_users, split.test_items),
+        "test_hr_liked": test_hit_ratio(items, split.test_users[liked], split.test_items[liked]),
     }
     if split.negatives is not None and score_pairs is not None:
         candidates = np.concatenate([split.test_items[:, None], split.negatives], axis=1)
         users = np.repeat(split.test_users, candidates.shape[1])
         scores = score_pairs(users, candidates.reshape(-1)).reshape(candidates.shape)
         metrics["test_hr_sampled"] = sampled_hit_ratio(scores[:, 0], scores[:, 1:], k)
-    return metrics, per_user, top.ranks
+    return metrics, _at_ks(top.items, split, targets, rated, ks), per_user, top.ranks
+
+
+def _at_ks(top_items: np.ndarray, split: Split, targets: np.ndarray, rated: sp.csr_matrix,
+           ks: tuple[int, ...]) -> dict[str, float]:
+    """Per K of ``ks``, keyed ``"<metric>@<K>"``: target HR (per target over non-raters, as
+    the headline ``hr``) and `ranking_at_k` of the targets each real user has not rated
+    (``target_precision`` ...) and of each test user's held-out items (``test_hr`` ...)."""
+    if not ks:
+        return {}
+    n_real, n_items = rated.shape
+    unrated = np.ones((n_real, targets.size), dtype=bool)
+    for j, t in enumerate(targets):
+        unrated[:, j] = np.asarray(rated[:, int(t)].todense()).ravel() == 0
+    users, cols = np.nonzero(unrated)
+    target_sets = sp.csr_matrix((np.ones(users.size), (users, targets[cols])), shape=(n_real, n_items))
+    test_sets = sp.csr_matrix((np.ones(split.test_users.size), (split.test_users, split.test_items)),
+                              shape=(n_real, n_items))
+    out = {f"target_hr@{c}": target_hit_ratio(top_items[:, :c], targets, rated) for c in ks}
+    for prefix, relevant in (("target", target_sets), ("test", test_sets)):
+        for metric, by_k in ranking_at_k(top_items, relevant, ks).items():
+            if (prefix, metric) != ("target", "hr"):
+                out.update({f"{prefix}_{metric}@{c}": value for c, value in by_k.items()})
+    return out
 
 
 #: Each metric `_evaluate` measures, by the key it has in a result for a stage (origin,
@@ -179,6 +222,20 @@ STAGES = ("origin", "attack", "defense")
 def _at_stage(metrics: dict[str, float], stage: str) -> dict[str, float]:
     """``metrics`` of `_evaluate` under their result keys for ``stage``."""
     return {STAGE_METRICS[name].format(stage): value for name, value in metrics.items()}
+
+
+def _at_stage_ks(metrics: dict[str, float], stage: str) -> dict[tuple[str, str], float]:
+    """`_at_ks`'s metrics keyed (stage, "<metric>@<K>")."""
+    return {(stage, name): value for name, value in metrics.items()}
+
+
+def _by_stage(summary: dict[Any, Any]) -> dict[str, dict[str, Any]] | None:
+    """The result's ``at_k``: per stage, each ``"<metric>@<K>"``'s summary over seeds; None
+    when no K was measured."""
+    out: dict[str, dict[str, Any]] = {}
+    for (stage, name), value in summary.items():
+        out.setdefault(stage, {})[name] = value.to_dict()
+    return out or None
 
 
 def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progress: bool) -> tuple[TrainableModel, float]:
@@ -310,7 +367,9 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     improvement per seed (mean, std, values), ``ri_of_means`` the RI of the mean HRs;
     ``p_value`` the paired t-test of ``hr_attack`` against ``hr_defense`` over seeds (nan
     with fewer than two); ``backfire`` the reasons the defense backfired
-    (`backfire.of_result`: empty if it did not, None without an attack and a defense).
+    (`backfire.of_result`: empty if it did not, None without an attack and a defense);
+    ``at_k`` per stage the summaries of ``"<metric>@<K>"`` for each K of ``ks`` below the item
+    count (`_at_ks`: target HR, precision, recall, NDCG; the same of the test items).
 
     ``shared``: a dict kept across calls on the same dataset so that experiments that differ
     only in the defense (or the targets' evaluation) reuse the clean victim, the fake users
@@ -327,6 +386,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     shifts: dict[str, list[np.ndarray]] = {"attack": [], "defense": []}
     defense_notes: list[dict[str, Any]] = []
     epochs: dict[str, list[dict[str, int]]] = {stage: [] for stage in STAGES}
+    at_ks: list[dict[str, float]] = []
     plan = None if spec.defense is None else get_defense(spec.defense, dataset=ds.name, model=spec.model, data=train)
     model_key = (ds.name, spec.model, json.dumps(spec.model_options, sort_keys=True))
     for s in range(spec.seed, spec.seed + spec.seeds):
@@ -334,12 +394,13 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         target_sets.append(targets.tolist())
         clean_key = ("clean", model_key, s)
         model, fit_s = _memo(shared, clean_key, lambda: _fit(spec, ds, train, s, progress))
-        eval_key = (spec.targets, spec.n_targets, spec.hr_k)
-        (clean, per_user, clean_ranks), eval_s = _memo(
+        eval_key = (spec.targets, spec.n_targets, spec.hr_k, spec.ks)
+        (clean, clean_at_ks, per_user, clean_ranks), eval_s = _memo(
             shared, ("eval", clean_key, eval_key),
-            lambda: _timed(lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, target_ranks=True,
+            lambda: _timed(lambda: _evaluate(model.top_k, ds, targets, spec.hr_k, spec.ks, target_ranks=True,
                                              score_pairs=model.predict_pairs)))
         metrics = _at_stage(clean, "origin")
+        seed_at_ks = _at_stage_ks(clean_at_ks, "origin")
         timings["fit"].append(fit_s)
         epochs["origin"].append(_epochs(model))
         victim, poisoned = model, train
@@ -354,12 +415,13 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             attacked_key = ("attacked", model_key, fakes_key)
             victim, attacked_fit_s = _memo(shared, attacked_key, lambda: _fit(spec, ds, poisoned, s, progress))
             timings["attacked_fit"].append(attacked_fit_s)
-            (attacked, per_user, ranks), attacked_eval_s = _memo(
+            (attacked, attacked_at_ks, per_user, ranks), attacked_eval_s = _memo(
                 shared, ("eval", attacked_key, eval_key),
-                lambda: _timed(lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, target_ranks=True,
+                lambda: _timed(lambda: _evaluate(victim.top_k, ds, targets, spec.hr_k, spec.ks, target_ranks=True,
                                                  score_pairs=victim.predict_pairs)))
             eval_s += attacked_eval_s
             metrics.update(_at_stage(attacked, "attack"))
+            seed_at_ks.update(_at_stage_ks(attacked_at_ks, "attack"))
             epochs["attack"].append(_epochs(victim))
             shifts["attack"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
         if plan is not None:
@@ -368,9 +430,11 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             defense_notes.append(notes)
             epochs["defense"].append(_epochs(defended_model))
             gives_ranks = plan.serving is None or plan.serving.gives_ranks
-            (defended, per_user, ranks), defended_eval_s = _timed(
-                lambda: _evaluate(recommend, ds, targets, spec.hr_k, target_ranks=gives_ranks, score_pairs=score_pairs))
+            (defended, defended_at_ks, per_user, ranks), defended_eval_s = _timed(
+                lambda: _evaluate(recommend, ds, targets, spec.hr_k, spec.ks, target_ranks=gives_ranks,
+                                  score_pairs=score_pairs))
             eval_s += defended_eval_s
+            seed_at_ks.update(_at_stage_ks(defended_at_ks, "defense"))
             if ranks is not None:
                 shifts["defense"].append(rank_shift(clean_ranks[clean_ranks > 0], ranks[clean_ranks > 0]))
             timings["defense_fit"].append(setup_s)
@@ -378,6 +442,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         timings["recommend_per_user"].append(per_user)
         timings["evaluate"].append(eval_s)
         per_seed.append(metrics)
+        at_ks.append(seed_at_ks)
         if on_seed is not None:
             on_seed(s, metrics)
     summary = aggregate(per_seed)
@@ -399,6 +464,7 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         "ri": _robustness(per_seed),
         "ri_of_means": _ri_of_means(summary),
         "p_value": _p_value(per_seed),
+        "at_k": _by_stage(aggregate(at_ks)),
         "rank_shift_attack": _shift_summary(shifts["attack"], train.n_items),
         "rank_shift_defense": _shift_summary(shifts["defense"], train.n_items),
         "timings": {**{key: (float(np.mean(v)) if v else None) for key, v in timings.items()},

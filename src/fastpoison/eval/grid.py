@@ -15,6 +15,7 @@ A grid file names lists to cross and settings shared by every cell::
 
     [settings]                              # any other ExperimentSpec field, the same for all
     hr_k = 50                               # default: 50, 500 on Yelp (the RVD paper)
+    ks = [10, 20, 50, 100]                  # cut-offs of the metrics at several K (the default)
 
     [model_options]                         # e.g. fewer epochs for a quick run
     epochs = 10
@@ -50,7 +51,7 @@ def share_key(spec: ExperimentSpec) -> tuple[Any, ...]:
 def clean_key(spec: ExperimentSpec) -> tuple[Any, ...]:
     """Cells with equal clean keys fit the same clean victim (same data, model and seed)."""
     return _fields_but(spec, ("defense", "attack", "attack_size", "n_filler", "knowledge", "targets", "n_targets",
-                              "hr_k"))
+                              "hr_k", "ks"))
 
 
 def _fields_but(spec: ExperimentSpec, left_out: tuple[str, ...]) -> tuple[Any, ...]:

@@ -12,7 +12,9 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "RANKING_METRICS",
     "per_target_hit_ratio",
+    "ranking_at_k",
     "rank_shift",
     "rank_shift_summary",
     "robustness_improvement",
@@ -134,6 +136,53 @@ def test_hit_ratio(top_items: ArrayLike, test_users: ArrayLike, test_items: Arra
 
 
 test_hit_ratio.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+#: What `ranking_at_k` measures per user, over the users with at least one relevant item.
+RANKING_METRICS = ("hr", "precision", "recall", "ndcg")
+
+
+def ranking_at_k(top_items: ArrayLike, relevant: sp.spmatrix | sp.sparray, ks: ArrayLike) -> dict[str, dict[int, float]]:
+    """HR, precision, recall and NDCG at each K of ``ks``, means over the rows of ``relevant``
+    (a sparse [n_users, n_items] matrix whose stored entries mark each user's relevant items)
+    that mark at least one item: ``{metric: {k: value}}`` (nan without such rows).
+
+    For user u with relevant set R and top-k list L (``top_items[u, :k]``, -1 padding never
+    relevant): hr = [|L ∩ R| > 0], precision = |L ∩ R| / k, recall = |L ∩ R| / |R|,
+    ndcg = sum over hit positions p (1-based) of 1/log2(p+1), divided by that sum for
+    min(|R|, k) hits at the first positions. Every k must lie in [1, top_items.shape[1]].
+    """
+    if not sp.issparse(relevant) or relevant.ndim != 2:
+        raise ValueError("relevant must be a 2-d scipy sparse matrix")
+    csr = sp.csr_matrix(relevant)
+    csr.sum_duplicates()
+    top = _check_top(top_items, csr.shape[1])
+    if top.shape[0] != csr.shape[0]:
+        raise ValueError(f"top_items has {top.shape[0]} rows but relevant has {csr.shape[0]}")
+    k_values = _int_array(ks, "ks", 1)
+    if k_values.size and (k_values.min() < 1 or k_values.max() > top.shape[1]):
+        raise ValueError(f"every k must lie in [1, {top.shape[1]}] (the top-K lists' length), got {k_values.tolist()}")
+    n_relevant = np.diff(csr.indptr)
+    rows = np.flatnonzero(n_relevant)
+    if not rows.size:
+        return {name: {int(k): float("nan") for k in k_values} for name in RANKING_METRICS}
+    listed = top[rows]
+    hit = np.zeros(listed.shape, dtype=bool)
+    for j in range(listed.shape[1]):  # one pass per list position, vectorised over users
+        hit[:, j] = np.asarray(csr[rows, np.maximum(listed[:, j], 0)]).ravel() != 0
+    hit &= listed >= 0
+    gain = 1.0 / np.log2(np.arange(2, listed.shape[1] + 2))
+    ideal = np.cumsum(gain)
+    size = n_relevant[rows]
+    out: dict[str, dict[int, float]] = {name: {} for name in RANKING_METRICS}
+    for k in k_values.tolist():
+        hits = hit[:, :k].sum(axis=1)
+        dcg = hit[:, :k] @ gain[:k]
+        out["hr"][k] = float(np.mean(hits > 0))
+        out["precision"][k] = float(np.mean(hits / k))
+        out["recall"][k] = float(np.mean(hits / size))
+        out["ndcg"][k] = float(np.mean(dcg / ideal[np.minimum(size, k) - 1]))
+    return out
 
 
 def sampled_hit_ratio(test_scores: ArrayLike, negative_scores: ArrayLike, k: int) -> float:

@@ -64,7 +64,10 @@ class Cell:
 
     @property
     def values(self) -> dict[str, list[float]]:
-        return {m: [self.per_seed[s][m] for s in self.seeds] for m in METRICS
+        """Each metric every seed reports, in seed order: the `METRICS`, then the metrics at
+        several K as ``at_k.<stage>.<metric>@<K>``."""
+        names = [*METRICS, *(m for m in self.per_seed[self.seeds[0]] if m not in METRICS)] if self.seeds else []
+        return {m: [self.per_seed[s][m] for s in self.seeds] for m in names
                 if all(m in self.per_seed[s] for s in self.seeds)}
 
     @property
@@ -167,6 +170,9 @@ def collect(records: Iterable[dict[str, Any]]) -> list[Cell]:
                 cell.inactive.add(first + i)
         for i in range(count):
             cell.per_seed[first + i] = {m: number(result[m]["values"][i]) for m in METRICS if result.get(m) is not None}
+            cell.per_seed[first + i].update({f"at_k.{stage}.{name}": number(summary["values"][i])
+                                             for stage, by_name in (result.get("at_k") or {}).items()
+                                             for name, summary in by_name.items()})
             cell.timings[first + i] = dict(result.get("timings") or {})  # a multi-seed record has means only
         for stage in ("attack", "defense"):
             shift = result.get(f"rank_shift_{stage}")
@@ -321,7 +327,8 @@ CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n",
 
 
 def to_csv(cells: list[Cell]) -> str:
-    """Long format: one row per cell and metric (the `METRICS` and ``ri``), with the cell's p-value."""
+    """Long format: one row per cell and metric (the `METRICS`, ``ri``, then the metrics at
+    several K, ``at_k.<stage>.<metric>@<K>``), with the cell's p-value."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -329,7 +336,8 @@ def to_csv(cells: list[Cell]) -> str:
         head = [cell.spec[f] for f in TABLE_FIELDS] + [cell.attack, cell.defense]
         p, found = cell.p_value(), "; ".join(cell.backfire())
         config = json.dumps({f: json.loads(v) for f, v in configuration(cell) if f not in TABLE_FIELDS}, sort_keys=True)
-        for metric in (*METRICS, "ri"):
+        at_k = [m for m in cell.values if m not in METRICS]
+        for metric in (*METRICS, "ri", *at_k):
             mean, std, n = cell.ri() if metric == "ri" else cell.summary(metric)
             if n:
                 writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p), found, config])
