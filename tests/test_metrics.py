@@ -296,3 +296,10 @@ def test_ranking_at_k_refuses_a_k_longer_than_the_lists():
     top = np.array([[0, 1], [1, 0]])
     with pytest.raises(ValueError, match="every k"):
         M.ranking_at_k(top, sp.csr_matrix(np.eye(2)), [3])
+
+
+def test_test_hit_ratio_counts_each_user_once_over_all_their_held_out_items():
+    top = np.array([[1, 2], [3, 4], [5, 6]])
+    # user 0 holds out 1 (hit) and 9; user 1 holds out 7 and 8 (no hit); user 2 holds out 6 (hit)
+    assert M.test_hit_ratio(top, [0, 0, 1, 1, 2], [1, 9, 7, 8, 6]) == pytest.approx(2 / 3)
+    assert M.test_hit_ratio(top, [0, 1, 2], [9, 3, 0]) == pytest.approx(1 / 3)

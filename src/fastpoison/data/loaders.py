@@ -6,8 +6,10 @@ takes over from that line, so it either parses the rest or reports the exact lin
 """
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -151,6 +153,33 @@ class _Table:
         return DataError(message, path=self.path, line=self.first_line + row)
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, gunzipped when gzip-compressed (told by its magic bytes, not its
+    name), without a UTF-8 byte-order mark."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read file: {e.strerror}", path=path) from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"a damaged gzip file: {e}", path=path) from None
+    return raw.removeprefix(b"\xef\xbb\xbf")
+
+
+def read_first_line(path: Path) -> str:
+    """The first line of ``path`` (gunzipped if need be), without its line end."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+            line = f.readline()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"cannot read file: {e}", path=path) from None
+    return line.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace").rstrip("\r\n")
+
+
 def _read_table(path: Path, *, sep: str, n_fields: Sequence[int] | None = None,
                 cols: Sequence[int] = (0, 1, 2), skip_header: bool = False) -> _Table:
     """Parse the user, item and rating columns ``cols`` of a ``sep``-separated file.
@@ -161,10 +190,7 @@ def _read_table(path: Path, *, sep: str, n_fields: Sequence[int] | None = None,
     """
     if min(cols) < 0 or len(set(cols)) != 3:
         raise ValueError(f"user, item and rating columns must be distinct and >= 0, got {tuple(cols)}")
-    try:
-        raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
-    except OSError as e:
-        raise DataError(f"cannot read file: {e.strerror}", path=path) from None
+    raw = read_bytes(path)
     first_line = 1
     if skip_header:
         raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
@@ -330,13 +356,14 @@ def read_delimited(path: PathLike, *, sep: str = ",", user_col: int = 0, item_co
     ``compact_ids=False`` they are used as they are (minus 1 if ``one_based``).
     """
     t = _read_table(Path(path), sep=sep, cols=(user_col, item_col, rating_col), skip_header=skip_header)
-    return _ratings(t, t.path.stem, scale=scale or _infer_scale(t.ratings), one_based=one_based,
+    name = t.path.name.removesuffix(".gz")
+    return _ratings(t, Path(name).stem, scale=scale or _infer_scale(t.ratings), one_based=one_based,
                     compact=compact_ids, fmt="delimited")
 
 
 def _read_negatives(path: Path, test_users: np.ndarray, test_items: np.ndarray, n_items: int) -> np.ndarray:
     """``NAME.test.negative``: line k is ``(user,item)`` of test rating k, then item ids."""
-    lines = path.read_text(encoding="utf-8", errors="replace").rstrip().split("\n")
+    lines = read_bytes(path).decode("utf-8", "replace").rstrip().split("\n")
     if len(lines) != len(test_users):
         raise DataError(f"{len(lines)} lines for {len(test_users)} test ratings", path=path)
     rows: list[list[int]] = []
@@ -359,32 +386,38 @@ def _read_negatives(path: Path, test_users: np.ndarray, test_items: np.ndarray, 
     return np.array(rows, dtype=np.int32)
 
 
-def read_ncf(folder: PathLike, name: str, scale: RatingScale | None = None) -> Split:
-    """The NCF layout: ``NAME.train.rating``, ``NAME.test.rating`` (``user<TAB>item<TAB>rating``
-    [``<TAB>timestamp``], 0-based) and optional ``NAME.test.negative``.
+def with_gz(path: Path) -> Path:
+    """``path``, or its gzip'd sibling ``path.gz`` when only that exists."""
+    packed = path.with_name(path.name + ".gz")
+    return packed if not path.exists() and packed.is_file() else path
 
-    Returns the files' own split. ``scale`` defaults to the integers 1..max rating;
-    the grid spans max id + 1 over train and test. A user has at most one test rating,
-    which must not be in train.
-    """
-    folder = Path(folder)
-    files = [folder / f"{name}.train.rating", folder / f"{name}.test.rating"]
+
+def split_of_files(train_file: Path, test_file: Path, *, sep: str, name: str, fmt: str,
+                   scale: RatingScale | None = None, one_test_per_user: bool = True,
+                   negative_file: Path | None = None) -> Split:
+    """A split given as a train file and a test file of ``user<sep>item<sep>rating``
+    [``<sep>timestamp``] lines with 0-based ids kept as they are (the grid spans max id + 1
+    over both files). ``scale`` defaults to the integers 1..max rating. Test ratings must
+    not be in train; with ``one_test_per_user`` a user has at most one."""
+    files = [train_file, test_file]
     for f in files:
         if not f.is_file():
-            raise DataError("missing file of the NCF layout", path=f)
-    train, test = (_read_table(f, sep="\t", n_fields=(3, 4)) for f in files)
+            raise DataError(f"missing file of the {fmt} layout", path=f)
+    train, test = (_read_table(f, sep=sep, n_fields=(3, 4)) for f in files)
     if scale is None:
         scale = _infer_scale(np.concatenate([train.ratings, test.ratings]), low=1.0)
     for t in (train, test):
         _check(t, scale, one_based=False)
-    later, earlier = _duplicates(train)
-    if len(later):
-        raise _duplicate_error(train, later, earlier)
-    order = np.argsort(test.users, kind="stable")
-    again = order[1:][np.diff(test.users[order]) == 0]
-    if len(again):
-        k = int(again.min())
-        raise test.error(k, f"user {test.users[k]:g} has a second test rating")
+    for t in (train, test):
+        later, earlier = _duplicates(t)
+        if len(later):
+            raise _duplicate_error(t, later, earlier)
+    order = np.lexsort((test.items, test.users))
+    if one_test_per_user:
+        again = order[1:][np.diff(test.users[order]) == 0]
+        if len(again):
+            k = int(again.min())
+            raise test.error(k, f"user {test.users[k]:g} has a second test rating")
     n_users = int(max(train.users.max(), test.users.max())) + 1
     n_items = int(max(train.items.max(), test.items.max())) + 1
     train_keys = np.sort(train.users.astype(np.int64) * n_items + train.items.astype(np.int64))
@@ -393,14 +426,25 @@ def read_ncf(folder: PathLike, name: str, scale: RatingScale | None = None) -> S
     if in_train.any():
         raise test.error(int(np.argmax(in_train)), "the test rating also appears in the train file")
     negatives = None
-    negative_file = folder / f"{name}.test.negative"
-    if negative_file.is_file():
+    if negative_file is not None and negative_file.is_file():
         negatives = _read_negatives(negative_file, test.users, test.items, n_items)[order]
         files.append(negative_file)
-    meta = {"data_source": "real", "format": "ncf", "files": [str(f) for f in files]}
+    meta = {"data_source": "real", "format": fmt, "files": [str(f) for f in files]}
     data = RatingData.from_coo(train.users.astype(np.int64), train.items.astype(np.int64), train.ratings,
                                n_users, n_items, scale, name=name, meta=meta)
     return Split(data, test.users[order], test.items[order], test.ratings[order], negatives)
+
+
+def read_ncf(folder: PathLike, name: str, scale: RatingScale | None = None) -> Split:
+    """The NCF layout: ``NAME.train.rating``, ``NAME.test.rating`` (``user<TAB>item<TAB>rating``
+    [``<TAB>timestamp``], 0-based) and optional ``NAME.test.negative``, each possibly gzip'd
+    (``.gz``).
+
+    Returns the files' own split (`split_of_files`): one test rating per user at most."""
+    folder = Path(folder)
+    train, test, negative = (with_gz(folder / f"{name}.{suffix}")
+                             for suffix in ("train.rating", "test.rating", "test.negative"))
+    return split_of_files(train, test, sep="\t", name=name, fmt="ncf", scale=scale, negative_file=negative)
 
 
 def _format_ratings(u: np.ndarray, i: np.ndarray, r: np.ndarray) -> str:
@@ -435,6 +479,5 @@ def write_ncf(split: Split, folder: PathLike, name: str, n_negatives: int = 99, 
 def has_header(path: PathLike, sep: str) -> bool:
     """Whether the first line of ``path`` is a header: one of its first three
     ``sep``-separated fields is not a number."""
-    with Path(path).open("r", encoding="utf-8-sig", errors="replace") as f:
-        fields = f.readline().split(sep)
+    fields = read_first_line(Path(path)).split(sep)
     return not all(_is_number(x) for x in fields[:3])

@@ -118,9 +118,11 @@ def target_hit_ratio(
 
 
 def test_hit_ratio(top_items: ArrayLike, test_users: ArrayLike, test_items: ArrayLike) -> float:
-    """Share of test users whose held-out item is in their top-K row (nan if none).
+    """Share of test users with a held-out item in their top-K row (nan if none).
 
-    ``test_users[i]`` (a row of ``top_items``) holds out ``test_items[i]`` (an item id >= 0).
+    ``test_users[i]`` (a row of ``top_items``) holds out ``test_items[i]`` (an item id >= 0);
+    a user holding out several items (a test set that is not leave-one-out) counts once,
+    as a hit when any of them is in the row.
     """
     top = _check_top(top_items)
     u = _int_array(test_users, "test_users", 1)
@@ -132,7 +134,10 @@ def test_hit_ratio(top_items: ArrayLike, test_users: ArrayLike, test_items: Arra
         raise ValueError("test_items must be item ids >= 0")
     if not u.size:
         return float("nan")
-    return float(np.mean(np.any(top[u] == i[:, None], axis=1)))
+    users, of_user = np.unique(u, return_inverse=True)
+    hit = np.zeros(users.size, dtype=bool)
+    np.logical_or.at(hit, of_user.reshape(-1), np.any(top[u] == i[:, None], axis=1))
+    return float(np.mean(hit))
 
 
 test_hit_ratio.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
