@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from tqdm import tqdm
+
 from .attacks import ATTACKS, attack_name, get_attack
 from .attacks.profiles_io import describe_fakes, read_fakes, write_fakes
 from .data.datasets import dataset_info, load_dataset
@@ -33,7 +35,8 @@ from .eval.plots import PLOTS, plot
 from .eval.report import FORMATS, Cell, backfired, collect, malformed, render
 from .eval.runner import run_grid
 from .eval.store import ResultStore
-from .models import MODELS, make_model
+from .eval.serving import Server, dense_users
+from .models import MODELS, load_model, make_model
 from .options import parse_options, split_top_level
 from .plugins import load_plugins
 
@@ -151,6 +154,61 @@ def cmd_train(args: argparse.Namespace) -> int:
     stopped = " (early stopping)" if model.epochs_run < model.config.epochs else ""
     _say(args, f"trained {args.model} on {ds.name} ({ds.data_source}) in {elapsed:.2f}s, "
                f"kept epoch {model.best_epoch + 1} of {model.epochs_run} run{stopped}; saved {out}")
+    return 0
+
+
+def _user_ids(args: argparse.Namespace) -> list[int] | None:
+    """``--users`` and the ids of ``--users-file`` (one per line, blank lines skipped), in
+    order; None (every real user) when neither is given."""
+    texts = [] if args.users is None else args.users.split(",")
+    if args.users_file is not None:
+        texts += Path(args.users_file).read_text(encoding="utf-8").split()
+    if args.users is None and args.users_file is None:
+        return None
+    try:
+        return [int(t) for t in texts if t.strip()]
+    except ValueError:
+        raise UsageError("user ids must be integers (the dataset's own ids)") from None
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    ds = _load(args, args.dataset)
+    if args.json == "-" and args.out in (None, "-"):
+        raise UsageError("the lists go to stdout: write them with --out FILE to have --json - there")
+    model = load_model(args.model_file)
+    model.config.threads = args.threads
+    started = time.perf_counter()
+    server = Server(model, ds, defense=_defense(args), seed=args.seed)
+    ready = time.perf_counter() - started
+    users = dense_users(ds, _user_ids(args))
+    out = sys.stdout if args.out in (None, "-") else open(args.out, "w", encoding="utf-8")
+    served_s = 0.0
+    try:
+        if args.format == "tsv":
+            out.write("user\trank\titem\tscore\n")
+        for part in tqdm(server.batches(users, args.n, args.batch), total=-(-len(users) // args.batch),
+                         desc="recommend", unit="batch", disable=args.quiet or len(users) <= args.batch,
+                         file=sys.stderr):
+            served_s += part.seconds
+            for user, items, scores in zip(part.users.tolist(), part.items.tolist(), part.scores.tolist()):
+                kept = [(i, s) for i, s in zip(items, scores) if i >= 0]
+                if args.format == "tsv":
+                    out.writelines(f"{user}\t{r}\t{i}\t{s:.6g}\n" for r, (i, s) in enumerate(kept, start=1))
+                else:
+                    out.write(dumps({"user": user, "items": [i for i, _ in kept],
+                                          "scores": [round(s, 6) for _, s in kept]}) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    per_user_ms = 1000 * served_s / max(1, len(users))
+    summary = {"dataset": ds.name, "data_source": ds.data_source, "model": model.name, "defense": server.defense,
+               "defense_notes": server.notes or None, "users": len(users), "n": args.n, "setup_s": ready,
+               "serve_s": served_s, "ms_per_user": per_user_ms}
+    _write_json(args.json, summary)
+    note = "" if not server.notes else " (" + ", ".join(f"{k} {v}" for k, v in server.notes.items()) + ")"
+    print(f"fastpoison: served {len(users)} user(s) top-{args.n} from {model.name}"
+          f"{' through ' + server.defense if server.defense else ''}{note}: set-up {ready:.2f} s, "
+          f"{per_user_ms:.3f} ms per user", file=sys.stderr)
     return 0
 
 
@@ -484,6 +542,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip cells that already have a record")
     _common(p)
     p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("recommend", help="serve top-N lists from a saved model, optionally through RVD")
+    p.add_argument("--model-file", required=True, help="a model written by `fastpoison train --out`")
+    p.add_argument("--dataset", required=True, help="the dataset the model was trained on (as given to train)")
+    p.add_argument("--users", help="comma-separated user ids, as in the dataset's files (default: every user)")
+    p.add_argument("--users-file", help="a file of user ids, one per line (added to --users)")
+    p.add_argument("--n", type=int, default=10, help="items per user (default 10)")
+    p.add_argument("--defense", help="a serving defense, e.g. rvd or 'rvd[k=100]' (k defaults as in run)")
+    p.add_argument("--defense-option", action="append", metavar="KEY=VALUE", help="a setting of the defense")
+    p.add_argument("--rvd-k", type=int, help="RVD's k (neighbours per served user)")
+    p.add_argument("--format", choices=("jsonl", "tsv"), default="jsonl",
+                   help="jsonl: one {user, items, scores} per line; tsv: user, rank, item, score (default jsonl)")
+    p.add_argument("--out", help="write the lists here (default stdout)")
+    p.add_argument("--batch", type=int, default=1024, help="users per batch (default 1024)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the defense's random choices (default 0)")
+    _common(p)
+    p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("report", help="tables (and figures) from a folder of grid records")
     p.add_argument("dir", help="record folder written by `fastpoison grid`")
