@@ -206,9 +206,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                "serve_s": served_s, "ms_per_user": per_user_ms}
     _write_json(args.json, summary)
     note = "" if not server.notes else " (" + ", ".join(f"{k} {v}" for k, v in server.notes.items()) + ")"
-    print(f"fastpoison: served {len(users)} user(s) top-{args.n} from {model.name}"
-          f"{' through ' + server.defense if server.defense else ''}{note}: set-up {ready:.2f} s, "
-          f"{per_user_ms:.3f} ms per user", file=sys.stderr)
+    if not args.quiet:
+        print(f"fastpoison: served {len(users)} user(s) top-{args.n} from {model.name}"
+              f"{' through ' + server.defense if server.defense else ''}{note}: set-up {ready:.2f} s, "
+              f"{per_user_ms:.3f} ms per user", file=sys.stderr)
     return 0
 
 
