@@ -39,8 +39,11 @@ def test_fallback_to_the_twin_says_so(tmp_path: Path) -> None:
     notice = ds.notice
     assert notice is not None and "\n" not in notice and str(caught[0].message) == notice
     for part in ("synthetic twin", str(tmp_path / "data" / "filmtrust"), str(tmp_path / "cache"),
-                 "--data-dir", "FASTPOISON_DATA"):
+                 "--data-dir", "FASTPOISON_DATA", "`fastpoison data fetch filmtrust`"):
         assert part in notice
+    with pytest.warns(SyntheticFallbackWarning) as caught:
+        load_dataset("yelp", tmp_path / "data")
+    assert "data fetch" not in str(caught[0].message)  # no download exists for Yelp
     assert np.array_equal(ds.split.train.indices, synthetic_twin("filmtrust", 4).train.indices)
 
 

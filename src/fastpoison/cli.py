@@ -299,6 +299,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     ds = _load(args, args.dataset)  # fails early, and says when a synthetic twin stands in
     out = args.out or str(Path("bench-results") / args.dataset.replace(":", "-"))
+    if not args.quiet:
+        print(f"fastpoison: bench records go to {out}{'' if args.out else ' (the default; --out to change it)'}",
+              file=sys.stderr)
     cells = standard_grid(args.dataset, models=_names(args.models), attacks=_names(args.attacks),
                           defenses=_names(args.defenses), targets=args.targets, seeds=args.seeds, seed=args.seed,
                           model_options=_model_options(args))

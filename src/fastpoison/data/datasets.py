@@ -90,8 +90,9 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
         if require_real or record.twin is None:
             raise DataError(f"no real copy of {name} found (looked in {looked}); put {_expected_files(record)} "
                             f"in DIR/{name}/ and pass --data-dir DIR or set {ENV_VAR}=DIR")
+        get = f"`fastpoison data fetch {name}` downloads it, or " if record.archive is not None else ""
         notice = (f"{name}: no real data found in {looked}; using the synthetic twin (seed {seed}); "
-                  f"pass --data-dir or set {ENV_VAR} to use real data")
+                  f"{get}pass --data-dir or set {ENV_VAR} to use real data")
         warnings.warn(notice, SyntheticFallbackWarning, stacklevel=2)
         return Dataset(name, synthetic_twin(name, seed), "synthetic", notice=notice)
     path = Path(name)

@@ -238,8 +238,16 @@ def _by_stage(summary: dict[Any, Any]) -> dict[str, dict[str, Any]] | None:
     return out or None
 
 
+def _stage(progress: bool, seed: int, text: str) -> None:
+    """With ``progress``, one line on stderr saying which stage of ``seed`` starts."""
+    if progress:
+        print(f"fastpoison: seed {seed}: {text}", file=sys.stderr, flush=True)
+
+
 def _fit(spec: ExperimentSpec, ds: Dataset, train: RatingData, seed: int, progress: bool) -> tuple[TrainableModel, float]:
     """A fresh victim fitted on ``train``, and the seconds it took."""
+    _stage(progress, seed, f"fitting {spec.model} on {'the poisoned' if train.n_users > train.n_real_users else 'the'} "
+                           f"training ratings")
     model = make_model(spec.model, ds.name, **spec.model_options)
     return _timed(lambda: model.fit(train, seed=seed, progress=progress))
 
@@ -258,6 +266,7 @@ def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingD
     ``victim`` itself), served through the serving part (else its own top-K)."""
     start = time.perf_counter()
     notes: dict[str, Any] = {}
+    _stage(progress, seed, f"defending with {plan.name}" + (" (training)" if plan.training is not None else ""))
     if plan.training is not None:
         victim = plan.training.fit(lambda **o: make_model(spec.model, ds.name, **{**spec.model_options, **o}),
                                    train, seed=seed, progress=progress)
@@ -407,9 +416,13 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
         if spec.attack is not None:
             fakes_key = ("fakes", ds.name, spec.attack, spec.targets, spec.n_targets, spec.attack_size, spec.n_filler,
                          spec.knowledge, spec.hr_k, s)
-            fakes, attack_s = _memo(shared, fakes_key, lambda: _timed(lambda: get_attack(spec.attack).generate(
-                train, targets, size=spec.attack_size, n_filler=spec.n_filler, knowledge=spec.knowledge, seed=s,
-                top_k=spec.hr_k)))
+
+            def generate() -> Any:
+                _stage(progress, s, f"generating {spec.attack}'s fake users")
+                return get_attack(spec.attack).generate(train, targets, size=spec.attack_size, n_filler=spec.n_filler,
+                                                        knowledge=spec.knowledge, seed=s, top_k=spec.hr_k)
+
+            fakes, attack_s = _memo(shared, fakes_key, lambda: _timed(generate))
             timings["attack"].append(attack_s)
             poisoned = _memo(shared, ("poisoned", fakes_key), lambda: fakes.inject(train))
             attacked_key = ("attacked", model_key, fakes_key)
@@ -430,6 +443,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
             defense_notes.append(notes)
             epochs["defense"].append(_epochs(defended_model))
             gives_ranks = plan.serving is None or plan.serving.gives_ranks
+            if plan.serving is not None:
+                _stage(progress, s, f"serving {train.n_real_users} users through {plan.serving.name}")
             (defended, defended_at_ks, per_user, ranks), defended_eval_s = _timed(
                 lambda: _evaluate(recommend, ds, targets, spec.hr_k, spec.ks, target_ranks=gives_ranks,
                                   score_pairs=score_pairs))
