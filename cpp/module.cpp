@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agreement.hpp"
+#include "bpr.hpp"
 #include "csr.hpp"
 #include "factor_models.hpp"
 #include "objective.hpp"
@@ -236,6 +237,69 @@ py::tuple nsvd_adam(py::array Y, py::array Q, py::array bu, py::array bi, float 
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
     return adam_run([&](int64_t& t) { return fp::nsvd_adam_epoch(in.p, mo, in.c, batch, reg, cfg, t, n_threads, seed); },
                     step);
+}
+
+// BPR-MF's factors P [n_users, d], Q [n_items, d] and the moments of both, checked.
+struct BprFactors {
+    float *P, *Q, *mP, *vP, *mQ, *vQ;
+    int64_t n_users, n_items;
+    int d;
+};
+
+BprFactors checked_bpr_factors(const py::array& P, const py::array& Q, const py::tuple* moments) {
+    if (P.ndim() != 2 || Q.ndim() != 2 || P.shape(1) != Q.shape(1) || P.shape(1) < 1)
+        throw py::value_error("P and Q must be 2-d with the same number (>= 1) of columns");
+    BprFactors f{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, P.shape(0), Q.shape(0),
+                 static_cast<int>(P.shape(1))};
+    f.P = checked<float>(P, "P", {-1, f.d}, true);
+    f.Q = checked<float>(Q, "Q", {-1, f.d}, true);
+    if (moments != nullptr) {
+        if (moments->size() != 4) throw py::value_error("moments must be a tuple of 4 arrays (m_P, v_P, m_Q, v_Q)");
+        auto get = [&](int k, const char* name, int64_t rows) {
+            return checked<float>((*moments)[k].cast<py::array>(), name, {rows, f.d}, true);
+        };
+        f.mP = get(0, "m_P", f.n_users);
+        f.vP = get(1, "v_P", f.n_users);
+        f.mQ = get(2, "m_Q", f.n_items);
+        f.vQ = get(3, "v_Q", f.n_items);
+    }
+    return f;
+}
+
+py::tuple bpr_adam(py::array P, py::array Q, py::tuple moments, py::array users, py::array items,
+                   py::array seen_indptr, py::array seen_indices, int64_t batch, float reg, float lr, float beta1,
+                   float beta2, float eps, int64_t step, int n_threads, uint64_t seed) {
+    const BprFactors f = checked_bpr_factors(P, Q, &moments);
+    const int64_t n = users.ndim() == 1 ? users.shape(0) : -1;
+    fp::Interactions x{checked<int32_t>(users, "users", {-1}, false), checked<int32_t>(items, "items", {n}, false), n,
+                       checked_csr(seen_indptr, seen_indices, nullptr, f.n_items)};
+    if (x.seen.n_users != f.n_users) throw py::value_error("seen must have one row per row of P");
+    check_range(x.users, n, f.n_users, "users");
+    check_range(x.items, n, f.n_items, "items");
+    for (int64_t u = 0; u < x.seen.n_users; ++u)
+        for (int64_t k = x.seen.indptr[u] + 1; k < x.seen.indptr[u + 1]; ++k)
+            if (x.seen.indices[k] <= x.seen.indices[k - 1])
+                throw py::value_error("seen indices must be strictly ascending within each row");
+    const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
+    return adam_run([&](int64_t& t) {
+        return fp::bpr_adam_epoch(f.P, f.Q, f.n_users, f.n_items, f.d, f.mP, f.vP, f.mQ, f.vQ, x, batch, reg, cfg, t,
+                                  n_threads, seed);
+    }, step);
+}
+
+py::tuple bpr_grad(py::array P, py::array Q, py::array users, py::array pos, py::array neg, float reg) {
+    const BprFactors f = checked_bpr_factors(P, Q, nullptr);
+    const int64_t n = users.ndim() == 1 ? users.shape(0) : -1;
+    const int32_t* u = checked<int32_t>(users, "users", {-1}, false);
+    const int32_t* i = checked<int32_t>(pos, "pos", {n}, false);
+    const int32_t* j = checked<int32_t>(neg, "neg", {n}, false);
+    check_range(u, n, f.n_users, "users");
+    check_range(i, n, f.n_items, "pos");
+    check_range(j, n, f.n_items, "neg");
+    py::array_t<float> dP({f.n_users, static_cast<int64_t>(f.d)}), dQ({f.n_items, static_cast<int64_t>(f.d)});
+    const double loss = fp::bpr_loss_grad(f.P, f.Q, f.n_users, f.n_items, f.d, u, i, j, n, reg, dP.mutable_data(),
+                                          dQ.mutable_data());
+    return py::make_tuple(loss, dP, dQ);
 }
 
 // RVD's queries and settings, checked against the ratings `c`.
@@ -472,6 +536,16 @@ PYBIND11_MODULE(_core, m) {
           py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("bias"), py::arg("n_threads"),
           py::arg("seed"), py::arg("huber") = inf, py::arg("perturbation") = 0,
           py::arg("perturbation_size") = 0.0f, py::arg("perturbation_weight") = 0.0f, py::arg("frobenius") = false);
+    m.def("bpr_adam_epoch", &bpr_adam,
+          "One lazy-Adam epoch of BPR-MF over the interactions (users, items), one uniform negative per positive "
+          "among the items not in the user's row of seen; returns (summed -log sigmoid of the margins, step).",
+          py::arg("P"), py::arg("Q"), py::arg("moments"), py::arg("users"), py::arg("items"), py::arg("seen_indptr"),
+          py::arg("seen_indices"), py::arg("batch"), py::arg("reg"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
+          py::arg("eps"), py::arg("step"), py::arg("n_threads"), py::arg("seed"));
+    m.def("bpr_loss_grad", &bpr_grad,
+          "BPR-MF's mean loss (with reg/2 of the triples' squared rows) and its gradients (dP, dQ) over the triples "
+          "(users, pos, neg): the reference of the epoch's arithmetic.",
+          py::arg("P"), py::arg("Q"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("reg"));
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
           py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),

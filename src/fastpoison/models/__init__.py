@@ -11,6 +11,7 @@ from ..data.registry import model_overrides
 from .autorec import AutoRec, AutoRecConfig
 from ..errors import DataError
 from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig, read_state
+from .bpr import BPRMF, BPRConfig
 from .cdae import CDAE, CDAEConfig
 from .mf import MF
 from .nsvd import NSVD
@@ -18,7 +19,7 @@ from .popularity import Popularity
 from .scoring import TopK, score_top_k
 
 MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": AutoRec, "cdae": CDAE,
-                                         "pop": Popularity}
+                                         "bprmf": BPRMF, "pop": Popularity}
 
 
 def make_model(name: str, dataset: str | None = None, **overrides: Any) -> TrainableModel:
@@ -45,6 +46,6 @@ def load_model(path: str | os.PathLike[str]) -> TrainableModel:
         raise DataError(f"not a valid fastpoison model file: {e}", path=os.fspath(path)) from None
 
 
-__all__ = ["CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",
+__all__ = ["BPRMF", "BPRConfig", "CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",
            "Popularity", "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model",
            "score_top_k"]
