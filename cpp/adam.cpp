@@ -9,7 +9,14 @@ namespace {
 FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1, float beta2, float step, float eps,
                       int64_t lo, int64_t hi) {
     const int d = g.dim;
+    constexpr int64_t kAhead = 4;  // rows ahead whose parameters and moments are prefetched
     for (int64_t k = lo; k < hi; ++k) {
+        if (k + kAhead < hi) {
+            const size_t next = static_cast<size_t>(g.rows[static_cast<size_t>(k + kAhead)]) * d;
+            prefetch_row(param + next, d);
+            prefetch_row(m + next, d);
+            prefetch_row(v + next, d);
+        }
         const size_t off = static_cast<size_t>(g.rows[static_cast<size_t>(k)]) * d;
         float* __restrict gr = g.at_slot(static_cast<size_t>(k));
         float* __restrict pr = param + off;
