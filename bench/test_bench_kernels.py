@@ -2,6 +2,8 @@
 
 * one MF SGD epoch, one MF lazy-Adam epoch (batch 2048) and one NSVD SGD epoch over the
   ML-1M-shaped training ratings (``synthetic:ml-1m``, ratings / 5), 64 factors, biases on;
+* one BPR-MF epoch (lazy Adam, batch 2048, one uniform negative per rating) over the same
+  ratings read as interactions;
 * one MF lazy-Adam epoch as TCD trains it: the ML-1M twin's fitted ratings plus the
   pseudo-labels two MF models (d=128, trained 2 epochs) agree on at the paper's ML-1M
   ratio 0.2, shuffled, d=128 without biases (the papers' MF); ``extra_info["ratings_per_s"]``;
@@ -84,6 +86,17 @@ def test_nsvd_sgd_epoch(benchmark, ml1m):
     Y, Q, bu, bi = factors(train.n_items, train.n_items, train.n_users)
     benchmark.pedantic(_core.nsvd_sgd_epoch, args=(Y, Q, bu, bi, mu, train.indptr, train.indices, train.values,
                                                    0.01, 0.02, True, THREADS, 1), rounds=ROUNDS, warmup_rounds=1)
+
+
+def test_bpr_adam_epoch(benchmark, ml1m):
+    """One BPR-MF epoch: every rating an interaction, one uniform negative each, batch 2048."""
+    train, _, _ = ml1m
+    P, Q = factors(train.n_users, train.n_items, train.n_users)[:2]
+    moments = tuple(aligned_zeros(p.shape) for p in (P, Q) for _ in range(2))
+    users = np.repeat(np.arange(train.n_users, dtype=np.int32), np.diff(train.indptr))
+    benchmark.pedantic(_core.bpr_adam_epoch, args=(P, Q, moments, users, train.indices, train.indptr, train.indices,
+                                                   2048, 1e-4, 0.001, 0.9, 0.999, 1e-8, 0, THREADS, 1),
+                       rounds=ROUNDS, warmup_rounds=1)
 
 
 @pytest.fixture(scope="module")
