@@ -72,6 +72,8 @@ def test_named_extensions_run_and_print_beside_the_papers_method():
     header = text.splitlines()[2]
     assert header.endswith("| paper | ours (defaults) | ours with rvd[forget=0.1,step=sgd] | ours with rvd[step=sgd] |")
     assert all(line.count("|") == header.count("|") for line in text.splitlines()[3:] if line.startswith("|"))
+    tcd = [p for p in reproduce.plan(reproduce.resolve("tcd-table4", "ml-100k"), "ml-100k") if p[0].defense == "tcd"]
+    assert {c.defense for c in reproduce.cells(tcd, seeds=1)} == {"tcd", "tcd[labels=in-range]"}
 
 
 def test_reproduce_judges_itself():

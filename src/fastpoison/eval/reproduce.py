@@ -20,8 +20,10 @@ from .paper_tables import PaperEntry, PaperTable, paper_table
 from .report import Cell, collect
 
 #: Our named extensions of a published defense, run and printed beside the paper's method
-#: (docs/papers.md): RVD's whole-model shrink.
-EXTENSIONS: dict[str, tuple[str, ...]] = {"rvd": ("rvd[step=sgd]", "rvd[forget=0.1,step=sgd]")}
+#: (docs/papers.md): RVD's SGD fine-tune and whole-model shrink; TCD's agreement only within
+#: the rating scale (the choice `labels=auto` makes off the paper's datasets).
+EXTENSIONS: dict[str, tuple[str, ...]] = {"rvd": ("rvd[step=sgd]", "rvd[forget=0.1,step=sgd]"),
+                                          "tcd": ("tcd[labels=in-range]",)}
 
 #: Appendix twins in the RVD paper: the same layout on the other two datasets.
 TWINS: dict[str, str] = {"rvd-table3": "rvd-table7", "rvd-table4": "rvd-table8", "rvd-table5": "rvd-table9"}
