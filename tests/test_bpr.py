@@ -65,7 +65,7 @@ def test_training_lowers_the_ranking_loss_and_ranks_rated_items_first(twin):
     assert held_out is not None
     # held-out interactions outrank random unseen items for most users: the model learned to rank
     vu, vi, _ = held_out
-    negatives = model._fixed_negatives(vu.astype(np.int32))
+    negatives = model.unrated_items(vu.astype(np.int32), seed=1)
     scores = model.params["P"][vu] * (model.params["Q"][vi] - model.params["Q"][negatives])
     assert np.mean(scores.sum(1) > 0) > 0.75
     assert model.top_k(users, 10).items.shape == (200, 10)

@@ -336,6 +336,20 @@ class TrainableModel(ABC):
         vu, vi, vr = valid
         return float(np.mean((self._predict_normalized(vu, vi) - vr / self.scale.high) ** 2))
 
+    def unrated_items(self, users: np.ndarray, seed: int) -> np.ndarray:
+        """One item per entry of ``users`` (each with an unrated item) that the user did not
+        rate in the training data: a fixed draw for ``seed`` (implicit models' validation
+        negatives)."""
+        rng = np.random.default_rng(seed)
+        rated = self.seen_indices.astype(np.int64) + np.repeat(
+            np.arange(self.n_users, dtype=np.int64) * self.n_items, np.diff(self.seen_indptr))
+        items = np.zeros(len(users), dtype=np.int64)
+        clash = np.ones(len(users), dtype=bool)
+        while clash.any():
+            items[clash] = rng.integers(0, self.n_items, int(clash.sum()))
+            clash = np.isin(users.astype(np.int64) * self.n_items + items, rated)
+        return items.astype(np.int32)
+
     def snapshot(self) -> dict[str, np.ndarray]:
         """A copy of the parameters (to keep the best epoch)."""
         return {k: v.copy() for k, v in self.params.items()}

@@ -86,30 +86,19 @@ class BPRMF(FactorModel):
         return self.scale.denormalize(1.0 / (1.0 + np.exp(-scores)))
 
     def validation_mse(self, valid: tuple[np.ndarray, ...]) -> float:
-        """Mean ``-log sigmoid(s_ui - s_uj)`` over the held-out interactions (u, i), each against
-        one fixed item j the user has not rated (a seeded draw, the same every epoch)."""
+        """Mean ``-log sigmoid(s_ui - s_uj)`` over the held-out interactions (u, i) of users
+        with an unrated item, each against one fixed item j the user has not rated
+        (`unrated_items`, the same draw every epoch)."""
         vu, vi, vr = valid
         keep = vr >= self.config.min_rating - 1e-4
         vu, vi = np.asarray(vu[keep], dtype=np.int32), np.asarray(vi[keep], dtype=np.int32)
+        has_unrated = np.diff(self.seen_indptr)[vu] < self.n_items
+        vu, vi = vu[has_unrated], vi[has_unrated]
         if vu.size == 0:
             return 0.0
-        negatives = self._fixed_negatives(vu)
+        negatives = self.unrated_items(vu, seed=0xB9B)
         margin = super()._predict_normalized(vu, vi) - super()._predict_normalized(vu, negatives)
         return float(np.mean(np.logaddexp(0.0, -margin)))
-
-    def _fixed_negatives(self, users: np.ndarray) -> np.ndarray:
-        """One item per entry of ``users`` that the user has not rated (users who rated every
-        item get item 0); the same draw for the same users."""
-        rng = np.random.default_rng(0xB9B)
-        rated = self.seen_indices.astype(np.int64) + np.repeat(
-            np.arange(self.n_users, dtype=np.int64) * self.n_items, np.diff(self.seen_indptr))
-        full = np.diff(self.seen_indptr)[users] >= self.n_items
-        items = np.zeros(len(users), dtype=np.int64)
-        clash = ~full
-        while clash.any():
-            items[clash] = rng.integers(0, self.n_items, int(clash.sum()))
-            clash = np.isin(users.astype(np.int64) * self.n_items + items, rated) & ~full
-        return items.astype(np.int32)
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         return self.params["P"], self.params["Q"], None, None

@@ -80,18 +80,5 @@ class CDAE(AutoEncoderModel):
         vu = np.asarray(vu, dtype=np.int32)
         pos = self._predict_normalized(vu, vi)
         users = vu[np.diff(self.seen_indptr)[vu] < self.n_items]
-        neg = self._predict_normalized(users, self._unrated_items(users))
+        neg = self._predict_normalized(users, self.unrated_items(users, seed=0x7A11D))
         return float((np.sum((1.0 - pos) ** 2) + np.sum(neg ** 2)) / (len(pos) + len(neg)))
-
-    def _unrated_items(self, users: np.ndarray) -> np.ndarray:
-        """One item per entry of ``users`` (each with an unrated item) that the user did not
-        rate; a fixed draw."""
-        rng = np.random.default_rng(0x7A11D)
-        rated = self.seen_indices.astype(np.int64) + np.repeat(
-            np.arange(self.n_users, dtype=np.int64) * self.n_items, np.diff(self.seen_indptr))
-        items = np.zeros(len(users), dtype=np.int64)
-        clash = np.ones(len(users), dtype=bool)
-        while clash.any():
-            items[clash] = rng.integers(0, self.n_items, int(clash.sum()))
-            clash = np.isin(users.astype(np.int64) * self.n_items + items, rated)
-        return items.astype(np.int32)
