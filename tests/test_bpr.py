@@ -102,3 +102,15 @@ def test_ranks_real_ml100k_far_above_popularity(shared_data):
     top = model.top_k(ds.split.test_users, 50).items
     hr = float(np.mean(np.any(top == ds.split.test_items[:, None], axis=1)))
     assert hr > 0.55
+
+
+def test_our_sgd_fine_tune_is_refused_for_bpr_before_any_work():
+    from fastpoison.defenses import applies
+    from fastpoison.eval.bench import standard_grid
+    from fastpoison.eval.experiment import ExperimentSpec
+
+    assert applies("rvd", "bprmf") and not applies("rvd[step=sgd]", "bprmf") and applies("rvd[step=sgd]", "mf")
+    with pytest.raises(ValueError, match="does not train on"):
+        ExperimentSpec(dataset="synthetic:ml-100k", model="bprmf", defense="rvd[forget=0.1,step=sgd]")
+    defenses = {c.defense for c in standard_grid("synthetic:ml-100k", models=("bprmf",))}
+    assert "rvd" in defenses and not any("step=sgd" in (d or "") for d in defenses)

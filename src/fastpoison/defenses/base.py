@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 from ..data.ratings import RatingData
 from ..models.base import TrainableModel
@@ -53,6 +53,12 @@ class DefensePart(ABC):
     def applies_to(cls, model: type[TrainableModel]) -> bool:
         """Whether this part can defend a model of class ``model`` (by default: ``models``)."""
         return cls.models is None or model.name in cls.models
+
+    @classmethod
+    def refusal(cls, model: type[TrainableModel], settings: Mapping[str, Any]) -> str | None:
+        """Why this part, with ``settings``, cannot defend a model of class ``model`` though it
+        applies to it; None when it can (the default)."""
+        return None
 
 
 class TrainingDefense(DefensePart):

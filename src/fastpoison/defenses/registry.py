@@ -71,19 +71,25 @@ def _roles(parts: list[Variant]) -> tuple[Variant | None, Variant | None]:
                      f"(e.g. ltsmf+rvd)")
 
 
-def _check_model(name: str, cls: type[DefensePart], model: str | None) -> None:
-    """ValueError when part ``cls`` (named ``name``) cannot defend the registered model ``model``."""
+def _check_model(name: str, cls: type[DefensePart], model: str | None, settings: Mapping[str, Any]) -> None:
+    """ValueError when part ``cls`` (named ``name``, with ``settings``) cannot defend the
+    registered model ``model``."""
     model_cls = None if model is None else MODELS.get(model)
-    if model_cls is not None and not cls.applies_to(model_cls):
+    if model_cls is None:
+        return
+    if not cls.applies_to(model_cls):
         allowed = [m for m, c in MODELS.items() if cls.applies_to(c)]
         raise ValueError(f"defense {name} applies to {', '.join(allowed)}; it does not apply to model {model!r}")
+    why = cls.refusal(model_cls, settings)
+    if why is not None:
+        raise ValueError(why)
 
 
 def applies(defense: str, model: str) -> bool:
     """Whether every part of ``defense`` can defend the registered model ``model``."""
     try:
-        for name, _ in parse_chain(defense):
-            _check_model(name, _part_class(name), model)
+        for name, settings in parse_chain(defense):
+            _check_model(name, _part_class(name), model, settings)
     except ValueError:
         return False
     return True
@@ -92,7 +98,7 @@ def applies(defense: str, model: str) -> bool:
 def _build(variant: Variant, context: DefenseContext) -> DefensePart:
     name, settings = variant
     cls = _part_class(name)
-    _check_model(name, cls, context.model)
+    _check_model(name, cls, context.model, settings)
     return build(cls, f"defense {name}", {**cls.defaults(context), **settings})
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -158,6 +158,14 @@ class VicinalDefense(ServingDefense):
     def applies_to(cls, model: type[TrainableModel]) -> bool:
         """Models with user embeddings to find neighbours by (not popularity)."""
         return hasattr(model, "user_embeddings")
+
+    @classmethod
+    def refusal(cls, model: type[TrainableModel], settings: Mapping[str, Any]) -> str | None:
+        """``step=sgd`` (our squared-error fine-tune) for a model that does not train on it."""
+        if settings.get("step") == "sgd" and not model.sgd_fine_tune:
+            return (f"rvd[step=sgd] fine-tunes by squared error, which {model.name} does not train on; "
+                    f"use rvd (the paper's step: the model's own training)")
+        return None
 
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,

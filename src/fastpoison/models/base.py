@@ -156,6 +156,8 @@ class TrainableModel(ABC):
     train_metric: ClassVar[str] = "train_mse"
     #: True when the model learns from implicit feedback: any rating counts as an interaction.
     implicit_feedback: ClassVar[bool] = False
+    #: Whether `vicinal_top_k` (RVD's SGD fine-tune on squared error, ours) fits this model.
+    sgd_fine_tune: ClassVar[bool] = True
     #: False when fits on the same ratings give the same model whatever the seed (a count):
     #: co-training copies of it (TCD) would always agree, so it refuses them.
     co_trainable: ClassVar[bool] = True

@@ -50,6 +50,7 @@ class BPRMF(FactorModel):
     config: BPRConfig
     train_metric = "train_bpr"
     implicit_feedback = True
+    sgd_fine_tune = False
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
         d = self.config.factors
