@@ -171,7 +171,7 @@ def ranking_at_k(top_items: ArrayLike, relevant: sp.spmatrix | sp.sparray, ks: A
     rows = np.flatnonzero(n_relevant)
     if not rows.size:
         return {name: {int(k): float("nan") for k in k_values} for name in RANKING_METRICS}
-    listed = top[rows]
+    listed = top[rows, :int(k_values.max(initial=0))]  # positions below the largest K only
     hit = np.zeros(listed.shape, dtype=bool)
     for j in range(listed.shape[1]):  # one pass per list position, vectorised over users
         hit[:, j] = np.asarray(csr[rows, np.maximum(listed[:, j], 0)]).ravel() != 0
