@@ -147,6 +147,9 @@ def test_run_measures_every_k_from_one_list_and_the_headline_is_one_of_them(tmp_
             means = [at[f"{metric}@{k}"]["mean"] for k in (5, 50, 100)]
             assert means == sorted(means)  # deeper lists hold every hit of shorter ones
     assert main(["run", "--dataset", "synthetic:filmtrust", "--k", "10,zero"]) == 2
+    beyond = run_json(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--epochs", "1", "--factors", "4",
+                      "--k", "100000")  # no cut-off below the item count: the headline alone
+    assert beyond["at_k"] is None and beyond["hr_origin"] is not None
 
 
 def test_run_times_every_stage_within_its_total(tmp_path):

@@ -164,7 +164,7 @@ def _evaluate(recommend: Recommend, dataset: Dataset, targets: np.ndarray, k: in
     ks = tuple(c for c in ks if c < split.train.n_items)
     query = {"query_items": np.tile(targets.astype(np.int32), (len(real), 1))} if target_ranks else {}
     start = time.perf_counter()
-    top = recommend(real, max(k, *ks), **query)  # top-K lists nest: a shorter list is a prefix
+    top = recommend(real, max((k, *ks)), **query)  # top-K lists nest: a shorter list is a prefix
     per_user = (time.perf_counter() - start) / max(1, len(real))
     rated = split.train.csr[: len(real)]
     liked = split.test_ratings >= rating_threshold(dataset.name, split.train.scale)
