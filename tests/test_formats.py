@@ -83,3 +83,11 @@ def test_several_test_items_per_user_go_through_every_metric(tmp_path):
     at = result["at_k"]["origin"]
     assert at["test_hr@50"] == result["test_hr_origin"]
     assert 0 < at["test_recall@50"]["mean"] < at["test_hr@50"]["mean"] <= 1  # several items: recall < HR
+
+
+def test_a_dat_pair_of_half_star_ratings_keeps_its_grid(tmp_path):
+    (tmp_path / "ft_train.dat").write_text("0\t0\t0.5\n0\t1\t4\n1\t0\t2.5\n1\t2\t1\n")
+    (tmp_path / "ft_test.dat").write_text("0\t2\t3.5\n1\t1\t0.5\n")
+    split = detect_and_read(tmp_path)
+    assert (split.train.scale.low, split.train.scale.high, split.train.scale.step) == (0.5, 4.0, 0.5)
+    assert split.n_test == 2 and split.train.n_ratings == 4

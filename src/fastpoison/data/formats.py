@@ -69,9 +69,11 @@ def _separator(path: Path) -> str:
 def read_dat_pair(folder: PathLike, name: str) -> Split:
     """The shilling-attack repositories' layout: ``NAME_train.dat`` and ``NAME_test.dat``
     (possibly gzip'd), ``user item rating`` [timestamp] per line, 0-based ids kept as they
-    are. The files' own split, with any number of test ratings per user."""
+    are, the rating grid from the lowest rating found (FilmTrust's 0.5..4 included). The
+    files' own split, with any number of test ratings per user."""
     folder = Path(folder)
     train, test = with_gz(folder / f"{name}{DAT_TRAIN}"), with_gz(folder / f"{name}{DAT_TEST}")
     if not train.is_file():
         raise DataError("missing file of the .dat pair", path=train)
-    return split_of_files(train, test, sep=_separator(train), name=name, fmt="dat-pair", one_test_per_user=False)
+    return split_of_files(train, test, sep=_separator(train), name=name, fmt="dat-pair", lowest=None,
+                          one_test_per_user=False)

@@ -393,19 +393,20 @@ def with_gz(path: Path) -> Path:
 
 
 def split_of_files(train_file: Path, test_file: Path, *, sep: str, name: str, fmt: str,
-                   scale: RatingScale | None = None, one_test_per_user: bool = True,
+                   scale: RatingScale | None = None, lowest: float | None = 1.0, one_test_per_user: bool = True,
                    negative_file: Path | None = None) -> Split:
     """A split given as a train file and a test file of ``user<sep>item<sep>rating``
     [``<sep>timestamp``] lines with 0-based ids kept as they are (the grid spans max id + 1
-    over both files). ``scale`` defaults to the integers 1..max rating. Test ratings must
-    not be in train; with ``one_test_per_user`` a user has at most one."""
+    over both files). ``scale`` defaults to the grid (integers, or halves if any rating is
+    fractional) from ``lowest`` (None: the lowest rating found) to the highest rating. Test
+    ratings must not be in train; with ``one_test_per_user`` a user has at most one."""
     files = [train_file, test_file]
     for f in files:
         if not f.is_file():
             raise DataError(f"missing file of the {fmt} layout", path=f)
     train, test = (_read_table(f, sep=sep, n_fields=(3, 4)) for f in files)
     if scale is None:
-        scale = _infer_scale(np.concatenate([train.ratings, test.ratings]), low=1.0)
+        scale = _infer_scale(np.concatenate([train.ratings, test.ratings]), low=lowest)
     for t in (train, test):
         _check(t, scale, one_based=False)
     for t in (train, test):
