@@ -114,3 +114,9 @@ def test_our_sgd_fine_tune_is_refused_for_bpr_before_any_work():
         ExperimentSpec(dataset="synthetic:ml-100k", model="bprmf", defense="rvd[forget=0.1,step=sgd]")
     defenses = {c.defense for c in standard_grid("synthetic:ml-100k", models=("bprmf",))}
     assert "rvd" in defenses and not any("step=sgd" in (d or "") for d in defenses)
+
+
+def test_the_training_loss_is_the_mean_over_the_interactions_trained_on(twin):
+    liked = BPRMF(epochs=1, factors=8, min_rating=4).fit(twin, seed=0)
+    # fresh Xavier factors give margins near 0: -log sigmoid(0) = log 2 per interaction
+    assert liked.history[0]["train_bpr"] == pytest.approx(np.log(2), abs=0.02)

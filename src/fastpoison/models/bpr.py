@@ -64,17 +64,17 @@ class BPRMF(FactorModel):
     def _prepare(self, train: RatingData, seed: int) -> None:
         keep = self._interactions(train)
         users = np.repeat(np.arange(train.n_users, dtype=np.int32), np.diff(train.indptr))[keep]
-        self._prepared = (users, np.ascontiguousarray(train.indices[keep]), len(train.values))
+        self._prepared = (users, np.ascontiguousarray(train.indices[keep]), train.n_ratings)
 
     def _run_epoch(self, seed: int) -> float:
         c, p = self.config, self.params
-        users, items, _ = self._prepared
+        users, items, n_ratings = self._prepared
         loss, self._step = _core.bpr_adam_epoch(p["P"], p["Q"], self._moments, users, items,
                                                 np.ascontiguousarray(self.seen_indptr, dtype=np.int64),
                                                 np.ascontiguousarray(self.seen_indices, dtype=np.int32),
                                                 c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps, self._step,
                                                 c.threads, seed)
-        return loss
+        return loss * n_ratings / max(1, len(users))  # `fit` divides by the ratings: the mean per interaction
 
     def _predict_normalized(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-super()._predict_normalized(users, items)))
