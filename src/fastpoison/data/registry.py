@@ -102,13 +102,15 @@ def tcd_settings(dataset: str | None, n_pairs: int | None = None) -> dict[str, A
     ``dataset`` of ``n_pairs`` user-item pairs: the paper's (`paper_tcd`) where it has them,
     else its rule for the size (see `SMALL_PAIRS`, `LARGE_SET_BUDGET`) with labels chosen by
     validation accuracy (``"auto"``, ours: on data shapes the paper did not use, its
-    agreement labels can raise the targets)."""
+    agreement labels can raise the targets) and the ``canary`` check on (ours, `TCD`)."""
     settings = paper_tcd(dataset)
     if settings is not None:
-        return {"pretrain_epochs": settings[0], "pseudo_ratio": settings[1], "pseudo_budget": None, "labels": "agree"}
+        return {"pretrain_epochs": settings[0], "pseudo_ratio": settings[1], "pseudo_budget": None, "labels": "agree",
+                "canary": False}
     if not is_large(dataset) and (n_pairs is None or n_pairs <= SMALL_PAIRS):
-        return {"pretrain_epochs": 2, "pseudo_ratio": 1.0, "pseudo_budget": None, "labels": "auto"}
-    return {"pretrain_epochs": 2, "pseudo_ratio": 0.2, "pseudo_budget": LARGE_SET_BUDGET, "labels": "auto"}
+        return {"pretrain_epochs": 2, "pseudo_ratio": 1.0, "pseudo_budget": None, "labels": "auto", "canary": True}
+    return {"pretrain_epochs": 2, "pseudo_ratio": 0.2, "pseudo_budget": LARGE_SET_BUDGET, "labels": "auto",
+            "canary": True}
 
 
 def is_large(dataset: str | None) -> bool:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -11,6 +11,7 @@ from ..data.registry import DEFAULT_NEIGHBOURS, paper_neighbours
 from ..models.base import TrainableModel
 from ..models.scoring import TopK
 from .base import DefenseContext, Recommend, ServingDefense
+from .canary import Verdict, declined_message, judge, stage_canary
 from .neighbour_count import select_k
 from .neighbours import HnswNeighbours, exact_neighbours
 
@@ -59,11 +60,18 @@ class RVD:
     fine-tune, is what removes the fake users' influence (docs/papers.md has the
     measurements). Auto-encoders (AutoRec, CDAE) run it as one full-batch step per epoch of
     the neighbours' batch; their user embeddings are the hidden layer.
+
+    ``canary`` (ours; None: on exactly where k is chosen by validation) first tries RVD, with its k,
+    against the defender's own canary attack (`canary.stage_canary`): a fresh model of the same
+    settings fitted on the model's training ratings plus the canary's fakes, served with and
+    without RVD. If RVD does not lower the canary's target HR it is declined: a warning says
+    so and the model's own top items are served. ``notes`` give the verdict.
     """
 
     def __init__(self, model: TrainableModel, k: int | None = None, epochs: int | None = None,
                  lr: float | None = None, forget: float = 1.0, step: str = "model", *, exact: bool = False,
-                 dataset: str | None = None, seed: int = 0, threads: int | None = None) -> None:
+                 canary: bool | None = None, dataset: str | None = None, seed: int = 0,
+                 threads: int | None = None) -> None:
         needs = ("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal fine-tuning "
                  "(MF, NSVD, AutoRec or CDAE)")
         if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
@@ -72,8 +80,11 @@ class RVD:
         if not model.params:
             raise ValueError(f"{needs}; this {model.name} is not fitted")
         n_users = model.n_users
+        paper_k = paper_neighbours(dataset, model.name)
+        if canary is None:
+            canary = k is None and paper_k is None
         if k is None:
-            k = paper_neighbours(dataset, model.name)
+            k = paper_k
         if k is not None and not 1 <= k <= n_users:
             raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {k}")
         check_settings(step, epochs, lr, forget)
@@ -93,6 +104,23 @@ class RVD:
         #: How k was chosen: the paper's or the caller's (``{}``), else `select_k`'s scores.
         self.notes: dict[str, object] = {}
         self.k = int(k) if k is not None else self._selected_k()
+        #: Whether the canary check declined RVD here (the model's own top items are served).
+        self.declined = False
+        if canary:
+            verdict = self._canary_verdict()
+            self.notes.update(verdict.notes())
+            if verdict.declined:
+                warnings.warn(declined_message("rvd", verdict), stacklevel=2)
+                self.declined = True
+
+    def _canary_verdict(self) -> Verdict:
+        """The canary's verdict on RVD with this k, over a model of this one's settings."""
+        canary = stage_canary(self.model.seen_ratings(), self.seed)
+        fresh = type(self.model)(**asdict(self.model.config)).fit(canary.data, seed=self.seed)
+        vicinal = RVD(fresh, k=self.k, epochs=self.epochs, lr=None if self.step == "model" else self.lr,
+                      forget=self.forget, step=self.step, exact=self.exact, canary=False, seed=self.seed,
+                      threads=self.threads)
+        return judge(canary.hits(fresh.top_k), canary.hits(vicinal.recommend))
 
     def _selected_k(self) -> int:
         """`select_k` on this model, or `DEFAULT_NEIGHBOURS` if it kept no validation ratings."""
@@ -116,6 +144,8 @@ class RVD:
     def recommend(self, users: np.ndarray | None = None, k_items: int = 50) -> TopK:
         """Each user's ``k_items`` best unrated items after vicinal fine-tuning."""
         users = self.model._users(users)
+        if self.declined:
+            return self.model.top_k(users, k_items)
         return self._fine_tune(users, self.neighbours(users), k_items)
 
     __call__ = recommend
@@ -135,7 +165,8 @@ class VicinalDefense(ServingDefense):
     validation accuracy (`select_k`; ``k`` stays None in the settings and the served
     recommender's ``notes`` give the choice), ``epochs`` to the
     model's training epochs (``step=model``, the paper's) or 5 (``step=sgd``, ours).
-    ``rvd[step=sgd,forget=0.1]`` adds our whole-model shrink to our SGD fine-tune."""
+    ``rvd[step=sgd,forget=0.1]`` adds our whole-model shrink to our SGD fine-tune;
+    ``canary`` (ours) is on where Table 2 gives no k (`RVD`)."""
 
     k: int | None = None
     epochs: int | None = None
@@ -143,6 +174,7 @@ class VicinalDefense(ServingDefense):
     forget: float = 1.0
     step: str = "model"
     exact: bool = False
+    canary: bool | None = None
     name: ClassVar[str] = "rvd"
 
     def __post_init__(self) -> None:
@@ -152,7 +184,10 @@ class VicinalDefense(ServingDefense):
 
     @classmethod
     def defaults(cls, context: DefenseContext) -> dict[str, Any]:
-        return {} if context.model is None else {"k": paper_neighbours(context.dataset, context.model)}
+        if context.model is None:
+            return {}
+        k = paper_neighbours(context.dataset, context.model)
+        return {"k": k, "canary": k is None}
 
     @classmethod
     def applies_to(cls, model: type[TrainableModel]) -> bool:
@@ -169,4 +204,4 @@ class VicinalDefense(ServingDefense):
 
     def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,
-                   exact=self.exact, seed=seed)
+                   exact=self.exact, canary=self.canary, seed=seed)

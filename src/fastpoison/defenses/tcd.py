@@ -2,6 +2,7 @@
 pseudo-labels two of them agree on."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,6 +16,7 @@ from ..models.agreement import agreement_labels, sampling_ratio
 from ..models.base import TrainableModel, epoch_seed
 from ..models.validation import validation_hit_ratio
 from .base import DefenseContext, ModelFactory, TrainingDefense
+from .canary import Verdict, declined_message, judge, stage_canary
 
 #: Which unrated pairs become pseudo-labels: the paper's (every pair whose two projected
 #: predictions agree), ours (only predictions within the rating scale agree), or ours chosen
@@ -66,6 +68,12 @@ class TCD(TrainingDefense):
 
     ``min_item_ratings`` (ours; 0, the paper's, labels every item) leaves out the pairs of
     items with fewer training ratings.
+
+    ``canary`` (ours; off, the paper's, on its datasets, on elsewhere) tries the fitted TCD
+    against the defender's own canary attack first (`canary.stage_canary`): TCD and a plain fit
+    on the training data plus the canary's fakes; if TCD does not lower the canary's target HR,
+    it is declined, a warning says so, and the plain fit of the training data (the undefended
+    victim) is returned. It costs one more TCD fit and one plain fit; the notes give the verdict.
     """
 
     pretrain_epochs: int = 2
@@ -75,6 +83,7 @@ class TCD(TrainingDefense):
     block_users: int = 256
     min_item_ratings: int = 0
     labels: str = "agree"
+    canary: bool = False
     name: ClassVar[str] = "tcd"
 
     def __post_init__(self) -> None:
@@ -112,6 +121,29 @@ class TCD(TrainingDefense):
 
     def fit(self, model_factory: ModelFactory, train: RatingData, *, seed: int = 0,
             progress: bool = False) -> TrainableModel:
+        head = self._fit_labels(model_factory, train, seed, progress)
+        if not self.canary:
+            return head
+        verdict = self._canary_verdict(model_factory, train, seed, progress,
+                                       in_range=head.fit_notes["labels"] == "in-range")
+        notes = {**head.fit_notes, **verdict.notes()}
+        if verdict.declined:
+            warnings.warn(declined_message(self.name, verdict), stacklevel=2)
+            head = model_factory().fit(train, seed=seed, progress=progress)
+        head.fit_notes = notes
+        return head
+
+    def _canary_verdict(self, model_factory: ModelFactory, train: RatingData, seed: int, progress: bool, *,
+                        in_range: bool) -> Verdict:
+        """The canary's verdict on co-training with ``in_range`` labels (see ``canary``)."""
+        canary = stage_canary(train, seed)
+        plain = model_factory().fit(canary.data, seed=seed, progress=progress)
+        defended = self._cotrain(model_factory, canary.data, seed, progress, in_range=in_range)
+        return judge(canary.hits(plain.top_k), canary.hits(defended.top_k))
+
+    def _fit_labels(self, model_factory: ModelFactory, train: RatingData, seed: int,
+                    progress: bool) -> TrainableModel:
+        """Model 0 co-trained with the ``labels`` setting (for ``auto``, the chosen ones)."""
         if self.labels != "auto":
             head = self._cotrain(model_factory, train, seed, progress, in_range=self.labels == "in-range")
             head.fit_notes = {"labels": self.labels}

@@ -11,6 +11,10 @@ MARK = "!"
 #: The legend of `MARK`, printed under tables that hold one.
 LEGEND = (f"{MARK} the defense backfired: its target HR is above the attacked model's, or it moved the targets up "
           "(mean rank shift against the clean model) more than the attack did")
+#: Appended to a number whose defense, in some seed, left the model as trained without it.
+INACTIVE_MARK = "="
+INACTIVE_LEGEND = (f"{INACTIVE_MARK} in some seed the defense left the model as trained without it: its kept epoch "
+                   "(lowest validation MSE) precedes the epoch its loss starts, or the canary check declined it")
 
 
 def reasons(hr_attack: float, hr_defense: float, shift_attack: float | None = None,

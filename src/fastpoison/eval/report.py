@@ -225,7 +225,8 @@ def tables(cells: list[Cell]) -> dict[Configuration, dict[str, dict[str, tuple[f
             table.setdefault("none", {})[cell.attack] = (mean, std, "")
         if cell.values.get("hr_defense"):
             mean, std, _ = cell.summary("hr_defense")
-            mark = stars(cell.p_value()) + (f" {backfire.MARK}" if cell.backfire() else "")
+            mark = (stars(cell.p_value()) + (f" {backfire.MARK}" if cell.backfire() else "")
+                    + (f" {backfire.INACTIVE_MARK}" if cell.inactive else ""))
             table.setdefault(cell.defense, {})[cell.attack] = (mean, std, mark)
         elif not cell.values.get("hr_attack"):
             mean, std, _ = cell.summary("hr_origin")
@@ -252,9 +253,10 @@ def _grid(table: dict[str, dict[str, tuple[float, float, str]]], bold: tuple[str
     return attacks, body
 
 
-def _marked(body: list[list[str]]) -> bool:
-    """Whether a table body holds a backfire mark."""
-    return any(f" {backfire.MARK}" in text for row in body for text in row[1:])
+def _legends(body: list[list[str]]) -> list[str]:
+    """The legend of each mark a table body holds (backfire, inactive)."""
+    return [legend for mark, legend in ((backfire.MARK, backfire.LEGEND), (backfire.INACTIVE_MARK, backfire.INACTIVE_LEGEND))
+            if any(f" {mark}" in text for row in body for text in row[1:])]
 
 
 def _sorted_tables(cells: list[Cell]) -> list[tuple[str, dict[str, dict[str, tuple[float, float, str]]]]]:
@@ -297,8 +299,7 @@ def to_markdown(cells: list[Cell]) -> str:
                  "| defense | " + " | ".join(attacks) + " |",
                  "|---" * (len(attacks) + 1) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in body]
-        if _marked(body):
-            lines += ["", backfire.LEGEND + "."]
+        lines += [line for legend in _legends(body) for line in ("", legend + ".")]
         lines += _baseline_line(by_config[config], cells)
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
@@ -318,7 +319,7 @@ def to_latex(cells: list[Cell]) -> str:
         lines = [f"% target HR: {heading}", f"% {TABLE_METRIC}".replace("_", r"\_"), r"\begin{tabular}{l" + "r" * len(attacks) + "}", r"\toprule",
                  " & ".join(["defense", *attacks]).replace("_", r"\_") + r" \\", r"\midrule"]
         lines += [" & ".join(row).replace("±", r"$\pm$").replace("_", r"\_") + r" \\" for row in body]
-        lines += [r"\bottomrule", r"\end{tabular}"] + ([f"% {backfire.LEGEND}"] if _marked(body) else [])
+        lines += [r"\bottomrule", r"\end{tabular}"] + [f"% {legend}" for legend in _legends(body)]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 

@@ -150,14 +150,8 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     if any(r.get("backfire") or any(e.get("backfire") for e in r["extensions"].values()) for r in rows):
         lines.append(backfire.LEGEND + ".")
     if any(r.get("inactive") or any(e.get("inactive") for e in r["extensions"].values()) for r in rows):
-        lines.append(INACTIVE_LEGEND + ".")
+        lines.append(backfire.INACTIVE_LEGEND + ".")
     return "\n".join(lines) + "\n"
-
-
-#: Appended to a number whose defense, in some seed, left the model as trained without it.
-INACTIVE_MARK = "="
-INACTIVE_LEGEND = (f"{INACTIVE_MARK} in some seed the defense left the model as trained without it: the kept epoch "
-                   "(lowest validation MSE) precedes the epoch its loss starts")
 
 
 #: How close to a published HR (absolute) our number must be to count as reproduced.
@@ -225,4 +219,4 @@ def _fmt(ours: dict[str, Any]) -> str:
     if not ours["seeds"]:
         return "-"
     return (f"{ours['mean']:.4f} ± {ours['std']:.4f}" + (f" {backfire.MARK}" if ours.get("backfire") else "")
-            + (f" {INACTIVE_MARK}" if ours.get("inactive") else ""))
+            + (f" {backfire.INACTIVE_MARK}" if ours.get("inactive") else ""))
