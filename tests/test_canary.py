@@ -94,6 +94,8 @@ def test_a_declined_rvd_serves_the_model_own_lists(train, monkeypatch):
         rvd = RVD(model, k=12, epochs=2, canary=True)
     assert rvd.notes["canary"] == "declined"
     assert np.array_equal(rvd.recommend(users, 20).items, model.top_k(users, 20).items)
+    model.seen_values = None  # as a model saved without its ratings' values
+    assert RVD(model, k=12, epochs=2, canary=True).notes["canary"].startswith("not run")
 
 
 def test_where_the_defenses_defend_the_canary_keeps_them(train):

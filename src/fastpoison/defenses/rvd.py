@@ -106,7 +106,9 @@ class RVD:
         self.k = int(k) if k is not None else self._selected_k()
         #: Whether the canary check declined RVD here (the model's own top items are served).
         self.declined = False
-        if canary:
+        if canary and model.seen_values is None:
+            self.notes["canary"] = "not run: the model kept no rating values to stage it on"
+        elif canary:
             verdict = self._canary_verdict()
             self.notes.update(verdict.notes())
             if verdict.declined:
