@@ -3,10 +3,15 @@ finite differences, determinism, the model's fit, persistence, ranking and the d
 train or fine-tune it (real ML-100K from ../shared/data)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from fastpoison import _core
+from fastpoison.cli import main
+from fastpoison.data import load_dataset
+from fastpoison.models import LightGCN, load_model, make_model
 
 
 def tiny_graph(seed: int, n_users: int = 7, n_items: int = 9, n_edges: int = 20):
@@ -92,3 +97,75 @@ def test_without_layers_the_loss_is_bpr_mf():
     assert got[0] == pytest.approx(want[0], rel=1e-6)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return load_dataset("synthetic:ml-100k").split.train
+
+
+def test_fits_are_deterministic_whatever_the_threads(twin):
+    one = LightGCN(epochs=2, factors=16).fit(twin, seed=4)
+    two = LightGCN(epochs=2, factors=16, threads=2).fit(twin, seed=4)
+    assert np.array_equal(one.params["P"], two.params["P"]) and np.array_equal(one.params["Q"], two.params["Q"])
+    assert np.array_equal(one.user_embeddings(), two.user_embeddings())
+    other = LightGCN(epochs=2, factors=16).fit(twin, seed=5)
+    assert not np.array_equal(one.params["Q"], other.params["Q"])
+
+
+def test_scores_use_embeddings_propagated_over_the_training_interactions(twin):
+    model = LightGCN(epochs=2, factors=8, layers=2).fit(twin, seed=0)
+    users, items, _ = twin.coo()
+    U, V = _core.lightgcn_propagate(model.params["P"], model.params["Q"], users, items, 2)
+    assert np.array_equal(model.user_embeddings(), U) and not np.allclose(U, model.params["P"])
+    top = model.top_k(np.arange(5, dtype=np.int32), 10)
+    np.testing.assert_allclose(top.scores, np.take_along_axis(U[:5] @ V.T, top.items, 1), rtol=1e-5, atol=1e-6)
+    assert np.allclose(model.predict(np.arange(3)), twin.scale.high / (1 + np.exp(-(U[:3] @ V.T))), rtol=1e-5)
+
+
+def test_training_lowers_the_ranking_loss_and_ranks_held_out_items_first(twin):
+    model = LightGCN(epochs=6, factors=16).fit(twin, seed=0)
+    losses = [h["train_bpr"] for h in model.history]
+    valid = [h["valid_mse"] for h in model.history]
+    assert losses[-1] < 0.9 * losses[0] and valid[-1] < valid[0]
+    vu, vi, _ = model.validation
+    negatives = model.unrated_items(vu.astype(np.int32), seed=1)
+    U, V = model.user_embeddings(), model._factors()[1]
+    assert np.mean(np.sum(U[vu] * (V[vi] - V[negatives]), 1) > 0) > 0.75
+
+
+def test_saved_and_loaded_model_ranks_the_same(twin, tmp_path):
+    model = make_model("lightgcn", "ml-100k", epochs=1, factors=8).fit(twin, seed=0)
+    back = load_model(model.save(tmp_path / "lightgcn"))
+    users = np.arange(50, dtype=np.int32)
+    assert back.config.layers == 3 and np.array_equal(back.top_k(users, 20).items, model.top_k(users, 20).items)
+
+
+@pytest.mark.parametrize("bad, message", [({"optimizer": "sgd"}, "LightGCN trains with adam only"),
+                                          ({"layers": -1}, "layers"), ({"min_rating": -1}, "min_rating")])
+def test_bad_settings_are_one_clear_error(bad, message):
+    with pytest.raises(ValueError, match=message):
+        LightGCN(**bad)
+
+
+def test_rvd_fine_tunes_on_the_neighbourhood_subgraph_and_leaves_the_model(twin):
+    model = LightGCN(epochs=2, factors=8).fit(twin, seed=0)
+    kept = model.snapshot()
+    users = np.arange(4, dtype=np.int32)
+    neighbours = np.stack([np.arange(u, u + 6) for u in users]).astype(np.int32)
+    tuned = model.vicinal_fit_top_k(users, neighbours, 10, epochs=3, seed=1)
+    assert all(np.array_equal(kept[k], model.params[k]) for k in kept)
+    assert tuned.items.shape == (4, 10) and not np.array_equal(tuned.items, model.top_k(users, 10).items)
+    seen = twin.csr
+    assert not any(seen[u, i] for u, row in zip(users, tuned.items) for i in row)
+    assert np.array_equal(tuned.items, model.vicinal_fit_top_k(users, neighbours, 10, epochs=3, seed=1,
+                                                               threads=2).items)
+
+
+@pytest.mark.parametrize("defense", ["rvd", "tcd"])
+def test_cli_runs_an_attack_against_each_defense(defense, tmp_path):
+    out = tmp_path / "out.json"
+    assert main(["run", "--dataset", "synthetic:ml-100k", "--model", "lightgcn", "--attack", "average",
+                 "--defense", defense, "--epochs", "2", "--quiet", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["model"] == "lightgcn" and 0 <= result["hr_defense"]["mean"] <= 1
