@@ -1,7 +1,7 @@
 """LightGCN's test HR@50 (full ranking, training items excluded) on a leave-one-out split,
 epoch by epoch: one fit with the default settings (early stopping included) and one seed;
 every ``--every`` epochs, and for the epoch kept, the HR@50 of the embeddings propagated over
-the training interactions, with the seconds spent training so far (one thread).
+the training interactions, with the seconds of fitting so far (validation included; one thread).
 
     python3 bench/lightgcn_accuracy.py --dataset ml-100k --data-dir ../shared/data [--epochs 400] [--json out.json]
 """

@@ -133,11 +133,7 @@ double LightGcnLoss::loss_grad(const Embeddings& ego, const Triples& t, float re
     float *fu = f_.data(), *fi = f_.data() + user_part, *gu = g_.data(), *gi = g_.data() + user_part;
     prop_.mean(ego.users, ego.items, fu, fi);
     std::fill(g_.begin(), g_.end(), 0.0f);
-    if (t.n == 0) {
-        prop_.mean(gu, gi, grad.users, grad.items);
-        return 0.0;
-    }
-    const float scale = 1.0f / static_cast<float>(t.n), rs = reg * scale;
+    const float scale = t.n > 0 ? 1.0f / static_cast<float>(t.n) : 0.0f, rs = reg * scale;
     double loss = 0.0;
     for (int64_t k = 0; k < t.n; ++k) {
         const size_t u = static_cast<size_t>(t.users[k]) * d, i = static_cast<size_t>(t.pos[k]) * d,
@@ -153,6 +149,19 @@ double LightGcnLoss::loss_grad(const Embeddings& ego, const Triples& t, float re
         scale_add(grad.items + j, ego.items + j, d_, 1.0f, rs);
     }
     return loss;
+}
+
+double lightgcn_loss_grad(const BipartiteGraph& g, int d, int layers, const Embeddings& ego, const Triples& t,
+                          float reg, const Embeddings& grad) {
+    const double loss = LightGcnLoss(g, d, layers, 1).loss_grad(ego, t, reg, grad);
+    if (t.n == 0) return 0.0;
+    double l2 = 0.0;
+    for (int64_t k = 0; k < t.n; ++k)
+        for (const float* row : {ego.users + static_cast<size_t>(t.users[k]) * d,
+                                 ego.items + static_cast<size_t>(t.pos[k]) * d,
+                                 ego.items + static_cast<size_t>(t.neg[k]) * d})
+            l2 += dot(row, row, d);
+    return (loss + 0.5 * reg * l2) / static_cast<double>(t.n);
 }
 
 double lightgcn_adam_epoch(const Embeddings& ego, const Embeddings& m, const Embeddings& v, int64_t n_users,

@@ -69,6 +69,12 @@ private:
     std::vector<float> f_, g_;  // propagated embeddings and the gradient w.r.t. them, users' rows first
 };
 
+// The mean loss of the triples (LightGcnLoss's sum / n plus the L2 term) and its gradient
+// w.r.t. the ego embeddings into `grad`, on one thread: the reference the tests hold the
+// epoch's arithmetic to.
+double lightgcn_loss_grad(const BipartiteGraph& g, int d, int layers, const Embeddings& ego, const Triples& t,
+                          float reg, const Embeddings& grad);
+
 // One epoch of LightGCN over the graph of the interactions x: the interactions in a seeded
 // order in mini-batches of `batch`, each positive with one negative drawn uniformly among the
 // items its user has not seen (as BPR-MF); per batch, full propagation forward and back and

@@ -357,14 +357,7 @@ py::tuple lightgcn_grad(py::array P, py::array Q, py::array edge_users, py::arra
     double loss;
     {
         py::gil_scoped_release nogil;
-        loss = fp::LightGcnLoss(g, f.d, layers, 1).loss_grad(fp::Embeddings{f.P, f.Q}, t, reg, grad);
-        double l2 = 0.0;
-        for (int64_t k = 0; k < t.n; ++k)
-            for (const float* row : {f.P + static_cast<size_t>(t.users[k]) * f.d,
-                                     f.Q + static_cast<size_t>(t.pos[k]) * f.d,
-                                     f.Q + static_cast<size_t>(t.neg[k]) * f.d})
-                for (int c = 0; c < f.d; ++c) l2 += static_cast<double>(row[c]) * row[c];
-        loss = t.n == 0 ? 0.0 : (loss + 0.5 * reg * l2) / static_cast<double>(t.n);
+        loss = fp::lightgcn_loss_grad(g, f.d, layers, fp::Embeddings{f.P, f.Q}, t, reg, grad);
     }
     return py::make_tuple(loss, dP, dQ);
 }
