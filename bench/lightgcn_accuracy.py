@@ -38,11 +38,9 @@ def main() -> None:
     def checkpoint(epoch: int, record: dict[str, float]) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
         if (epoch + 1) % args.every == 0:
-            kept = model._propagated
             model._after_fit()  # score as after the fit: propagated over all training interactions
             curve.append({"epoch": epoch + 1, "seconds": round(clock["train"], 1), "valid_bpr": record["valid_mse"],
                           "hr50": hit_ratio()})
-            model._propagated = kept
             print(curve[-1], flush=True)
         clock["since"] = time.perf_counter()
 

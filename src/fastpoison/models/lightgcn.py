@@ -50,14 +50,20 @@ class LightGCN(BPRMF):
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self._propagated: tuple[np.ndarray, np.ndarray] | None = None
+        self._edges: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _propagate_over(self, edges: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Score by the embeddings propagated over ``edges`` ((users, items); None: the seen
+        ratings), computed when next needed."""
+        self._propagated, self._edges = None, edges
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
         super()._init_params(rng, n_users, n_items)
-        self._propagated = None
+        self._propagate_over(None)
 
     def start_from(self, train: RatingData, params: dict[str, np.ndarray]) -> None:
         super().start_from(train, params)
-        self._propagated = None
+        self._propagate_over(None)
 
     def _run_epoch(self, seed: int) -> float:
         c, p = self.config, self.params
@@ -67,15 +73,16 @@ class LightGCN(BPRMF):
                                                      np.ascontiguousarray(self.seen_indices, dtype=np.int32),
                                                      c.layers, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
                                                      self._step, c.threads, seed)
-        self._propagated = _core.lightgcn_propagate(p["P"], p["Q"], users, items, c.layers, c.threads)
+        self._propagate_over((users, items))
         return loss * n_ratings / max(1, len(users))  # `fit` divides by the ratings: the mean per interaction
 
     def _after_fit(self) -> None:
-        self._propagated = None  # propagated again, over the seen ratings, when next needed
+        self._propagate_over(None)
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         if self._propagated is None:
-            users, items = self._interaction_pairs(self.seen_ratings().normalized())
+            users, items = (self._interaction_pairs(self.seen_ratings().normalized()) if self._edges is None
+                            else self._edges)
             self._propagated = _core.lightgcn_propagate(self.params["P"], self.params["Q"], users, items,
                                                         self.config.layers, self.config.threads)
         return (*self._propagated, None, None)
