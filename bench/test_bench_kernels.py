@@ -4,6 +4,9 @@
   ML-1M-shaped training ratings (``synthetic:ml-1m``, ratings / 5), 64 factors, biases on;
 * one BPR-MF epoch (lazy Adam, batch 2048, one uniform negative per rating) over the same
   ratings read as interactions;
+* LightGCN over the graph of the same interactions (3 layers): the propagation, and one
+  mini-batch's loss and ego gradient (2048 triples: propagation forward and back, the bulk of
+  each of an epoch's ~490 batches; the call also builds the graph);
 * one MF lazy-Adam epoch as TCD trains it: the ML-1M twin's fitted ratings plus the
   pseudo-labels two MF models (d=128, trained 2 epochs) agree on at the paper's ML-1M
   ratio 0.2, shuffled, d=128 without biases (the papers' MF); ``extra_info["ratings_per_s"]``;
@@ -97,6 +100,30 @@ def test_bpr_adam_epoch(benchmark, ml1m):
     benchmark.pedantic(_core.bpr_adam_epoch, args=(P, Q, moments, users, train.indices, train.indptr, train.indices,
                                                    2048, 1e-4, 0.001, 0.9, 0.999, 1e-8, 0, THREADS, 1),
                        rounds=ROUNDS, warmup_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def ml1m_graph(ml1m):
+    """Ego embeddings, the ML-1M-shaped interactions (users, items) and 2048 triples of them."""
+    train, _, _ = ml1m
+    P, Q = factors(train.n_users, train.n_items, train.n_users)[:2]
+    users = np.repeat(np.arange(train.n_users, dtype=np.int32), np.diff(train.indptr))
+    rng = np.random.default_rng(1)
+    batch = rng.choice(len(users), 2048, replace=False)
+    triples = (users[batch], train.indices[batch], rng.integers(0, train.n_items, 2048).astype(np.int32))
+    return P, Q, users, train.indices, triples
+
+
+def test_lightgcn_propagate(benchmark, ml1m_graph):
+    P, Q, users, items, _ = ml1m_graph
+    benchmark.pedantic(_core.lightgcn_propagate, args=(P, Q, users, items, 3, THREADS), rounds=ROUNDS,
+                       warmup_rounds=1)
+
+
+def test_lightgcn_batch_grad(benchmark, ml1m_graph):
+    P, Q, users, items, triples = ml1m_graph
+    benchmark.pedantic(_core.lightgcn_loss_grad, args=(P, Q, users, items, *triples, 3, 1e-4), rounds=ROUNDS,
+                       warmup_rounds=1)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,37 @@
-// Lazy Adam step over the touched rows of one parameter matrix.
+// Adam steps: lazy over the touched rows of one parameter matrix, or dense over all of it.
 #include "adam.hpp"
 
 #include <cmath>
 
+#include "simd.hpp"
+
 namespace fp {
 namespace {
+
+// Adam's bias corrections folded into the step size and epsilon of step t.
+struct BiasCorrected {
+    float step, eps;
+    BiasCorrected(int64_t t, const AdamConfig& c) {
+        const float bc1 = 1.0f - static_cast<float>(std::pow(c.beta1, static_cast<double>(t)));
+        const float bc2 = 1.0f - static_cast<float>(std::pow(c.beta2, static_cast<double>(t)));
+        step = c.lr * std::sqrt(bc2) / bc1;
+        eps = c.eps * std::sqrt(bc2);
+    }
+};
+
+// One Adam update of n entries.
+FP_INLINE void adam_update(const float* __restrict g, float* __restrict p, float* __restrict m, float* __restrict v,
+                           int64_t n, float beta1, float beta2, float step, float eps) {
+#pragma omp simd
+    for (int64_t f = 0; f < n; ++f) {
+        const float gf = g[f];
+        const float mf = beta1 * m[f] + (1.0f - beta1) * gf;
+        const float vf = beta2 * v[f] + (1.0f - beta2) * gf * gf;
+        m[f] = mf;
+        v[f] = vf;
+        p[f] -= step * mf / (std::sqrt(vf) + eps);
+    }
+}
 
 FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1, float beta2, float step, float eps,
                       int64_t lo, int64_t hi) {
@@ -18,37 +45,38 @@ FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1,
             prefetch_row(v + next, d);
         }
         const size_t off = static_cast<size_t>(g.rows[static_cast<size_t>(k)]) * d;
-        float* __restrict gr = g.at_slot(static_cast<size_t>(k));
-        float* __restrict pr = param + off;
-        float* __restrict mr = m + off;
-        float* __restrict vr = v + off;
-#pragma omp simd
-        for (int f = 0; f < d; ++f) {
-            const float gf = gr[f];
-            const float mf = beta1 * mr[f] + (1.0f - beta1) * gf;
-            const float vf = beta2 * vr[f] + (1.0f - beta2) * gf * gf;
-            mr[f] = mf;
-            vr[f] = vf;
-            pr[f] -= step * mf / (std::sqrt(vf) + eps);
-        }
+        adam_update(g.at_slot(static_cast<size_t>(k)), param + off, m + off, v + off, d, beta1, beta2, step, eps);
     }
+}
+
+FP_HOT void adam_block(const float* g, float* param, float* m, float* v, float beta1, float beta2, float step,
+                       float eps, int64_t lo, int64_t hi) {
+    adam_update(g + lo, param + lo, m + lo, v + lo, hi - lo, beta1, beta2, step, eps);
 }
 
 }  // namespace
 
 void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const AdamConfig& c, int n_threads) {
-    const float bc1 = 1.0f - static_cast<float>(std::pow(c.beta1, static_cast<double>(t)));
-    const float bc2 = 1.0f - static_cast<float>(std::pow(c.beta2, static_cast<double>(t)));
-    const float step = c.lr * std::sqrt(bc2) / bc1;
-    const float eps = c.eps * std::sqrt(bc2);
+    const BiasCorrected b(t, c);
     const int64_t n = static_cast<int64_t>(g.rows.size());
     const int threads = n > 256 ? n_threads : 1;
 #pragma omp parallel num_threads(threads)
     {
         const int id = thread_id(), count = team_size();
-        adam_rows(g, param, m, v, c.beta1, c.beta2, step, eps, n * id / count, n * (id + 1) / count);
+        adam_rows(g, param, m, v, c.beta1, c.beta2, b.step, b.eps, n * id / count, n * (id + 1) / count);
     }
     g.clear();
+}
+
+void adam_dense(const float* g, float* param, float* m, float* v, int64_t n, int64_t t, const AdamConfig& c,
+                int n_threads) {
+    const BiasCorrected b(t, c);
+    const int threads = n > (int64_t{1} << 16) ? n_threads : 1;
+#pragma omp parallel num_threads(threads)
+    {
+        const int64_t id = thread_id(), count = team_size();
+        adam_block(g, param, m, v, c.beta1, c.beta2, b.step, b.eps, n * id / count, n * (id + 1) / count);
+    }
 }
 
 }  // namespace fp

@@ -1,4 +1,4 @@
-// Lazy (row-wise) Adam: only rows that received a gradient in a batch are updated.
+// Adam: lazy (row-wise: only rows that received a gradient in a batch are updated) and dense.
 #pragma once
 
 #include <algorithm>
@@ -58,5 +58,10 @@ private:
 // Apply Adam at (1-based) step t to the touched rows of `param`, then clear the scratch.
 // Rows are independent, so the parallel loop is deterministic.
 void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const AdamConfig& c, int n_threads);
+
+// Apply Adam at (1-based) step t to all n entries of `param` with the dense gradient `g`.
+// Entries are independent, so the parallel loop is deterministic.
+void adam_dense(const float* g, float* param, float* m, float* v, int64_t n, int64_t t, const AdamConfig& c,
+                int n_threads);
 
 }  // namespace fp

@@ -4,18 +4,9 @@
 #include <cstdint>
 
 #include "adam.hpp"
-#include "factor_models.hpp"
+#include "bpr_triples.hpp"
 
 namespace fp {
-
-// The positives of one epoch: interaction k is (users[k], items[k]); `seen` holds every
-// user's items that are never drawn as negatives (sorted within each row).
-struct Interactions {
-    const int32_t* users;
-    const int32_t* items;
-    int64_t n;
-    CsrView seen;
-};
 
 // One epoch of BPR-MF: the interactions in a seeded order, in mini-batches of `batch`; each
 // positive (u, i) gets one negative j drawn uniformly among the items u has not seen, and the

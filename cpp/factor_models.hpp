@@ -73,6 +73,7 @@ struct FactorGrads {
 template <bool Bias, int Dim>
 struct Shape {
     static constexpr bool bias = Bias;
+    static constexpr int fixed_dim = Dim;
     static int dim(int runtime_d) { return Dim > 0 ? Dim : runtime_d; }
 };
 

@@ -13,6 +13,7 @@
 #include "bpr.hpp"
 #include "csr.hpp"
 #include "factor_models.hpp"
+#include "lightgcn.hpp"
 #include "objective.hpp"
 #include "rvd.hpp"
 #include "topk.hpp"
@@ -266,10 +267,10 @@ BprFactors checked_bpr_factors(const py::array& P, const py::array& Q, const py:
     return f;
 }
 
-py::tuple bpr_adam(py::array P, py::array Q, py::tuple moments, py::array users, py::array items,
-                   py::array seen_indptr, py::array seen_indices, int64_t batch, float reg, float lr, float beta1,
-                   float beta2, float eps, int64_t step, int n_threads, uint64_t seed) {
-    const BprFactors f = checked_bpr_factors(P, Q, &moments);
+// An epoch's interactions (users, items) and each user's seen items (strictly ascending rows),
+// checked against the factors.
+fp::Interactions checked_interactions(const BprFactors& f, const py::array& users, const py::array& items,
+                                      const py::array& seen_indptr, const py::array& seen_indices) {
     const int64_t n = users.ndim() == 1 ? users.shape(0) : -1;
     fp::Interactions x{checked<int32_t>(users, "users", {-1}, false), checked<int32_t>(items, "items", {n}, false), n,
                        checked_csr(seen_indptr, seen_indices, nullptr, f.n_items)};
@@ -280,6 +281,14 @@ py::tuple bpr_adam(py::array P, py::array Q, py::tuple moments, py::array users,
         for (int64_t k = x.seen.indptr[u] + 1; k < x.seen.indptr[u + 1]; ++k)
             if (x.seen.indices[k] <= x.seen.indices[k - 1])
                 throw py::value_error("seen indices must be strictly ascending within each row");
+    return x;
+}
+
+py::tuple bpr_adam(py::array P, py::array Q, py::tuple moments, py::array users, py::array items,
+                   py::array seen_indptr, py::array seen_indices, int64_t batch, float reg, float lr, float beta1,
+                   float beta2, float eps, int64_t step, int n_threads, uint64_t seed) {
+    const BprFactors f = checked_bpr_factors(P, Q, &moments);
+    const fp::Interactions x = checked_interactions(f, users, items, seen_indptr, seen_indices);
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
     return adam_run([&](int64_t& t) {
         return fp::bpr_adam_epoch(f.P, f.Q, f.n_users, f.n_items, f.d, f.mP, f.vP, f.mQ, f.vQ, x, batch, reg, cfg, t,
@@ -287,19 +296,83 @@ py::tuple bpr_adam(py::array P, py::array Q, py::tuple moments, py::array users,
     }, step);
 }
 
+// Triples (users, pos, neg) of equal length, checked against the factors.
+fp::Triples checked_triples(const BprFactors& f, const py::array& users, const py::array& pos, const py::array& neg) {
+    const int64_t n = users.ndim() == 1 ? users.shape(0) : -1;
+    const fp::Triples t{checked<int32_t>(users, "users", {-1}, false), checked<int32_t>(pos, "pos", {n}, false),
+                        checked<int32_t>(neg, "neg", {n}, false), n};
+    check_range(t.users, n, f.n_users, "users");
+    check_range(t.pos, n, f.n_items, "pos");
+    check_range(t.neg, n, f.n_items, "neg");
+    return t;
+}
+
 py::tuple bpr_grad(py::array P, py::array Q, py::array users, py::array pos, py::array neg, float reg) {
     const BprFactors f = checked_bpr_factors(P, Q, nullptr);
-    const int64_t n = users.ndim() == 1 ? users.shape(0) : -1;
-    const int32_t* u = checked<int32_t>(users, "users", {-1}, false);
-    const int32_t* i = checked<int32_t>(pos, "pos", {n}, false);
-    const int32_t* j = checked<int32_t>(neg, "neg", {n}, false);
-    check_range(u, n, f.n_users, "users");
-    check_range(i, n, f.n_items, "pos");
-    check_range(j, n, f.n_items, "neg");
+    const fp::Triples t = checked_triples(f, users, pos, neg);
     py::array_t<float> dP({f.n_users, static_cast<int64_t>(f.d)}), dQ({f.n_items, static_cast<int64_t>(f.d)});
-    const double loss = fp::bpr_loss_grad(f.P, f.Q, f.n_users, f.n_items, f.d, u, i, j, n, reg, dP.mutable_data(),
-                                          dQ.mutable_data());
+    const double loss = fp::bpr_loss_grad(f.P, f.Q, f.n_users, f.n_items, f.d, t.users, t.pos, t.neg, t.n, reg,
+                                          dP.mutable_data(), dQ.mutable_data());
     return py::make_tuple(loss, dP, dQ);
+}
+
+void check_layers(int layers) {
+    if (layers < 0) throw py::value_error("layers must be >= 0");
+}
+
+// The graph of the edges (edge_users[k], edge_items[k]), checked against the factors.
+fp::BipartiteGraph checked_graph(const BprFactors& f, const py::array& edge_users, const py::array& edge_items) {
+    const int64_t n = edge_users.ndim() == 1 ? edge_users.shape(0) : -1;
+    const int32_t* u = checked<int32_t>(edge_users, "edge_users", {-1}, false);
+    const int32_t* i = checked<int32_t>(edge_items, "edge_items", {n}, false);
+    check_range(u, n, f.n_users, "edge_users");
+    check_range(i, n, f.n_items, "edge_items");
+    py::gil_scoped_release nogil;
+    return fp::BipartiteGraph(u, i, n, f.n_users, f.n_items);
+}
+
+py::tuple lightgcn_propagate(py::array P, py::array Q, py::array edge_users, py::array edge_items, int layers,
+                             int n_threads) {
+    const BprFactors f = checked_bpr_factors(P, Q, nullptr);
+    check_layers(layers);
+    const fp::BipartiteGraph g = checked_graph(f, edge_users, edge_items);
+    py::array_t<float> U({f.n_users, static_cast<int64_t>(f.d)}), I({f.n_items, static_cast<int64_t>(f.d)});
+    float* u = U.mutable_data();
+    float* i = I.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        fp::Propagation(g, f.d, layers, fp::clamp_threads(n_threads)).mean(f.P, f.Q, u, i);
+    }
+    return py::make_tuple(U, I);
+}
+
+py::tuple lightgcn_grad(py::array P, py::array Q, py::array edge_users, py::array edge_items, py::array users,
+                        py::array pos, py::array neg, int layers, float reg) {
+    const BprFactors f = checked_bpr_factors(P, Q, nullptr);
+    check_layers(layers);
+    const fp::Triples t = checked_triples(f, users, pos, neg);
+    const fp::BipartiteGraph g = checked_graph(f, edge_users, edge_items);
+    py::array_t<float> dP({f.n_users, static_cast<int64_t>(f.d)}), dQ({f.n_items, static_cast<int64_t>(f.d)});
+    const fp::Embeddings grad{dP.mutable_data(), dQ.mutable_data()};
+    double loss;
+    {
+        py::gil_scoped_release nogil;
+        loss = fp::lightgcn_loss_grad(g, f.d, layers, fp::Embeddings{f.P, f.Q}, t, reg, grad);
+    }
+    return py::make_tuple(loss, dP, dQ);
+}
+
+py::tuple lightgcn_adam(py::array P, py::array Q, py::tuple moments, py::array users, py::array items,
+                        py::array seen_indptr, py::array seen_indices, int layers, int64_t batch, float reg, float lr,
+                        float beta1, float beta2, float eps, int64_t step, int n_threads, uint64_t seed) {
+    const BprFactors f = checked_bpr_factors(P, Q, &moments);
+    check_layers(layers);
+    const fp::Interactions x = checked_interactions(f, users, items, seen_indptr, seen_indices);
+    const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
+    return adam_run([&](int64_t& t) {
+        return fp::lightgcn_adam_epoch(fp::Embeddings{f.P, f.Q}, fp::Embeddings{f.mP, f.mQ}, fp::Embeddings{f.vP, f.vQ},
+                                       f.n_users, f.n_items, f.d, layers, x, batch, reg, cfg, t, n_threads, seed);
+    }, step);
 }
 
 // RVD's queries and settings, checked against the ratings `c`.
@@ -546,6 +619,23 @@ PYBIND11_MODULE(_core, m) {
           "BPR-MF's mean loss (with reg/2 of the triples' squared rows) and its gradients (dP, dQ) over the triples "
           "(users, pos, neg): the reference of the epoch's arithmetic.",
           py::arg("P"), py::arg("Q"), py::arg("users"), py::arg("pos"), py::arg("neg"), py::arg("reg"));
+    m.def("lightgcn_propagate", &lightgcn_propagate,
+          "LightGCN's final embeddings (U, I): the mean over layers 0..layers of A_hat^l [P; Q], A_hat the "
+          "symmetrically normalised graph of the edges (edge_users, edge_items).",
+          py::arg("P"), py::arg("Q"), py::arg("edge_users"), py::arg("edge_items"), py::arg("layers"),
+          py::arg("n_threads") = 1);
+    m.def("lightgcn_loss_grad", &lightgcn_grad,
+          "LightGCN's mean BPR loss of the triples (users, pos, neg) on the propagated embeddings, plus reg/2 of the "
+          "triples' squared ego rows averaged, and its gradients (dP, dQ) w.r.t. the ego embeddings P, Q.",
+          py::arg("P"), py::arg("Q"), py::arg("edge_users"), py::arg("edge_items"), py::arg("users"), py::arg("pos"),
+          py::arg("neg"), py::arg("layers"), py::arg("reg"));
+    m.def("lightgcn_adam_epoch", &lightgcn_adam,
+          "One epoch of LightGCN over the graph of the interactions (users, items): BPR with one uniform negative "
+          "per positive among the items not in the user's row of seen, full propagation per mini-batch, dense Adam "
+          "on the ego embeddings; returns (summed -log sigmoid of the margins, step).",
+          py::arg("P"), py::arg("Q"), py::arg("moments"), py::arg("users"), py::arg("items"), py::arg("seen_indptr"),
+          py::arg("seen_indices"), py::arg("layers"), py::arg("batch"), py::arg("reg"), py::arg("lr"),
+          py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("n_threads"), py::arg("seed"));
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),
           py::arg("Q"), py::arg("bu"), py::arg("bi"), py::arg("mu"), py::arg("indptr"), py::arg("indices"),
           py::arg("values"), py::arg("lr"), py::arg("reg"), py::arg("bias"), py::arg("n_threads"),

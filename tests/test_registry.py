@@ -64,7 +64,7 @@ def test_tcd_settings_and_large_sets() -> None:
 
 def test_model_overrides() -> None:
     expected = {"mf": {"batch_size": 4096}, "nsvd": {"batch_size": 4096}, "autorec": {}, "cdae": {}, "bprmf": {},
-                "pop": {}}
+                "lightgcn": {}, "pop": {}}
     for model in MODELS:
         assert {name: model_overrides(name, model) for name in BUILT_IN} == {
             "ml-100k": {}, "ml-1m": {}, "filmtrust": expected[model], "yelp": {}}

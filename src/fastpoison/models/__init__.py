@@ -13,13 +13,14 @@ from ..errors import DataError
 from .base import FactorConfig, FactorModel, Recommender, TrainableModel, TrainConfig, read_state
 from .bpr import BPRMF, BPRConfig
 from .cdae import CDAE, CDAEConfig
+from .lightgcn import LightGCN, LightGCNConfig
 from .mf import MF
 from .nsvd import NSVD
 from .popularity import Popularity
 from .scoring import TopK, score_top_k
 
 MODELS: dict[str, type[TrainableModel]] = {"mf": MF, "nsvd": NSVD, "autorec": AutoRec, "cdae": CDAE,
-                                         "bprmf": BPRMF, "pop": Popularity}
+                                         "bprmf": BPRMF, "lightgcn": LightGCN, "pop": Popularity}
 
 
 def make_model(name: str, dataset: str | None = None, **overrides: Any) -> TrainableModel:
@@ -47,5 +48,5 @@ def load_model(path: str | os.PathLike[str]) -> TrainableModel:
 
 
 __all__ = ["BPRMF", "BPRConfig", "CDAE", "MODELS", "MF", "NSVD", "AutoRec", "AutoRecConfig", "CDAEConfig", "FactorConfig", "FactorModel",
-           "Popularity", "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model",
+           "LightGCN", "LightGCNConfig", "Popularity", "Recommender", "TopK", "TrainConfig", "TrainableModel", "load_model", "make_model",
            "score_top_k"]

@@ -3,7 +3,7 @@ each user's interacted items above uniformly drawn unseen ones (C++ kernel, lazy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -21,6 +21,7 @@ class BPRConfig(FactorConfig):
     interactions (those at or above it, on the dataset's scale); 0, the default, counts every
     rating, as the NCF protocol turns rating data into implicit feedback."""
 
+    label: ClassVar[str] = "BPR-MF"
     factors: int = 64
     epochs: int = 100
     reg: float = 1e-4
@@ -29,8 +30,8 @@ class BPRConfig(FactorConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_all([(self.optimizer == "adam", "BPR-MF trains with adam only"),
-                   (not self.bias, "BPR-MF has no bias terms"),
+        check_all([(self.optimizer == "adam", f"{self.label} trains with adam only"),
+                   (not self.bias, f"{self.label} has no bias terms"),
                    (self.min_rating >= 0, "min_rating must be >= 0")])
 
 
@@ -61,10 +62,14 @@ class BPRMF(FactorModel):
         """Mask of the (normalised) ratings that count as interactions (`BPRConfig.min_rating`)."""
         return ratings.values >= self.config.min_rating / self.scale.high - 1e-6
 
+    def _interaction_pairs(self, ratings: RatingData) -> tuple[np.ndarray, np.ndarray]:
+        """``(users, items)`` (int32) of the (normalised) ratings that count as interactions."""
+        keep = self._interactions(ratings)
+        users = np.repeat(np.arange(ratings.n_users, dtype=np.int32), np.diff(ratings.indptr))[keep]
+        return users, np.ascontiguousarray(ratings.indices[keep], dtype=np.int32)
+
     def _prepare(self, train: RatingData, seed: int) -> None:
-        keep = self._interactions(train)
-        users = np.repeat(np.arange(train.n_users, dtype=np.int32), np.diff(train.indptr))[keep]
-        self._prepared = (users, np.ascontiguousarray(train.indices[keep]), train.n_ratings)
+        self._prepared = (*self._interaction_pairs(train), train.n_ratings)
 
     def _run_epoch(self, seed: int) -> float:
         c, p = self.config, self.params
@@ -83,7 +88,8 @@ class BPRMF(FactorModel):
         """``sigmoid(score)`` x the maximum rating, [len(users), n_items] (dense: keep batches small)."""
         self._require_fitted()
         u = self._users(users)
-        scores = self.params["P"][u] @ self.params["Q"].T
+        U, V, _, _ = self._factors()
+        scores = U[u] @ V.T
         return self.scale.denormalize(1.0 / (1.0 + np.exp(-scores)))
 
     def validation_mse(self, valid: tuple[np.ndarray, ...]) -> float:
@@ -105,5 +111,6 @@ class BPRMF(FactorModel):
         return self.params["P"], self.params["Q"], None, None
 
     def _vicinal_kernel(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-        raise ValueError("rvd[step=sgd] fine-tunes by squared error, which BPR-MF does not train on; "
-                         "use RVD's paper step (rvd), BPR-MF's own training")
+        label = self.config.label
+        raise ValueError(f"rvd[step=sgd] fine-tunes by squared error, which {label} does not train on; "
+                         f"use RVD's paper step (rvd), {label}'s own training")

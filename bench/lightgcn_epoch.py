@@ -1,0 +1,127 @@
+"""LightGCN epoch time against a plain PyTorch LightGCN, one thread.
+
+On the training interactions of ``--dataset`` (real ML-1M when ``--data-dir`` has it: 6,040 x
+3,706, every rating an interaction), both with the paper's settings: d = 64, 3 layers, batches
+of 2,048 interactions with one uniform negative each, full propagation over the graph per
+mini-batch (forward and back), Adam lr 1e-3 on the ego embeddings, L2 1e-4 on the batch's ego
+rows:
+
+* fastpoison: `LightGCN`'s epoch (C++ row-parallel SpMM, dense Adam), median of ``--epochs``
+  epochs after one warm-up epoch;
+* PyTorch: ``torch.sparse.mm`` with the normalised adjacency in CSR, autograd, ``torch.optim.Adam``
+  (``torch.set_num_threads(1)``; negatives uniform over all items, not rejected when seen).
+  Timed over ``--torch-batches`` mini-batches after two warm-up ones, the median batch
+  multiplied by the epoch's batch count (an extrapolated epoch: a full one takes minutes).
+
+torch is optional (``pip install ".[bench]"``); if missing it is reported and skipped.
+
+    python3 bench/lightgcn_epoch.py --dataset ml-1m --data-dir ../shared/data [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+
+import numpy as np
+
+from fastpoison.data.datasets import load_dataset
+from fastpoison.data.ratings import RatingData
+from fastpoison.models import LightGCN
+
+FACTORS, LAYERS, BATCH, LR, REG = 64, 3, 2048, 1e-3, 1e-4
+
+
+def ours(train: RatingData, epochs: int) -> list[float]:
+    """Seconds of each of ``epochs`` epochs, after one untimed warm-up."""
+    model = LightGCN(factors=FACTORS, layers=LAYERS, lr=LR, reg=REG, batch_size=BATCH, threads=1)
+    model.start(train, train, seed=0)
+    model._prepare(train.normalized(), seed=0)
+    times = []
+    for epoch in range(epochs + 1):
+        start = time.perf_counter()
+        model._run_epoch(epoch)
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def with_torch(train: RatingData, batches: int) -> list[float]:
+    """Seconds of each of ``batches`` mini-batches (after two untimed ones), scaled to an epoch."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    n_users, n_items = train.n_users, train.n_items
+    users = torch.from_numpy(np.repeat(np.arange(n_users), np.diff(train.indptr)).astype(np.int64))
+    items = torch.from_numpy(train.indices.astype(np.int64))
+    rows = torch.cat([users, n_users + items])
+    cols = torch.cat([n_users + items, users])
+    degree = torch.bincount(rows, minlength=n_users + n_items).float()
+    norm = degree.clamp(min=1).pow(-0.5) * (degree > 0)
+    adjacency = torch.sparse_coo_tensor(torch.stack([rows, cols]), norm[rows] * norm[cols],
+                                        (n_users + n_items,) * 2).coalesce().to_sparse_csr()
+    ego = torch.nn.Parameter(torch.empty(n_users + n_items, FACTORS))
+    torch.nn.init.xavier_uniform_(ego)
+    optimizer = torch.optim.Adam([ego], lr=LR)
+    order = torch.randperm(len(users))
+
+    def step(b: int) -> None:
+        batch = order[b * BATCH:(b + 1) * BATCH]
+        u, i = users[batch], n_users + items[batch]
+        j = n_users + torch.randint(0, n_items, (len(batch),))
+        layer, total = ego, ego
+        for _ in range(LAYERS):
+            layer = torch.sparse.mm(adjacency, layer)
+            total = total + layer
+        final = total / (LAYERS + 1)
+        margin = (final[u] * (final[i] - final[j])).sum(1)
+        loss = torch.nn.functional.softplus(-margin).mean()
+        loss = loss + REG * 0.5 * (ego[u].pow(2).sum() + ego[i].pow(2).sum() + ego[j].pow(2).sum()) / len(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    per_epoch = math.ceil(len(users) / BATCH)
+    times = []
+    for b in range(batches + 2):
+        start = time.perf_counter()
+        step(b % per_epoch)
+        times.append((time.perf_counter() - start) * per_epoch)
+    return times[2:]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", default="ml-1m")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--torch-batches", type=int, default=10)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    ds = load_dataset(args.dataset, args.data_dir)
+    train = ds.split.train
+    print(f"{args.dataset} ({ds.data_source}): {train.n_users} users x {train.n_items} items, "
+          f"{train.n_ratings} interactions; d={FACTORS}, {LAYERS} layers, batch {BATCH}, one thread")
+    results: dict[str, list[float] | str] = {"fastpoison": ours(train, args.epochs)}
+    try:
+        results["torch (extrapolated)"] = with_torch(train, args.torch_batches)
+    except ImportError as e:
+        results["torch (extrapolated)"] = f"skipped: {e}"
+    base = statistics.median(results["fastpoison"])  # type: ignore[arg-type]
+    for name, times in results.items():
+        if isinstance(times, str):
+            print(f"  {name:<21} {times}")
+            continue
+        median = statistics.median(times)
+        print(f"  {name:<21} {median:8.2f} s/epoch  {train.n_ratings / median / 1e3:7.1f} k interactions/s  "
+              f"{median / base:5.1f}x ours")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"dataset": args.dataset, "data_source": ds.data_source, "n_interactions": train.n_ratings,
+                       "seconds_per_epoch": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
