@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from fastpoison.eval import reproduce
+from fastpoison.eval import backfire, reproduce
 from fastpoison.eval.paper_tables import PaperEntry, PaperTable
 from fastpoison.eval.runner import run_grid
 from fastpoison.eval.store import ResultStore
@@ -105,11 +105,11 @@ def test_a_defense_that_left_the_model_untouched_is_marked(tmp_path):
     rows = reproduce.compare(table, pairs, list(ResultStore(tmp_path).records()))
     assert [r["inactive"] for r in rows] == [True, True]
     text = reproduce.to_markdown(table, rows)
-    assert text.count(f" {reproduce.INACTIVE_MARK} |") == 2 and reproduce.INACTIVE_LEGEND in text
+    assert text.count(f" {backfire.INACTIVE_MARK} |") == 2 and backfire.INACTIVE_LEGEND in text
     no_warmup = dataclasses.replace(entry, defense="rat[warmup=0]")
     pairs = [(e, dataclasses.replace(s, model_options=options)) for e, s in reproduce.plan(
         dataclasses.replace(table, rows=(no_warmup,)))]
     assert not run_grid([dataclasses.replace(c, model_options=options) for c in reproduce.cells(pairs, seeds=1)],
                         str(tmp_path)).failed
     rows = reproduce.compare(table, pairs, list(ResultStore(tmp_path).records()))
-    assert rows[0]["inactive"] is False and reproduce.INACTIVE_LEGEND not in reproduce.to_markdown(table, rows)
+    assert rows[0]["inactive"] is False and backfire.INACTIVE_LEGEND not in reproduce.to_markdown(table, rows)

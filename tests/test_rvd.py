@@ -306,11 +306,11 @@ def test_rvd_chooses_k_by_validation_where_table_2_has_none():
     assert set(scores) == set(K_CANDIDATES) and scores[k] == max(scores.values())
     assert k == min(c for c in scores if scores[c] == scores[k])
 
-    rvd = RVD(model, epochs=2, dataset="synthetic:sparse")
+    rvd = RVD(model, epochs=2, dataset="synthetic:sparse", canary=False)
     assert rvd.notes["k_rule"] == "validation" and rvd.k == rvd.notes["k"] in K_CANDIDATES
     assert RVD(model, epochs=2, dataset="synthetic:ml-100k").notes == {}  # Table 2's k: nothing chosen
     model.validation = None  # as a model loaded from a file
-    assert RVD(model, epochs=2, dataset="synthetic:sparse").k == DEFAULT_NEIGHBOURS
+    assert RVD(model, epochs=2, dataset="synthetic:sparse", canary=False).k == DEFAULT_NEIGHBOURS
 
 
 @pytest.mark.parametrize("kind", ["nsvd", "autorec"])
