@@ -65,9 +65,13 @@ def test_the_verdict_keeps_only_a_defense_that_lowers_the_canary():
     fewer, same = np.roll(many, 50) & (np.arange(100) < 70), many.copy()
     assert not judge(many, fewer).declined and judge(many, fewer).judged
     assert judge(many, same).declined and judge(many, ~many).declined
-    few = np.zeros(100, bool)
-    few[:MIN_HITS - 1] = True
-    assert not judge(few, np.ones(100, bool)).judged and not judge(few, np.ones(100, bool)).declined
+    few, fewer_still = np.zeros(100, bool), np.zeros(100, bool)
+    few[:MIN_HITS - 2] = True
+    fewer_still[:1] = True
+    assert not judge(few, fewer_still).judged and not judge(few, fewer_still).declined
+    lifted = np.zeros(100, bool)
+    lifted[:MIN_HITS] = True
+    assert judge(fewer_still, lifted).declined  # a canary the defense lifts is judged however weak it was
     assert judge(many, same).notes()["canary"] == "declined" and "inactive" in judge(many, same).notes()
     assert "inactive" not in judge(many, fewer).notes()
 

@@ -26,7 +26,8 @@ CANARY_SIZE = 0.03
 CANARY_HR_K = 50
 #: At most this many users (a seeded sample) judge the canary.
 CANARY_USERS = 300
-#: Fewer hits than this without the defense and the canary cannot judge it (kept as set).
+#: Fewer hits than this with and without the defense together and the canary cannot judge
+#: it (the defense is kept as set).
 MIN_HITS = 10
 
 #: ``(users, k) -> TopK``: a recommender's top-``k`` lists of ``users``.
@@ -85,8 +86,8 @@ def stage_canary(train: RatingData, seed: int) -> Canary:
 @dataclass(frozen=True)
 class Verdict:
     """The canary's target HR without (``hr_plain``) and with (``hr_defended``) the defense
-    over ``pairs`` pairs; ``judged`` is False when the canary reached too few lists
-    (`MIN_HITS`) to judge."""
+    over ``pairs`` pairs; ``judged`` is False when the canary reached too few lists, with and
+    without the defense together (`MIN_HITS`), to judge."""
 
     hr_plain: float
     hr_defended: float
@@ -114,7 +115,7 @@ def judge(plain: np.ndarray, defended: np.ndarray) -> Verdict:
     n = int(plain.size)
     hr_plain = float(plain.mean()) if n else 0.0
     hr_defended = float(defended.mean()) if n else 0.0
-    return Verdict(hr_plain, hr_defended, n, int(plain.sum()) >= MIN_HITS)
+    return Verdict(hr_plain, hr_defended, n, int(plain.sum()) + int(defended.sum()) >= MIN_HITS)
 
 
 #: The one line a declined defense writes on stderr (formatted with its name and figures).
