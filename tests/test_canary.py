@@ -59,12 +59,17 @@ def test_hits_count_the_unrated_pairs_in_the_top_lists(train):
     assert not canary.hits(none).any()
 
 
-def test_the_verdict_keeps_only_a_defense_that_lowers_the_canary():
-    many = np.zeros(100, bool)
-    many[:40] = True
-    fewer, same = np.roll(many, 50) & (np.arange(100) < 70), many.copy()
-    assert not judge(many, fewer).declined and judge(many, fewer).judged
-    assert judge(many, same).declined and judge(many, ~many).declined
+def test_the_verdict_keeps_only_a_defense_that_lowers_the_canary_beyond_chance():
+    plain = np.zeros(100, bool)
+    plain[:40] = True
+    lowered = plain & (np.arange(100) >= 20)  # 20 hits fewer, none new: 20 > 2 sqrt(20)
+    assert judge(plain, lowered).judged and not judge(plain, lowered).declined
+    slightly = plain & (np.arange(100) >= 3)  # 3 fewer: 3 < 2 sqrt(3)
+    assert judge(plain, slightly).declined
+    churned = (plain & (np.arange(100) >= 30)) | ((np.arange(100) >= 40) & (np.arange(100) < 45))
+    verdict = judge(plain, churned)  # 30 lost, 5 gained: 25 > 2 sqrt(35)
+    assert (verdict.lowered, verdict.raised) == (30, 5) and not verdict.declined
+    assert judge(plain, plain).declined and judge(plain, ~plain).declined
     few, fewer_still = np.zeros(100, bool), np.zeros(100, bool)
     few[:MIN_HITS - 2] = True
     fewer_still[:1] = True
@@ -72,12 +77,12 @@ def test_the_verdict_keeps_only_a_defense_that_lowers_the_canary():
     lifted = np.zeros(100, bool)
     lifted[:MIN_HITS] = True
     assert judge(fewer_still, lifted).declined  # a canary the defense lifts is judged however weak it was
-    assert judge(many, same).notes()["canary"] == "declined" and "inactive" in judge(many, same).notes()
-    assert "inactive" not in judge(many, fewer).notes()
+    assert judge(plain, plain).notes()["canary"] == "declined" and "inactive" in judge(plain, plain).notes()
+    assert "inactive" not in judge(plain, lowered).notes()
 
 
 def declining(plain, defended) -> Verdict:
-    return Verdict(0.1, 0.2, 100, True)
+    return Verdict(0.1, 0.2, 100, 0, 10, True)
 
 
 def test_a_declined_tcd_returns_the_undefended_fit_and_says_so(train, monkeypatch):

@@ -7,7 +7,8 @@ defender cannot tell real from fake, so all of them count) are appended as fake 
 rating `CANARY_ITEMS` unpopular items (`choose_targets`) with the highest rating and a
 mean-sized profile of uniformly drawn fillers rated at each filler's mean rating. Its verdict
 compares the canary targets' HR@`CANARY_HR_K` of the victim fitted on the canary data with
-and without the defense, over the same users (pairs a user rated are not counted)."""
+and without the defense, over the same users (pairs a user rated are not counted), and keeps
+the defense only if it lowers that HR beyond chance (`Verdict.declined`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ CANARY_USERS = 300
 #: Fewer hits than this with and without the defense together and the canary cannot judge
 #: it (the defense is kept as set).
 MIN_HITS = 10
+#: A defense is kept only if it lowers the canary by more than this many standard deviations
+#: of a sign test on the pairs it changed (about a 2.5 % one-sided level).
+MARGIN_Z = 2.0
 
 #: ``(users, k) -> TopK``: a recommender's top-``k`` lists of ``users``.
 TopKOf = Callable[[np.ndarray, int], TopK]
@@ -86,25 +90,32 @@ def stage_canary(train: RatingData, seed: int) -> Canary:
 @dataclass(frozen=True)
 class Verdict:
     """The canary's target HR without (``hr_plain``) and with (``hr_defended``) the defense
-    over ``pairs`` pairs; ``judged`` is False when the canary reached too few lists, with and
-    without the defense together (`MIN_HITS`), to judge."""
+    over ``pairs`` pairs, of which ``lowered`` were hits only without the defense and
+    ``raised`` only with it; ``judged`` is False when the canary reached too few lists, with
+    and without the defense together (`MIN_HITS`), to judge."""
 
     hr_plain: float
     hr_defended: float
     pairs: int
+    lowered: int
+    raised: int
     judged: bool
 
     @property
     def declined(self) -> bool:
-        """Whether the defense is to be declined: it did not lower the canary's targets."""
-        return self.judged and not self.hr_defended < self.hr_plain
+        """Whether the defense is to be declined: it did not lower the canary's targets beyond
+        chance (a one-sided sign test on the pairs it changed: ``lowered - raised`` must
+        exceed `MARGIN_Z` standard deviations, ``sqrt(lowered + raised)``)."""
+        changed = self.lowered + self.raised
+        return self.judged and not self.lowered - self.raised > MARGIN_Z * np.sqrt(changed)
 
     def notes(self) -> dict[str, Any]:
         """The verdict as a defense's notes (``canary``: kept, declined or not judged; a
         declined defense is ``inactive``: the model serves as trained without it)."""
         said = "declined" if self.declined else "kept" if self.judged else "not judged"
         notes: dict[str, Any] = {"canary": said, "canary_hr_plain": self.hr_plain,
-                                 "canary_hr_defended": self.hr_defended, "canary_pairs": self.pairs}
+                                 "canary_hr_defended": self.hr_defended, "canary_pairs": self.pairs,
+                                 "canary_lowered": self.lowered, "canary_raised": self.raised}
         if self.declined:
             notes["inactive"] = "declined by the canary check: the undefended model serves"
         return notes
@@ -115,12 +126,13 @@ def judge(plain: np.ndarray, defended: np.ndarray) -> Verdict:
     n = int(plain.size)
     hr_plain = float(plain.mean()) if n else 0.0
     hr_defended = float(defended.mean()) if n else 0.0
-    return Verdict(hr_plain, hr_defended, n, int(plain.sum()) + int(defended.sum()) >= MIN_HITS)
+    lowered, raised = int(np.sum(plain & ~defended)), int(np.sum(defended & ~plain))
+    return Verdict(hr_plain, hr_defended, n, lowered, raised, int(plain.sum()) + int(defended.sum()) >= MIN_HITS)
 
 
 #: The one line a declined defense writes on stderr (formatted with its name and figures).
 DECLINED = ("{name} declined: on a canary attack staged on this data it did not lower the canary's target "
-            "HR@{k} ({plain:.4f} without, {defended:.4f} with it); the undefended model serves")
+            "HR@{k} beyond chance ({plain:.4f} without, {defended:.4f} with it); the undefended model serves")
 
 
 def declined_message(name: str, verdict: Verdict) -> str:
