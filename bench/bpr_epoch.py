@@ -16,13 +16,12 @@ a missing one is reported and skipped.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import time
 from typing import Callable
 
 import numpy as np
 
+from _epochs import report_epochs
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
 from fastpoison.models import BPRMF
@@ -104,18 +103,8 @@ def main() -> None:
             results[name] = run(train, args.epochs)
         except ImportError as e:
             results[name] = f"skipped: {e}"
-    base = statistics.median(results["fastpoison"])  # type: ignore[arg-type]
-    for name, times in results.items():
-        if isinstance(times, str):
-            print(f"  {name:<11} {times}")
-            continue
-        median = statistics.median(times)
-        print(f"  {name:<11} {median:8.3f} s/epoch  {train.n_ratings / median / 1e6:6.2f} M interactions/s  "
-              f"{median / base:6.1f}x ours")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"dataset": args.dataset, "data_source": ds.data_source, "n_interactions": train.n_ratings,
-                       "seconds_per_epoch": results}, f, indent=2)
+    report_epochs(results, dataset=args.dataset, data_source=ds.data_source, n_interactions=train.n_ratings,
+                  json_path=args.json)
 
 
 if __name__ == "__main__":

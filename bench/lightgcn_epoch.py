@@ -23,13 +23,12 @@ torch is optional (``pip install ".[bench]"``); if missing it is reported and sk
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import statistics
 import time
 
 import numpy as np
 
+from _epochs import report_epochs
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
 from fastpoison.models import LightGCN
@@ -132,18 +131,8 @@ def main() -> None:
             results[name] = with_torch(train, args.torch_batches, layout, symmetric)
         except ImportError as e:
             results[name] = f"skipped: {e}"
-    base = statistics.median(results["fastpoison"])  # type: ignore[arg-type]
-    for name, times in results.items():
-        if isinstance(times, str):
-            print(f"  {name:<30} {times}")
-            continue
-        median = statistics.median(times)
-        print(f"  {name:<30} {median:8.2f} s/epoch  {train.n_ratings / median / 1e3:7.1f} k interactions/s  "
-              f"{median / base:5.1f}x ours")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"dataset": args.dataset, "data_source": ds.data_source, "n_interactions": train.n_ratings,
-                       "seconds_per_epoch": results}, f, indent=2)
+    report_epochs(results, dataset=args.dataset, data_source=ds.data_source, n_interactions=train.n_ratings,
+                  json_path=args.json)
 
 
 if __name__ == "__main__":
