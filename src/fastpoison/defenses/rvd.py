@@ -64,8 +64,9 @@ class RVD:
     ``canary`` (ours; None: on exactly where k is chosen by validation) first tries RVD, with its k,
     against the defender's own canary attack (`canary.stage_canary`): a fresh model of the same
     settings fitted on the model's training ratings plus the canary's fakes, served with and
-    without RVD. If RVD does not lower the canary's target HR it is declined: a warning says
-    so and the model's own top items are served. ``notes`` give the verdict.
+    without RVD. If RVD does not lower the canary's target HR beyond chance
+    (`canary.Verdict.declined`) it is declined: a warning says so and the model's own top
+    items are served. ``notes`` give the verdict.
     """
 
     def __init__(self, model: TrainableModel, k: int | None = None, epochs: int | None = None,

@@ -69,10 +69,10 @@ class TCD(TrainingDefense):
     ``min_item_ratings`` (ours; 0, the paper's, labels every item) leaves out the pairs of
     items with fewer training ratings.
 
-    ``canary`` (ours; off, the paper's, on its datasets, on elsewhere) tries the fitted TCD
-    against the defender's own canary attack first (`canary.stage_canary`): TCD and a plain fit
-    on the training data plus the canary's fakes; if TCD does not lower the canary's target HR,
-    it is declined, a warning says so, and the plain fit of the training data (the undefended
+    ``canary`` (ours; off, the paper's, on its datasets, on elsewhere) then tries TCD, with
+    the labels kept, against the defender's own canary attack (`canary.stage_canary`): TCD
+    and a plain fit on the training data plus the canary's fakes; if TCD does not lower the
+    canary's target HR beyond chance (`canary.Verdict.declined`), it is declined, a warning says so, and the plain fit of the training data (the undefended
     victim) is returned. It costs one more TCD fit and one plain fit; the notes give the verdict.
     """
 
