@@ -278,7 +278,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{f['kept_epoch'] + 1} of {f['epochs_run']} run" for f in fits))
     if result["defense_notes"]:
         _say(args, "  what the defense chose or found per seed; valid_hr_*: HR@50 of the liked held-out validation "
-                   "ratings (never trained on) that each option reached, by which it chose")
+                   "ratings (never trained on) that each option reached, by which it chose; canary_hr_*: the canary "
+                   "items' HR@50 over up to 300 users without (plain) and with (defended) the defense, canary_lowered "
+                   "/ canary_raised: the pairs it took out of / put into the top 50 (the canary check)")
     for seed, notes in enumerate(result["defense_notes"] or [], start=args.seed):
         _say(args, f"  {f'defense chose (seed {seed})':<26} " + ", ".join(
             f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in notes.items()))
