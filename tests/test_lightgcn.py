@@ -11,7 +11,8 @@ import pytest
 from fastpoison import _core
 from fastpoison.cli import main
 from fastpoison.data import load_dataset
-from fastpoison.models import LightGCN, load_model, make_model
+from fastpoison.defenses import RVD
+from fastpoison.models import BPRMF, LightGCN, load_model, make_model
 
 
 def tiny_graph(seed: int, n_users: int = 7, n_items: int = 9, n_edges: int = 20):
@@ -142,6 +143,23 @@ def test_rvd_fine_tunes_on_the_neighbourhood_subgraph_and_leaves_the_model(twin)
     assert not any(seen[u, i] for u, row in zip(users, tuned.items) for i in row)
     assert np.array_equal(tuned.items, model.vicinal_fit_top_k(users, neighbours, 10, epochs=3, seed=1,
                                                                threads=2).items)
+
+
+@pytest.mark.parametrize("cls", [BPRMF, LightGCN])
+def test_rvd_without_fine_tune_serves_the_models_own_list(twin, cls):
+    """Fine-tune, predict, restore: zero epochs leave the model as it is, so RVD serves the
+    model's own top items. (LightGCN's neighbourhood embeddings, propagated over the
+    neighbourhood's subgraph alone, ranked its items on another scale: a third of each list
+    changed before the fine-tune had done anything.)"""
+    model = cls(epochs=3, factors=8).fit(twin, seed=0)
+    users = np.arange(0, 60, 3, dtype=np.int32)
+    plain = model.top_k(users, 20)
+    for k in (3, 25):
+        untuned = RVD(model, k=k, epochs=0, exact=True, canary=False).recommend(users, 20)
+        assert np.array_equal(untuned.items, plain.items)
+        np.testing.assert_allclose(untuned.scores, plain.scores, rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(RVD(model, k=25, epochs=2, exact=True, canary=False).recommend(users, 20).items,
+                              plain.items)
 
 
 @pytest.mark.parametrize("defense", ["rvd", "tcd"])

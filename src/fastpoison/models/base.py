@@ -627,7 +627,7 @@ class FactorModel(TrainableModel):
         if epochs < 0:
             raise ValueError("epochs must be >= 0")
         k = min(int(k), self.n_items)
-        _, V, _, bi = self._factors()
+        tuned_scores = self._vicinal_scorer()
         items = np.empty((u.size, k), dtype=np.int32)
         scores = np.empty((u.size, k), dtype=np.float32)
 
@@ -637,13 +637,7 @@ class FactorModel(TrainableModel):
             tuned = self._restricted(hood)
             tuned.train_epochs(hood.train, epochs, user_seed(seed, int(u[r])))
             tuned._after_fit()
-            U_t, V_t, bu_t, bi_t = tuned._factors()
-            pu = U_t[hood.user]
-            row = V @ pu
-            row[hood.items] = V_t @ pu
-            if bi is not None:
-                row += bu_t[hood.user] + bi  # as top_k: mu shifts every score alike
-                row[hood.items] += bi_t - bi[hood.items]
+            row = tuned_scores(hood, tuned)
             row[self.seen_indices[self.seen_indptr[u[r]]:self.seen_indptr[u[r] + 1]]] = -np.inf
             top_items, top_scores = _core.topk_rows(row[None, :], k, 1)
             items[r], scores[r] = top_items[0], top_scores[0]
@@ -652,6 +646,25 @@ class FactorModel(TrainableModel):
         with ThreadPoolExecutor(max(1, min(n_threads or os.cpu_count() or 1, u.size))) as pool:
             list(pool.map(serve, range(u.size)))
         return TopK(items, scores)
+
+    def _vicinal_scorer(self) -> Callable[[Neighbourhood, "FactorModel"], np.ndarray]:
+        """``(hood, tuned) -> scores``: the served user's score of every item (float32
+        [n_items]) once ``tuned``, the model restricted to ``hood``, is fine-tuned: the model's
+        item factors, with the tuned ones on the neighbourhood's items (rows no gradient reached
+        are the model's, so this is the whole model fine-tuned)."""
+        _, V, _, bi = self._factors()
+
+        def scores(hood: Neighbourhood, tuned: "FactorModel") -> np.ndarray:
+            U_t, V_t, bu_t, bi_t = tuned._factors()
+            pu = U_t[hood.user]
+            row = V @ pu
+            row[hood.items] = V_t @ pu
+            if bi is not None:
+                row += bu_t[hood.user] + bi  # as top_k: mu shifts every score alike
+                row[hood.items] += bi_t - bi[hood.items]
+            return row
+
+        return scores
 
     def _restricted(self, hood: Neighbourhood) -> "FactorModel":
         """A one-thread copy of this model on ``hood``'s users and items (fresh optimiser)."""

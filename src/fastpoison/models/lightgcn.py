@@ -3,14 +3,15 @@ normalised user-item graph (C++ kernel: full propagation per mini-batch, dense A
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from .. import _core
 from ..data.ratings import RatingData
-from .base import check_all
+from .base import FactorModel, check_all
 from .bpr import BPRMF, BPRConfig
+from .neighbourhood import Neighbourhood
 
 
 @dataclass
@@ -75,6 +76,23 @@ class LightGCN(BPRMF):
                                                      self._step, c.threads, seed)
         self._propagate_over((users, items))
         return loss * n_ratings / max(1, len(users))  # `fit` divides by the ratings: the mean per interaction
+
+    def _vicinal_scorer(self) -> Callable[[Neighbourhood, FactorModel], np.ndarray]:
+        """RVD's prediction: the fine-tuned ego rows (trained over the neighbourhood's subgraph)
+        put in place of the model's, propagated over the whole graph the model scores with, so
+        the served scores are the full model's after the fine-tune (zero epochs serve the model's
+        own list). Mixing embeddings propagated over the neighbourhood with the model's would
+        rank the neighbourhood's items on another scale: their degrees there are far smaller."""
+        users, items = self._interaction_pairs(self.seen_ratings().normalized())
+        P, Q, layers = self.params["P"], self.params["Q"], self.config.layers
+
+        def scores(hood: Neighbourhood, tuned: FactorModel) -> np.ndarray:
+            p, q = P.copy(), Q.copy()
+            p[hood.users], q[hood.items] = tuned.params["P"], tuned.params["Q"]
+            U, V = _core.lightgcn_propagate(p, q, users, items, layers, 1)
+            return V @ U[hood.users[hood.user]]
+
+        return scores
 
     def _after_fit(self) -> None:
         self._propagate_over(None)
