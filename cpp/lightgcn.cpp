@@ -164,11 +164,11 @@ double lightgcn_loss_grad(const BipartiteGraph& g, int d, int layers, const Embe
     return (loss + 0.5 * reg * l2) / static_cast<double>(t.n);
 }
 
-double lightgcn_adam_epoch(const Embeddings& ego, const Embeddings& m, const Embeddings& v, int64_t n_users,
-                           int64_t n_items, int d, int layers, const Interactions& x, int64_t batch, float reg,
+double lightgcn_adam_epoch(const BipartiteGraph& graph, const Embeddings& ego, const Embeddings& m,
+                           const Embeddings& v, int d, int layers, const Interactions& x, int64_t batch, float reg,
                            const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed) {
     const int threads = clamp_threads(n_threads);
-    const BipartiteGraph graph(x.users, x.items, x.n, n_users, n_items);
+    const int64_t n_users = graph.n_users, n_items = graph.n_items;
     LightGcnLoss objective(graph, d, layers, threads);
     std::vector<int32_t> users, items;
     epoch_positives(x, n_items, seed, users, items);

@@ -75,14 +75,15 @@ private:
 double lightgcn_loss_grad(const BipartiteGraph& g, int d, int layers, const Embeddings& ego, const Triples& t,
                           float reg, const Embeddings& grad);
 
-// One epoch of LightGCN over the graph of the interactions x: the interactions in a seeded
-// order in mini-batches of `batch`, each positive with one negative drawn uniformly among the
-// items its user has not seen (as BPR-MF); per batch, full propagation forward and back and
-// dense Adam on every ego row at steps step+1, ...; `step` is advanced; m and v are Adam's
-// moments, laid out as `ego`. Returns the summed -log sigmoid over the epoch (users who have
-// seen every item give no sample).
-double lightgcn_adam_epoch(const Embeddings& ego, const Embeddings& m, const Embeddings& v, int64_t n_users,
-                           int64_t n_items, int d, int layers, const Interactions& x, int64_t batch, float reg,
+// One epoch of LightGCN on `graph`: the positives x in a seeded order in mini-batches of
+// `batch`, each with one negative drawn uniformly among the items its user has not seen (as
+// BPR-MF); per batch, full propagation over `graph` forward and back and dense Adam on every
+// ego row at steps step+1, ...; `step` is advanced; m and v are Adam's moments, laid out as
+// `ego`. Returns the summed -log sigmoid over the epoch (users who have seen every item give
+// no sample). The graph is usually the positives' own; TCD's pseudo-labels are positives
+// outside it.
+double lightgcn_adam_epoch(const BipartiteGraph& graph, const Embeddings& ego, const Embeddings& m,
+                           const Embeddings& v, int d, int layers, const Interactions& x, int64_t batch, float reg,
                            const AdamConfig& cfg, int64_t& step, int n_threads, uint64_t seed);
 
 }  // namespace fp

@@ -363,15 +363,17 @@ py::tuple lightgcn_grad(py::array P, py::array Q, py::array edge_users, py::arra
 }
 
 py::tuple lightgcn_adam(py::array P, py::array Q, py::tuple moments, py::array users, py::array items,
-                        py::array seen_indptr, py::array seen_indices, int layers, int64_t batch, float reg, float lr,
-                        float beta1, float beta2, float eps, int64_t step, int n_threads, uint64_t seed) {
+                        py::array edge_users, py::array edge_items, py::array seen_indptr, py::array seen_indices,
+                        int layers, int64_t batch, float reg, float lr, float beta1, float beta2, float eps,
+                        int64_t step, int n_threads, uint64_t seed) {
     const BprFactors f = checked_bpr_factors(P, Q, &moments);
     check_layers(layers);
     const fp::Interactions x = checked_interactions(f, users, items, seen_indptr, seen_indices);
+    const fp::BipartiteGraph graph = checked_graph(f, edge_users, edge_items);
     const fp::AdamConfig cfg = adam_config(lr, beta1, beta2, eps, reg, batch);
     return adam_run([&](int64_t& t) {
-        return fp::lightgcn_adam_epoch(fp::Embeddings{f.P, f.Q}, fp::Embeddings{f.mP, f.mQ}, fp::Embeddings{f.vP, f.vQ},
-                                       f.n_users, f.n_items, f.d, layers, x, batch, reg, cfg, t, n_threads, seed);
+        return fp::lightgcn_adam_epoch(graph, fp::Embeddings{f.P, f.Q}, fp::Embeddings{f.mP, f.mQ},
+                                       fp::Embeddings{f.vP, f.vQ}, f.d, layers, x, batch, reg, cfg, t, n_threads, seed);
     }, step);
 }
 
@@ -630,10 +632,12 @@ PYBIND11_MODULE(_core, m) {
           py::arg("P"), py::arg("Q"), py::arg("edge_users"), py::arg("edge_items"), py::arg("users"), py::arg("pos"),
           py::arg("neg"), py::arg("layers"), py::arg("reg"));
     m.def("lightgcn_adam_epoch", &lightgcn_adam,
-          "One epoch of LightGCN over the graph of the interactions (users, items): BPR with one uniform negative "
-          "per positive among the items not in the user's row of seen, full propagation per mini-batch, dense Adam "
-          "on the ego embeddings; returns (summed -log sigmoid of the margins, step).",
-          py::arg("P"), py::arg("Q"), py::arg("moments"), py::arg("users"), py::arg("items"), py::arg("seen_indptr"),
+          "One epoch of LightGCN on the graph of the edges (edge_users, edge_items): BPR over the positives (users, "
+          "items) with one uniform negative per positive among the items not in the user's row of seen, full "
+          "propagation per mini-batch, dense Adam on the ego embeddings; returns (summed -log sigmoid of the "
+          "margins, step).",
+          py::arg("P"), py::arg("Q"), py::arg("moments"), py::arg("users"), py::arg("items"), py::arg("edge_users"),
+          py::arg("edge_items"), py::arg("seen_indptr"),
           py::arg("seen_indices"), py::arg("layers"), py::arg("batch"), py::arg("reg"), py::arg("lr"),
           py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("step"), py::arg("n_threads"), py::arg("seed"));
     m.def("nsvd_sgd_epoch", &nsvd_sgd, "One SGD epoch of NSVD, user by user; returns the SSE.", py::arg("Y"),

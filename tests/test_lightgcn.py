@@ -162,6 +162,29 @@ def test_rvd_without_fine_tune_serves_the_models_own_list(twin, cls):
                               plain.items)
 
 
+def test_pseudo_labels_are_trained_on_but_are_not_edges_of_the_graph(twin):
+    """TCD's pseudo-labels (unrated pairs) join the epoch's positives; the graph stays the
+    ratings the model holds, so its degrees, and the graph it is served on, do not change."""
+    model = LightGCN(epochs=1, factors=8)
+    model.start(twin, twin, seed=0)
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, twin.n_users, 400).astype(np.int32)
+    items = rng.integers(0, twin.n_items, 400).astype(np.int32)
+    unrated = np.asarray(twin.csr[users, items]).ravel() == 0
+    users, items = users[unrated], items[unrated]
+    pairs = sorted(set(zip(users.tolist(), items.tolist())))
+    users = np.array([u for u, _ in pairs], dtype=np.int32)
+    items = np.array([i for _, i in pairs], dtype=np.int32)
+    model._prepare(twin.with_ratings(users, items, np.full(len(users), 5.0, np.float32)).normalized(), seed=0)
+    positives_u, positives_i, _, (edge_u, edge_i) = model._prepared
+    assert len(positives_u) == twin.n_ratings + len(users)
+    rated = twin.csr.tocoo()
+    assert sorted(zip(edge_u.tolist(), edge_i.tolist())) == sorted(zip(rated.row.tolist(), rated.col.tolist()))
+    model._prepare(twin.normalized(), seed=0)
+    positives_u, positives_i, _, (edge_u, edge_i) = model._prepared
+    assert edge_u is positives_u and edge_i is positives_i
+
+
 @pytest.mark.parametrize("defense", ["rvd", "tcd"])
 def test_cli_runs_an_attack_against_each_defense(defense, tmp_path):
     out = tmp_path / "out.json"

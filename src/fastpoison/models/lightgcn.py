@@ -38,7 +38,10 @@ class LightGCN(BPRMF):
     Training is BPR-MF's (one uniform unseen negative per interaction, mean ``-log sigmoid``
     of the margin) on those representations, with ``reg/2`` of the batch's squared ego rows;
     each mini-batch propagates over the graph of the epoch's interactions and back, and dense
-    Adam updates every ego row. Scoring, ranking, `user_embeddings` and `predict` use the
+    Adam updates every ego row. Positives that are not ratings the model holds (TCD's
+    pseudo-labels) are trained on but are not edges of that graph (ours: the paper has no
+    pseudo-labels; as edges they would change every degree the normalisation divides by,
+    and the model would be served on another graph than it was trained on). Scoring, ranking, `user_embeddings` and `predict` use the
     representations propagated over the training interactions the model holds (the seen
     ratings, `BPRConfig.min_rating` applied); during a fit, the validation loss uses those of
     the graph trained on, which leaves the held-out interactions out. Deterministic for a
@@ -66,15 +69,32 @@ class LightGCN(BPRMF):
         super().start_from(train, params)
         self._propagate_over(None)
 
+    def _prepare(self, train: RatingData, seed: int) -> None:
+        """BPR-MF's positives, and the graph: those of them the model holds as ratings. TCD's
+        pseudo-labels (unrated pairs) are positives of the loss, not edges of the graph."""
+        super()._prepare(train, seed)
+        users, items, n_ratings = self._prepared
+        observed = self._observed(users, items)
+        edges = (users, items) if observed.all() else (users[observed], items[observed])
+        self._prepared = (users, items, n_ratings, edges)
+
+    def _observed(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Whether each pair (users[k], items[k]) is among the seen ratings."""
+        indptr = np.asarray(self.seen_indptr, dtype=np.int64)
+        seen = np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(indptr)) * self.n_items + self.seen_indices
+        keys = users.astype(np.int64) * self.n_items + items
+        at = np.minimum(np.searchsorted(seen, keys), max(0, seen.size - 1))
+        return seen[at] == keys if seen.size else np.zeros(keys.size, dtype=bool)
+
     def _run_epoch(self, seed: int) -> float:
         c, p = self.config, self.params
-        users, items, n_ratings = self._prepared
-        loss, self._step = _core.lightgcn_adam_epoch(p["P"], p["Q"], self._moments, users, items,
+        users, items, n_ratings, edges = self._prepared
+        loss, self._step = _core.lightgcn_adam_epoch(p["P"], p["Q"], self._moments, users, items, *edges,
                                                      np.ascontiguousarray(self.seen_indptr, dtype=np.int64),
                                                      np.ascontiguousarray(self.seen_indices, dtype=np.int32),
                                                      c.layers, c.batch_size, c.reg, c.lr, *c.adam_betas, c.adam_eps,
                                                      self._step, c.threads, seed)
-        self._propagate_over((users, items))
+        self._propagate_over(edges)
         return loss * n_ratings / max(1, len(users))  # `fit` divides by the ratings: the mean per interaction
 
     def _vicinal_scorer(self) -> Callable[[Neighbourhood, FactorModel], np.ndarray]:
