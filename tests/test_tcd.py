@@ -232,6 +232,16 @@ def test_tcd_settings():
     assert isinstance(get_defense("tcd+rvd", dataset="filmtrust").training, TCD)
 
 
+def test_victims_whose_scores_only_rank_get_a_label_budget_by_default():
+    """BPR-MF's and LightGCN's sigmoid(score) is no rating estimate: their TCD caps the labels
+    at one per rating (ours) where the dataset's settings set no cap; a user's setting wins."""
+    budget = {m: get_defense("tcd", dataset="ml-100k", model=m).training.pseudo_budget
+              for m in ("mf", "nsvd", "autorec", "cdae", "bprmf", "lightgcn")}
+    assert budget == {"mf": None, "nsvd": None, "autorec": None, "cdae": None, "bprmf": 1.0, "lightgcn": 1.0}
+    assert get_defense("tcd", dataset="yelp", model="lightgcn").training.pseudo_budget == 4.0
+    assert get_defense("tcd[pseudo_budget=none]", dataset="ml-100k", model="bprmf").training.pseudo_budget is None
+
+
 def test_pseudo_budget_caps_the_labels_per_rating(train):
     factory = lambda **o: MF(factors=8, **o)  # noqa: E731
     full = TCD(pretrain_epochs=1, epochs=2, pseudo_ratio=1.0).fit(factory, train, seed=0)

@@ -161,6 +161,10 @@ class TrainableModel(ABC):
     #: False when fits on the same ratings give the same model whatever the seed (a count):
     #: co-training copies of it (TCD) would always agree, so it refuses them.
     co_trainable: ClassVar[bool] = True
+    #: False when `predict` is a monotone map of a ranking score rather than an estimate of
+    #: the rating (a pairwise loss leaves the scores' level free): TCD then caps its
+    #: pseudo-labels by default (`defenses.tcd.UNCALIBRATED_BUDGET`).
+    calibrated: ClassVar[bool] = True
 
     def __init__(self, **config: Any) -> None:
         self.config = self.config_class(**config)

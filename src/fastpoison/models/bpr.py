@@ -52,6 +52,7 @@ class BPRMF(FactorModel):
     train_metric = "train_bpr"
     implicit_feedback = True
     sgd_fine_tune = False
+    calibrated = False
 
     def _init_params(self, rng: np.random.Generator, n_users: int, n_items: int) -> None:
         d = self.config.factors
