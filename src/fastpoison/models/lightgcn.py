@@ -41,11 +41,11 @@ class LightGCN(BPRMF):
     Adam updates every ego row. Positives that are not ratings the model holds (TCD's
     pseudo-labels) are trained on but are not edges of that graph (ours: the paper has no
     pseudo-labels; as edges they would change every degree the normalisation divides by,
-    and the model would be served on another graph than it was trained on). Scoring, ranking, `user_embeddings` and `predict` use the
-    representations propagated over the training interactions the model holds (the seen
-    ratings, `BPRConfig.min_rating` applied); during a fit, the validation loss uses those of
-    the graph trained on, which leaves the held-out interactions out. Deterministic for a
-    seed, whatever ``threads``."""
+    and the model would be served on another graph than it was trained on). Scoring,
+    ranking, `user_embeddings` and `predict` use the representations propagated over the
+    training interactions the model holds (the seen ratings, `BPRConfig.min_rating` applied);
+    during a fit, the validation loss uses those of the graph trained on, which leaves the
+    held-out interactions out. Deterministic for a seed, whatever ``threads``."""
 
     name = "lightgcn"
     config_class = LightGCNConfig
@@ -74,8 +74,11 @@ class LightGCN(BPRMF):
         pseudo-labels (unrated pairs) are positives of the loss, not edges of the graph."""
         super()._prepare(train, seed)
         users, items, n_ratings = self._prepared
-        observed = self._observed(users, items)
-        edges = (users, items) if observed.all() else (users[observed], items[observed])
+        edges = users, items
+        held = np.array_equal(train.indptr, self.seen_indptr) and np.array_equal(train.indices, self.seen_indices)
+        if not held:  # e.g. a fit's part without its validation ratings, or TCD's labels
+            observed = self._observed(users, items)
+            edges = edges if observed.all() else (users[observed], items[observed])
         self._prepared = (users, items, n_ratings, edges)
 
     def _observed(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
