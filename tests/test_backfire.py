@@ -1,6 +1,6 @@
 """The backfire guard: a defense that promotes the targets on purpose is flagged in `run`'s
 JSON and text, in `report` and `reproduce` tables and CSV, and by one stderr line; defenses
-that defend are not."""
+that defend are not. The accuracy guard likewise marks a defense that costs test HR."""
 from __future__ import annotations
 
 import json
@@ -113,8 +113,48 @@ def test_reproduce_marks_backfired_entries():
            "ours_std": 0.0, "attack": "a", "value": 0.5}
     rows = [{**row, "defense": None, "ours": 0.3, "backfire": [], "extensions": {}},
             {**row, "defense": "rvd", "ours": 0.4, "backfire": ["target HR 0.3000 attacked -> 0.4000 defended"],
-             "extensions": {"rvd[step=sgd]": {"mean": 0.2, "std": 0.0, "seeds": 1, "backfire": []}}}]
+             "extensions": {"rvd[step=sgd]": {"mean": 0.2, "std": 0.0, "seeds": 1, "backfire": [],
+                                              "accuracy_cost": ["test HR 0.2000 undefended -> 0.1000 defended"]}}}]
     text = reproduce.to_markdown(table, rows)
     lines = [line for line in text.splitlines() if line.startswith("| d |")]
     assert lines[1].split("|")[8].strip().endswith(backfire.MARK) and backfire.MARK not in lines[1].split("|")[9]
     assert backfire.MARK not in lines[0] and backfire.LEGEND in text
+    assert lines[1].split("|")[9].strip().endswith(backfire.COST_MARK) and backfire.COST_MARK not in lines[1].split("|")[8]
+    assert backfire.COST_LEGEND in text
+
+
+def test_accuracy_cost_reasons():
+    assert backfire.accuracy_cost(0.5, 0.45) == [] and backfire.accuracy_cost(0.5, 0.6) == []
+    assert backfire.accuracy_cost(0.5, 0.44)[0] == "test HR 0.5000 undefended -> 0.4400 defended (0.88x)"
+    assert backfire.accuracy_cost(math.nan, 0.1) == [] and backfire.accuracy_cost(0.5, math.nan) == []
+    assert backfire.cost_of_result({"test_hr_origin": {"mean": 0.5}, "test_hr_defense": {"mean": 0.2}})
+    assert backfire.cost_of_result({"test_hr_attack": {"mean": 0.5}}) is None
+
+
+def test_a_defense_that_costs_accuracy_is_marked_everywhere(tmp_path, capsys):
+    """Fifty items pushed into every list take most of the test HR; one item pushed does not."""
+    base = ExperimentSpec(dataset=DATASET, attack="average", targets="unpopular", model_options=OPTIONS)
+    targets = {int(i) for i in targets_of(base).split("/")}
+    others = [i for i in range(200) if i not in targets]
+    costly_spec, mild = (ExperimentSpec(dataset=DATASET, attack="average", targets="unpopular", model_options=OPTIONS,
+                                        defense=f"toy_push[items={'/'.join(map(str, others[:n]))}/]") for n in (50, 1))
+    out = tmp_path / "run.json"
+    assert main(["run", "--dataset", DATASET, "--attack", "average", "--defense", costly_spec.defense, "--targets",
+                 "unpopular", "--factors", "32", "--json", str(out)]) == 0
+    text = capsys.readouterr()
+    assert f"accuracy cost {backfire.COST_MARK}" in text.out
+    assert any(line.startswith("fastpoison: warning: ") and "cost accuracy: test HR" in line
+               for line in text.err.splitlines())
+    result = json.loads(out.read_text())
+    assert result["accuracy_cost"] and result["test_hr_defense"]["mean"] < 0.9 * result["test_hr_attack"]["mean"]
+    run_grid([costly_spec, mild], str(tmp_path / "grid"))
+    assert main(["report", str(tmp_path / "grid")]) == 0
+    text = capsys.readouterr()
+    assert sum("cost accuracy" in line for line in text.err.splitlines()) == 1
+    rows = {line.split("|")[1].strip(): line for line in text.out.splitlines() if line.startswith("| ")}
+    assert f" {backfire.COST_MARK}" in rows[costly_spec.defense] and backfire.COST_MARK not in rows[mild.defense]
+    assert backfire.COST_LEGEND in text.out
+    import csv
+    cells = collect(json.loads(p.read_text()) for p in (tmp_path / "grid").glob("*.json"))
+    rows = list(csv.DictReader(render(cells, "csv").splitlines()))
+    assert rows and all(bool(r["accuracy_cost"]) == (r["defense"] == costly_spec.defense) for r in rows)

@@ -32,7 +32,7 @@ from .eval import backfire, reproduce
 from .eval.grid import load_grid
 from .eval.paper_tables import PAPER_TABLES
 from .eval.plots import PLOTS, plot
-from .eval.report import FORMATS, Cell, backfired, collect, malformed, render
+from .eval.report import FORMATS, Cell, backfired, collect, costly, malformed, render
 from .eval.runner import run_grid
 from .eval.store import ResultStore
 from .eval.serving import Server, dense_users
@@ -292,9 +292,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(args, f"  {'seconds per seed':<26} {stages}; {1000 * t['recommend_per_user']:.3f} ms per user served")
     _say(args, f"  {'total':<26} {t['total']:.1f} s wall, {t['cpu_total']:.1f} s CPU, peak RSS "
                f"{t['peak_rss_mb']:.0f} MiB")
+    label = f"{spec.defense} against {spec.attack} on {ds.name} ({args.model})"
     if result["backfire"]:
         _say(args, f"  {'backfire ' + backfire.MARK:<26} {'; '.join(result['backfire'])}")
-        backfire.warn(f"{spec.defense} against {spec.attack} on {ds.name} ({args.model})", result["backfire"])
+        backfire.warn(label, result["backfire"])
+    if result["accuracy_cost"]:
+        _say(args, f"  {'accuracy cost ' + backfire.COST_MARK:<26} {'; '.join(result['accuracy_cost'])}")
+        backfire.warn(label, result["accuracy_cost"], "cost accuracy")
     return 0
 
 
@@ -401,9 +405,11 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def _warn_backfired(cells: list[Cell]) -> None:
-    """One stderr line per cell whose defense backfired."""
+    """One stderr line per cell whose defense backfired, and per cell it cost accuracy."""
     for label, found in backfired(cells):
         backfire.warn(label, found)
+    for label, found in costly(cells):
+        backfire.warn(label, found, "cost accuracy")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

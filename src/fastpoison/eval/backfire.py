@@ -1,5 +1,6 @@
 """The backfire guard: a defense that leaves the targets better placed than the attack alone
-did, either by target HR or by how far it moved them up against the clean model."""
+did, either by target HR or by how far it moved them up against the clean model; and the
+accuracy guard: a defense that costs more than a tenth of the test HR."""
 from __future__ import annotations
 
 import math
@@ -15,6 +16,33 @@ LEGEND = (f"{MARK} the defense backfired: its target HR is above the attacked mo
 INACTIVE_MARK = "="
 INACTIVE_LEGEND = (f"{INACTIVE_MARK} in some seed the defense left the model as trained without it: its kept epoch "
                    "(lowest validation MSE) precedes the epoch its loss starts, or the canary check declined it")
+
+
+#: Appended to a number whose defense cost more than `COST_TOLERANCE` of the test HR.
+COST_MARK = "~"
+#: The share of the undefended model's test HR a defense may lose unmarked (ours).
+COST_TOLERANCE = 0.1
+COST_LEGEND = (f"{COST_MARK} the defense cost more than {COST_TOLERANCE:.0%} of the undefended model's test HR "
+               "(attacked, or clean without an attack)")
+
+
+def accuracy_cost(test_hr_before: float, test_hr_defense: float) -> list[str]:
+    """Why a defended cell is marked for accuracy (empty if it is not): its mean test HR is
+    below ``1 - COST_TOLERANCE`` of the undefended model's. Missing or nan figures are not judged."""
+    if math.isnan(test_hr_before) or math.isnan(test_hr_defense) or test_hr_defense >= (1 - COST_TOLERANCE) * test_hr_before:
+        return []
+    return [f"test HR {test_hr_before:.4f} undefended -> {test_hr_defense:.4f} defended "
+            f"({test_hr_defense / test_hr_before:.2f}x)"]
+
+
+def cost_of_result(result: Mapping[str, Any]) -> list[str] | None:
+    """`accuracy_cost` for a `run_experiment` result (against the attacked model, or the clean
+    one without an attack); None without a defended test HR."""
+    before = result.get("test_hr_attack") or result.get("test_hr_origin")
+    defended = result.get("test_hr_defense")
+    if before is None or defended is None:
+        return None
+    return accuracy_cost(before["mean"], defended["mean"])
 
 
 def reasons(hr_attack: float, hr_defense: float, shift_attack: float | None = None,
@@ -46,7 +74,7 @@ def of_result(result: Mapping[str, Any]) -> list[str] | None:
     return reasons(attacked["mean"], defended["mean"], shift("attack"), shift("defense"))
 
 
-def warn(label: str, found: Sequence[str]) -> None:
-    """One line on stderr naming the backfired cell and why (nothing if ``found`` is empty)."""
+def warn(label: str, found: Sequence[str], what: str = "backfired") -> None:
+    """One line on stderr naming the cell, ``what`` befell it and why (nothing if ``found`` is empty)."""
     if found:
-        sys.stderr.write(f"fastpoison: warning: {label} backfired: {'; '.join(found)}\n")
+        sys.stderr.write(f"fastpoison: warning: {label} {what}: {'; '.join(found)}\n")

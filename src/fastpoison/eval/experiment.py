@@ -380,6 +380,8 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
     ``p_value`` the paired t-test of ``hr_attack`` against ``hr_defense`` over seeds (nan
     with fewer than two); ``backfire`` the reasons the defense backfired
     (`backfire.of_result`: empty if it did not, None without an attack and a defense);
+    ``accuracy_cost`` why the defense is marked for what it cost of the test HR
+    (`backfire.cost_of_result`: empty if it is not, None without a defense);
     ``at_k`` per stage the summaries of ``"<metric>@<K>"`` for each K of ``ks`` below the item
     count (`_at_ks`: target HR, precision, recall, NDCG; the same of the test items).
 
@@ -490,4 +492,5 @@ def run_experiment(spec: ExperimentSpec, *, dataset: Dataset | None = None, prog
                     "peak_rss_mb": peak_rss_mb()},
     }
     result["backfire"] = backfire.of_result(result)
+    result["accuracy_cost"] = backfire.cost_of_result(result)
     return result

@@ -4,8 +4,8 @@ Records of one seed each are grouped into *cells* (the spec without its seed); a
 (dataset, model, targets, knowledge, attack size) has the defenses as rows ("none": the
 attacked model) and the attacks as columns, holding target HR@K. Stars mark the paired
 t-test of the attacked against the defended HR over seeds: * p < 0.05, ** p < 0.01,
-*** p < 0.001; `backfire.MARK` a defense that backfired. The lowest HR of each column is in
-bold.
+*** p < 0.001; `backfire.MARK` a defense that backfired, `backfire.COST_MARK` one that cost more
+than a tenth of the test HR. The lowest HR of each column is in bold.
 """
 from __future__ import annotations
 
@@ -100,6 +100,13 @@ class Cell:
         attack_shift, defense_shift = (_mean_std_n(list(s.values()))[0] if s else None for s in shifts)
         return backfire.reasons(self.summary("hr_attack")[0], self.summary("hr_defense")[0], attack_shift,
                                 defense_shift)
+
+    def accuracy_cost(self) -> list[str]:
+        """`backfire.accuracy_cost` of the seeds' mean test HR (empty without a defended one)."""
+        before = "test_hr_attack" if self.values.get("test_hr_attack") else "test_hr_origin"
+        if not self.values.get("test_hr_defense") or not self.values.get(before):
+            return []
+        return backfire.accuracy_cost(self.summary(before)[0], self.summary("test_hr_defense")[0])
 
     def label(self) -> str:
         """The cell as warnings name it: defense against attack on dataset (model, targets)."""
@@ -226,6 +233,7 @@ def tables(cells: list[Cell]) -> dict[Configuration, dict[str, dict[str, tuple[f
         if cell.values.get("hr_defense"):
             mean, std, _ = cell.summary("hr_defense")
             mark = (stars(cell.p_value()) + (f" {backfire.MARK}" if cell.backfire() else "")
+                    + (f" {backfire.COST_MARK}" if cell.accuracy_cost() else "")
                     + (f" {backfire.INACTIVE_MARK}" if cell.inactive else ""))
             table.setdefault(cell.defense, {})[cell.attack] = (mean, std, mark)
         elif not cell.values.get("hr_attack"):
@@ -254,8 +262,9 @@ def _grid(table: dict[str, dict[str, tuple[float, float, str]]], bold: tuple[str
 
 
 def _legends(body: list[list[str]]) -> list[str]:
-    """The legend of each mark a table body holds (backfire, inactive)."""
-    return [legend for mark, legend in ((backfire.MARK, backfire.LEGEND), (backfire.INACTIVE_MARK, backfire.INACTIVE_LEGEND))
+    """The legend of each mark a table body holds (backfire, accuracy cost, inactive)."""
+    return [legend for mark, legend in ((backfire.MARK, backfire.LEGEND), (backfire.COST_MARK, backfire.COST_LEGEND),
+                                        (backfire.INACTIVE_MARK, backfire.INACTIVE_LEGEND))
             if any(f" {mark}" in text for row in body for text in row[1:])]
 
 
@@ -310,6 +319,11 @@ def backfired(cells: Iterable[Cell]) -> list[tuple[str, list[str]]]:
     return [(cell.label(), found) for cell in cells if (found := cell.backfire())]
 
 
+def costly(cells: Iterable[Cell]) -> list[tuple[str, list[str]]]:
+    """``(label, reasons)`` of every cell whose defense cost more than the tolerated test HR."""
+    return [(cell.label(), found) for cell in cells if (found := cell.accuracy_cost())]
+
+
 def to_latex(cells: list[Cell]) -> str:
     """The Markdown tables as LaTeX ``tabular`` environments (booktabs rules)."""
     parts = []
@@ -324,7 +338,8 @@ def to_latex(cells: list[Cell]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value", "backfire", "configuration")
+CSV_COLUMNS = (*TABLE_FIELDS, "attack", "defense", "metric", "mean", "std", "n", "p_value", "backfire", "accuracy_cost",
+               "configuration")
 
 
 def to_csv(cells: list[Cell]) -> str:
@@ -335,13 +350,13 @@ def to_csv(cells: list[Cell]) -> str:
     writer.writerow(CSV_COLUMNS)
     for cell in cells:
         head = [cell.spec[f] for f in TABLE_FIELDS] + [cell.attack, cell.defense]
-        p, found = cell.p_value(), "; ".join(cell.backfire())
+        p, found, cost = cell.p_value(), "; ".join(cell.backfire()), "; ".join(cell.accuracy_cost())
         config = json.dumps({f: json.loads(v) for f, v in configuration(cell) if f not in TABLE_FIELDS}, sort_keys=True)
         at_k = [m for m in cell.values if m not in METRICS]
         for metric in (*METRICS, "ri", *at_k):
             mean, std, n = cell.ri() if metric == "ri" else cell.summary(metric)
             if n:
-                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p), found, config])
+                writer.writerow([*head, metric, repr(mean), repr(std), n, repr(p), found, cost, config])
     return buffer.getvalue()
 
 

@@ -109,6 +109,7 @@ def compare(table: PaperTable, pairs: Sequence[tuple[PaperEntry, ExperimentSpec]
         cell = by_spec.get(_identity(dataclasses.asdict(spec)))
         mean, std, n = _ours(table, entry, cell)
         return {"mean": mean, "std": std, "seeds": n, "backfire": [] if cell is None else cell.backfire(),
+                "accuracy_cost": [] if cell is None else cell.accuracy_cost(),
                 "inactive": cell is not None and bool(cell.inactive)}
 
     rows = []
@@ -116,7 +117,8 @@ def compare(table: PaperTable, pairs: Sequence[tuple[PaperEntry, ExperimentSpec]
         own = ours(spec, entry)
         extended = {name: ours(variant, entry) for name, variant in _extended(spec).items()}
         rows.append({**dataclasses.asdict(entry), "ours": own["mean"], "ours_std": own["std"], "seeds": own["seeds"],
-                     "backfire": own["backfire"], "inactive": own["inactive"], "extensions": extended})
+                     "backfire": own["backfire"], "accuracy_cost": own["accuracy_cost"], "inactive": own["inactive"],
+                     "extensions": extended})
     return rows
 
 
@@ -141,7 +143,7 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         attack = r["attack"] or (f"none ({r['column']} column)" if r.get("column") else "none")
         ours = {"mean": r["ours"], "std": r["ours_std"], "seeds": r["seeds"], "backfire": r.get("backfire"),
-                "inactive": r.get("inactive")}
+                "accuracy_cost": r.get("accuracy_cost"), "inactive": r.get("inactive")}
         cols = [r["dataset"], r["model"], r["targets"] or "-", "-" if r["knowledge"] is None else r["knowledge"],
                 attack, r["defense"] or "none", f"{r['value']:.4f}", _fmt(ours),
                 *(_fmt(r["extensions"].get(name, {"seeds": 0})) for name in extensions)]
@@ -149,6 +151,8 @@ def to_markdown(table: PaperTable, rows: Sequence[dict[str, Any]]) -> str:
     lines += ["", *judge(table, rows)]
     if any(r.get("backfire") or any(e.get("backfire") for e in r["extensions"].values()) for r in rows):
         lines.append(backfire.LEGEND + ".")
+    if any(r.get("accuracy_cost") or any(e.get("accuracy_cost") for e in r["extensions"].values()) for r in rows):
+        lines.append(backfire.COST_LEGEND + ".")
     if any(r.get("inactive") or any(e.get("inactive") for e in r["extensions"].values()) for r in rows):
         lines.append(backfire.INACTIVE_LEGEND + ".")
     return "\n".join(lines) + "\n"
@@ -215,8 +219,10 @@ def _attack_order(ran: Sequence[dict[str, Any]]) -> str:
 
 
 def _fmt(ours: dict[str, Any]) -> str:
-    """``mean ± std`` of our number (marked if its defense backfired), ``-`` where no seed has run."""
+    """``mean ± std`` of our number (marked if its defense backfired, cost accuracy or left the model
+    as it was), ``-`` where no seed has run."""
     if not ours["seeds"]:
         return "-"
     return (f"{ours['mean']:.4f} ± {ours['std']:.4f}" + (f" {backfire.MARK}" if ours.get("backfire") else "")
+            + (f" {backfire.COST_MARK}" if ours.get("accuracy_cost") else "")
             + (f" {backfire.INACTIVE_MARK}" if ours.get("inactive") else ""))
