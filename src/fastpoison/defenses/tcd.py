@@ -30,9 +30,10 @@ SELECT_MARGIN_SE = 2.0
 #: ``pseudo_budget`` of TCD on victims whose scores only rank (BPR-MF, LightGCN; ours, the
 #: paper has none): "liked" agreement on sigmoid(score) labels whatever lies above an
 #: arbitrary level. On real ML-100K a trained BPR-MF calls 21 % of the unrated pairs liked
-#: (3.2x the interactions), a LightGCN after its 4 pre-training epochs 560-820 K per epoch
-#: (8x), and TCD kept its first co-training epoch (test HR@50 0.34 against 0.61); with at
-#: most one label per interaction its validation loss still fell at epoch 60.
+#: (3.2x the interactions; CDAE, whose sigmoid is trained as a probability, 0.6 %), a
+#: LightGCN after its 4 pre-training epochs 560-820 K per epoch (8x), and TCD kept its first
+#: co-training epoch (test HR@50 0.34 against 0.61); with at most one label per interaction
+#: its validation loss still fell at epoch 60.
 UNCALIBRATED_BUDGET = 1.0
 
 def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
