@@ -23,13 +23,17 @@ COST_MARK = "~"
 #: The share of the undefended model's test HR a defense may lose unmarked (ours).
 COST_TOLERANCE = 0.1
 COST_LEGEND = (f"{COST_MARK} the defense cost more than {COST_TOLERANCE:.0%} of the undefended model's test HR "
-               "(attacked, or clean without an attack)")
+               "(attacked, or clean without an attack; test_hr: the held-out item among the top K, over every test "
+               "user, not the RVD paper's liked-only accuracy)")
 
 
 def accuracy_cost(test_hr_before: float, test_hr_defense: float) -> list[str]:
-    """Why a defended cell is marked for accuracy (empty if it is not): its mean test HR is
-    below ``1 - COST_TOLERANCE`` of the undefended model's. Missing or nan figures are not judged."""
-    if math.isnan(test_hr_before) or math.isnan(test_hr_defense) or test_hr_defense >= (1 - COST_TOLERANCE) * test_hr_before:
+    """Why a defended cell is marked for accuracy (empty if it is not): its mean test HR
+    (``test_hr_*``, over every test user) is below ``1 - COST_TOLERANCE`` of the undefended
+    model's. Missing or nan figures are not judged."""
+    if math.isnan(test_hr_before) or math.isnan(test_hr_defense):
+        return []
+    if test_hr_defense >= (1 - COST_TOLERANCE) * test_hr_before:
         return []
     return [f"test HR {test_hr_before:.4f} undefended -> {test_hr_defense:.4f} defended "
             f"({test_hr_defense / test_hr_before:.2f}x)"]
