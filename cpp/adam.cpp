@@ -1,6 +1,7 @@
 // Adam steps: lazy over the touched rows of one parameter matrix, or dense over all of it.
 #include "adam.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "simd.hpp"
@@ -45,7 +46,9 @@ FP_HOT void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1,
             prefetch_row(v + next, d);
         }
         const size_t off = static_cast<size_t>(g.rows[static_cast<size_t>(k)]) * d;
-        adam_update(g.at_slot(static_cast<size_t>(k)), param + off, m + off, v + off, d, beta1, beta2, step, eps);
+        float* grad = g.at_slot(static_cast<size_t>(k));
+        adam_update(grad, param + off, m + off, v + off, d, beta1, beta2, step, eps);
+        std::fill_n(grad, d, 0.0f);
     }
 }
 
@@ -65,7 +68,7 @@ void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const A
         const int id = thread_id(), count = team_size();
         adam_rows(g, param, m, v, c.beta1, c.beta2, b.step, b.eps, n * id / count, n * (id + 1) / count);
     }
-    g.clear();
+    g.forget_zeroed();
 }
 
 void adam_dense(const float* g, float* param, float* m, float* v, int64_t n, int64_t t, const AdamConfig& c,

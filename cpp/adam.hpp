@@ -33,6 +33,12 @@ struct RowGrad {
         rows.clear();
     }
 
+    // Forget the rows in use, whose slots the caller has zeroed.
+    void forget_zeroed() {
+        for (const int32_t r : rows) slot[static_cast<size_t>(r)] = -1;
+        rows.clear();
+    }
+
     // The gradient of row `r` (a zeroed slot the first time it is asked for).
     float* row(int32_t r) {
         int32_t& s = slot[static_cast<size_t>(r)];
@@ -55,7 +61,8 @@ private:
     size_t zeroed_ = 0;
 };
 
-// Apply Adam at (1-based) step t to the touched rows of `param`, then clear the scratch.
+// Apply Adam at (1-based) step t to the touched rows of `param`, then clear the scratch
+// (each slot is zeroed right after its update, while it is still in cache).
 // Rows are independent, so the parallel loop is deterministic.
 void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const AdamConfig& c, int n_threads);
 

@@ -93,19 +93,33 @@ FP_INLINE int32_t negative_of(int32_t candidate, Rng& rng, const SeenItems& seen
 
 // The epoch's positives in a seeded order, laid out contiguously into `users` and `items`;
 // users who have seen every item have no negative and give no sample.
-inline void epoch_positives(const Interactions& x, int64_t n_items, uint64_t seed, std::vector<int32_t>& users,
-                            std::vector<int32_t>& items) {
-    const std::vector<int64_t> order = permutation(x.n, seed);
+template <class Index>
+void ordered_positives(const Interactions& x, int64_t n_items, uint64_t seed, std::vector<int32_t>& users,
+                       std::vector<int32_t>& items) {
+    const std::vector<Index> order = permutation<Index>(x.n, seed);
+    constexpr size_t kAhead = 16;  // positives ahead whose user and item are prefetched
     users.clear();
     items.clear();
     users.reserve(static_cast<size_t>(x.n));
     items.reserve(static_cast<size_t>(x.n));
-    for (const int64_t e : order) {
-        const int32_t u = x.users[e];
+    for (size_t k = 0; k < order.size(); ++k) {
+        if (k + kAhead < order.size()) {
+            __builtin_prefetch(x.users + order[k + kAhead], 0, 3);
+            __builtin_prefetch(x.items + order[k + kAhead], 0, 3);
+        }
+        const int32_t u = x.users[order[k]];
         if (x.seen.indptr[u + 1] - x.seen.indptr[u] >= n_items) continue;
         users.push_back(u);
-        items.push_back(x.items[e]);
+        items.push_back(x.items[order[k]]);
     }
+}
+
+inline void epoch_positives(const Interactions& x, int64_t n_items, uint64_t seed, std::vector<int32_t>& users,
+                            std::vector<int32_t>& items) {
+    if (x.n <= INT32_MAX)
+        ordered_positives<int32_t>(x, n_items, seed, users, items);
+    else
+        ordered_positives<int64_t>(x, n_items, seed, users, items);
 }
 
 // g <- g + a*x + b*y + c*z

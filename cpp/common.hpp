@@ -42,13 +42,24 @@ struct Rng {
     float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }
 };
 
-// Seeded Fisher-Yates permutation of 0..n-1.
-inline std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
-    std::vector<int64_t> p(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+// Seeded Fisher-Yates permutation of 0..n-1, as `Index` (int32_t halves the memory the
+// random swaps touch; the permutation is the same for either). The swap partners are drawn
+// a few steps ahead, in the same order, so that their entries can be prefetched.
+template <class Index = int64_t>
+inline std::vector<Index> permutation(int64_t n, uint64_t seed) {
+    std::vector<Index> p(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = static_cast<Index>(i);
     Rng rng(seed);
+    constexpr int64_t kAhead = 16;  // swaps whose partner is drawn and prefetched ahead
+    int64_t partner[kAhead];
+    auto draw = [&](int64_t i) {  // the partner of position i (i > 0), drawn in descending i
+        partner[i % kAhead] = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i + 1)));
+        __builtin_prefetch(&p[static_cast<size_t>(partner[i % kAhead])], 1, 3);
+    };
+    for (int64_t i = n - 1; i > 0 && i > n - 1 - kAhead; --i) draw(i);
     for (int64_t i = n - 1; i > 0; --i) {
-        int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i + 1)));
+        const int64_t j = partner[i % kAhead];
+        if (i - kAhead > 0) draw(i - kAhead);
         std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
     }
     return p;
