@@ -61,8 +61,7 @@ private:
     size_t zeroed_ = 0;
 };
 
-// Apply Adam at (1-based) step t to the touched rows of `param`, then clear the scratch
-// (each slot is zeroed right after its update, while it is still in cache).
+// Apply Adam at (1-based) step t to the touched rows of `param`, then clear the scratch.
 // Rows are independent, so the parallel loop is deterministic.
 void adam_apply(RowGrad& g, float* param, float* m, float* v, int64_t t, const AdamConfig& c, int n_threads);
 

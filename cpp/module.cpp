@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "agreement.hpp"
 #include "bpr.hpp"
@@ -52,10 +53,17 @@ T* checked(const py::array& a, const char* name, std::initializer_list<int64_t> 
 
 template <class T>
 void check_range(const T* ids, int64_t n, int64_t limit, const char* name) {
-    bool outside = false;  // one pass without an exit, which vectorises; the culprit is found after
+    // One pass without an exit, in T's width, which vectorises (negative ids wrap to large
+    // unsigned ones); the culprit is found after.
+    using U = std::make_unsigned_t<T>;
+    int64_t cap = limit;  // every id of T at or above cap is out of range
+    if constexpr (sizeof(T) < sizeof(int64_t))
+        cap = std::min<int64_t>(limit, static_cast<int64_t>(std::numeric_limits<T>::max()) + 1);
+    const U bound = static_cast<U>(std::max<int64_t>(cap, 0));
+    U outside = 0;
 #pragma omp simd reduction(| : outside)
-    for (int64_t k = 0; k < n; ++k) outside |= ids[k] < 0 || ids[k] >= limit;
-    if (!outside) return;
+    for (int64_t k = 0; k < n; ++k) outside |= static_cast<U>(static_cast<U>(ids[k]) >= bound);
+    if (outside == 0) return;
     for (int64_t k = 0; k < n; ++k)
         if (ids[k] < 0 || ids[k] >= limit)
             throw py::value_error(std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(ids[k]) +

@@ -192,6 +192,7 @@ def test_topk_agrees_with_numpy_sort():
     (lambda a: a.update(P=np.asfortranarray(a["P"])), "C-contiguous"),
     (lambda a: a["users"].__setitem__(3, 7), "outside"),
     (lambda a: a["items"].__setitem__(0, -1), "outside"),
+    (lambda a: a["users"].__setitem__(5, np.iinfo(np.int32).min), r"users\[5\] = -2147483648 is outside"),
     (lambda a: a.update(ratings=a["ratings"][:-1].copy()), "ratings has shape"),
     (lambda a: a.update(Q=a["Q"][:, :3].copy()), "Q has shape"),
     (lambda a: a.update(lr=-1.0), "lr must be > 0"),
