@@ -30,7 +30,7 @@ class PushTargets(ServingDefense):
     items: str = ""
     name: ClassVar[str] = "toy_push"
 
-    def serve(self, model, *, seed=0):
+    def serve(self, model, *, seed=0, progress=False):
         pushed = np.array([int(i) for i in self.items.split("/") if i], dtype=np.int32)
 
         def recommend(users, k):

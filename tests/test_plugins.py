@@ -54,7 +54,7 @@ class PopularityFloor(ServingDefense):
     min_ratings: int = 5
     name: ClassVar[str] = "toy_floor"
 
-    def serve(self, model, *, seed=0):
+    def serve(self, model, *, seed=0, progress=False):
         allowed = np.bincount(model.seen_indices, minlength=model.n_items) >= self.min_ratings
 
         def recommend(users, k):

@@ -157,15 +157,18 @@ def test_a_user_outside_its_neighbourhood_with_a_long_profile_is_served():
     np.testing.assert_allclose(scores[0], np.sort(ref)[::-1][:5], rtol=1e-4, atol=1e-5)
 
 
-def test_results_do_not_depend_on_threads_or_batching(train):
+def test_results_do_not_depend_on_threads_or_batching(train, monkeypatch):
     model = NSVD(factors=8, epochs=2).fit(train, seed=1)
     users = np.arange(0, 60, dtype=np.int32)
+    monkeypatch.setattr("fastpoison.defenses.rvd.PROGRESS_CHUNK", 7)  # progress serves in chunks of 7
     for step in ("model", "sgd"):
         one = RVD(model, k=5, step=step, exact=True, threads=1).recommend(users, 20)
         two = RVD(model, k=5, step=step, exact=True, threads=2).recommend(users, 20)
         part = RVD(model, k=5, step=step, exact=True, threads=1).recommend(users[30:], 20)
+        shown = RVD(model, k=5, step=step, exact=True, threads=1, progress=True).recommend(users, 20)
         assert np.array_equal(one.items, two.items) and np.array_equal(one.scores, two.scores)
         assert np.array_equal(one.items[30:], part.items)
+        assert np.array_equal(one.items, shown.items) and np.array_equal(one.scores, shown.scores)
 
 
 def test_nsvd_fine_tune_changes_the_ranking_but_not_the_model(train):

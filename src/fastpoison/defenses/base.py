@@ -78,6 +78,7 @@ class ServingDefense(DefensePart):
     gives_ranks: ClassVar[bool] = False
 
     @abstractmethod
-    def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
+    def serve(self, model: TrainableModel, *, seed: int = 0, progress: bool = False) -> Recommend:
         """The defended recommender over ``model`` (which it must not change); any index it
-        needs is built here, so the time this takes is the defense's set-up cost."""
+        needs is built here, so the time this takes is the defense's set-up cost. With
+        ``progress``, long work shows progress bars (on a terminal)."""

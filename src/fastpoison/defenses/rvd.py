@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..data.registry import DEFAULT_NEIGHBOURS, paper_neighbours
 from ..models.base import TrainableModel
@@ -18,6 +19,8 @@ from .neighbours import HnswNeighbours, exact_neighbours
 
 #: RVD's fine-tunes: the paper's (the model's own training) and ours (plain SGD on an overlay).
 STEPS = ("model", "sgd")
+#: Users fine-tuned per kernel call while a progress bar is shown (results do not depend on it).
+PROGRESS_CHUNK = 64
 #: Our SGD fine-tune's defaults (``step="sgd"``).
 SGD_EPOCHS = 5
 SGD_LR = 0.05
@@ -67,12 +70,15 @@ class RVD:
     without RVD. If RVD does not lower the canary's target HR beyond chance
     (`canary.Verdict.declined`) it is declined: a warning says so and the model's own top
     items are served. ``notes`` give the verdict.
+
+    With ``progress``, choosing k and serving show progress bars (on a terminal), counting
+    the users fine-tuned.
     """
 
     def __init__(self, model: TrainableModel, k: int | None = None, epochs: int | None = None,
                  lr: float | None = None, forget: float = 1.0, step: str = "model", *, exact: bool = False,
                  canary: bool | None = None, dataset: str | None = None, seed: int = 0,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, progress: bool = False) -> None:
         needs = ("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal fine-tuning "
                  "(MF, NSVD, AutoRec or CDAE)")
         if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
@@ -98,7 +104,7 @@ class RVD:
             epochs = model.config.epochs if step == "model" else SGD_EPOCHS
         self.model, self.step, self.epochs, self.forget, self.exact = model, step, int(epochs), float(forget), exact
         self.lr = SGD_LR if lr is None else float(lr)
-        self.seed = seed
+        self.seed, self.progress = seed, progress
         self.threads = model.config.threads if threads is None else threads
         self._embeddings = model.user_embeddings()
         self._index = None if exact else HnswNeighbours(self._embeddings, seed=seed, threads=max(1, self.threads))
@@ -119,15 +125,18 @@ class RVD:
     def _canary_verdict(self) -> Verdict:
         """The canary's verdict on RVD with this k, over a model of this one's settings."""
         canary = stage_canary(self.model.seen_ratings(), self.seed)
-        fresh = type(self.model)(**asdict(self.model.config)).fit(canary.data, seed=self.seed)
+        fresh = type(self.model)(**asdict(self.model.config)).fit(canary.data, seed=self.seed, progress=self.progress)
         vicinal = RVD(fresh, k=self.k, epochs=self.epochs, lr=None if self.step == "model" else self.lr,
                       forget=self.forget, step=self.step, exact=self.exact, canary=False, seed=self.seed,
-                      threads=self.threads)
+                      threads=self.threads, progress=self.progress)
         return judge(canary.hits(fresh.top_k), canary.hits(vicinal.recommend))
 
     def _selected_k(self) -> int:
         """`select_k` on this model, or `DEFAULT_NEIGHBOURS` if it kept no validation ratings."""
-        found = select_k(self.model, self._neighbours, self._fine_tune, seed=self.seed)
+        def trial(users: np.ndarray, neighbours: np.ndarray, k_items: int) -> TopK:
+            return self._fine_tune(users, neighbours, k_items, f"RVD: trying k = {neighbours.shape[1]}")
+
+        found = select_k(self.model, self._neighbours, trial, seed=self.seed)
         if found is None:
             self.notes = {"k": DEFAULT_NEIGHBOURS, "k_rule": "fallback: the model kept no validation ratings"}
             return DEFAULT_NEIGHBOURS
@@ -149,11 +158,24 @@ class RVD:
         users = self.model._users(users)
         if self.declined:
             return self.model.top_k(users, k_items)
-        return self._fine_tune(users, self.neighbours(users), k_items)
+        return self._fine_tune(users, self.neighbours(users), k_items, "RVD: serving")
 
     __call__ = recommend
 
-    def _fine_tune(self, users: np.ndarray, neighbours: np.ndarray, k_items: int) -> TopK:
+    def _fine_tune(self, users: np.ndarray, neighbours: np.ndarray, k_items: int, task: str) -> TopK:
+        """Each user's fine-tuned top ``k_items``; with ``progress``, a bar named ``task`` counts
+        the users done (they are fine-tuned in chunks of `PROGRESS_CHUNK`, each on its own)."""
+        if not self.progress or len(users) <= PROGRESS_CHUNK:
+            return self._fine_tune_block(users, neighbours, k_items)
+        parts = []
+        with tqdm(total=len(users), desc=task, unit="user", leave=False, disable=None) as bar:
+            for lo in range(0, len(users), PROGRESS_CHUNK):
+                parts.append(self._fine_tune_block(users[lo:lo + PROGRESS_CHUNK], neighbours[lo:lo + PROGRESS_CHUNK],
+                                                   k_items))
+                bar.update(len(parts[-1].items))
+        return TopK(np.concatenate([p.items for p in parts]), np.concatenate([p.scores for p in parts]))
+
+    def _fine_tune_block(self, users: np.ndarray, neighbours: np.ndarray, k_items: int) -> TopK:
         if self.step == "model":
             return self.model.vicinal_fit_top_k(users, neighbours, k_items, epochs=self.epochs, seed=self.seed,
                                                 threads=self.threads)
@@ -205,6 +227,6 @@ class VicinalDefense(ServingDefense):
                     f"use rvd (the paper's step: the model's own training)")
         return None
 
-    def serve(self, model: TrainableModel, *, seed: int = 0) -> Recommend:
+    def serve(self, model: TrainableModel, *, seed: int = 0, progress: bool = False) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,
-                   exact=self.exact, canary=self.canary, seed=seed)
+                   exact=self.exact, canary=self.canary, seed=seed, progress=progress)

@@ -275,7 +275,7 @@ def _defend(spec: ExperimentSpec, ds: Dataset, plan: DefensePlan, train: RatingD
                                    train, seed=seed, progress=progress)
         notes = dict(victim.fit_notes)
     if plan.serving is not None:
-        served = plan.serving.serve(victim, seed=seed)
+        served = plan.serving.serve(victim, seed=seed, progress=progress)
         notes.update(getattr(served, "notes", {}))
         return served, None, time.perf_counter() - start, notes, victim
     return victim.top_k, victim.predict_pairs, time.perf_counter() - start, notes, victim
