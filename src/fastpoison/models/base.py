@@ -133,6 +133,18 @@ class FactorConfig(TrainConfig):
         check_all([(self.factors >= 1, "factors must be >= 1")])
 
 
+def run_each(task: Callable[[int], None], n: int, threads: int) -> None:
+    """``task(0)`` .. ``task(n - 1)`` on up to ``threads`` threads (0: one per core); in the
+    calling thread when only one would run (no pool to start for one served user)."""
+    workers = max(1, min(threads or os.cpu_count() or 1, n))
+    if workers == 1:
+        for r in range(n):
+            task(r)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(task, range(n)))
+
+
 @lru_cache(maxsize=1 << 16)
 def epoch_seed(seed: int, epoch: int) -> int:
     """The kernel seed of one epoch, derived from the run seed (remembered: RVD's choice of k
@@ -646,9 +658,7 @@ class FactorModel(TrainableModel):
             top_items, top_scores = _core.topk_rows(row[None, :], k, 1)
             items[r], scores[r] = top_items[0], top_scores[0]
 
-        n_threads = self.config.threads if threads is None else threads
-        with ThreadPoolExecutor(max(1, min(n_threads or os.cpu_count() or 1, u.size))) as pool:
-            list(pool.map(serve, range(u.size)))
+        run_each(serve, u.size, self.config.threads if threads is None else threads)
         return TopK(items, scores)
 
     def _vicinal_scorer(self) -> Callable[[Neighbourhood, "FactorModel"], np.ndarray]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from abc import abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator, NamedTuple
 
@@ -19,7 +18,7 @@ from scipy.special import expit
 
 from .. import _core
 from ..data.ratings import RatingData
-from .base import TrainableModel, TrainConfig, check_all
+from .base import TrainableModel, TrainConfig, check_all, run_each
 from .buffers import aligned_zeros
 from .dae_kernels import add_scaled, hidden_layer, loss_grad
 from .mf import xavier
@@ -303,13 +302,7 @@ class AutoEncoderModel(TrainableModel):
             items[r], scores[r] = self._vicinal_one(int(u[r]), nb[r], k, int(epochs), float(lr),
                                                     float(forget))
 
-        n_threads = self.config.threads if threads is None else threads
-        if n_threads == 1:
-            for r in range(u.size):
-                serve(r)
-        else:
-            with ThreadPoolExecutor(n_threads or None) as pool:
-                list(pool.map(serve, range(u.size)))
+        run_each(serve, u.size, self.config.threads if threads is None else threads)
         return TopK(items, self._output(scores))
 
     def _vicinal_one(self, user: int, neighbours: np.ndarray, k: int, epochs: int, lr: float,
