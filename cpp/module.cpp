@@ -102,8 +102,11 @@ fp::RatingsView checked_coo(const py::array& users, const py::array& items, cons
     return r;
 }
 
+// A user-major CSR checked for shape and order; its indices are checked to lie in
+// [0, n_items) unless `all_indices` is false (a kernel that reads only some rows checks those,
+// `check_rows`).
 fp::CsrView checked_csr(const py::array& indptr, const py::array& indices, const py::array* values,
-                        int64_t n_items) {
+                        int64_t n_items, bool all_indices = true) {
     if (indptr.ndim() != 1 || indptr.shape(0) < 1) throw py::value_error("indptr must be 1-d and non-empty");
     fp::CsrView c{checked<int64_t>(indptr, "indptr", {-1}, false), nullptr, nullptr, indptr.shape(0) - 1};
     const int64_t nnz = indices.ndim() == 1 ? indices.shape(0) : -1;
@@ -112,8 +115,16 @@ fp::CsrView checked_csr(const py::array& indptr, const py::array& indices, const
     if (c.indptr[0] != 0 || c.indptr[c.n_users] != nnz) throw py::value_error("indptr must run from 0 to nnz");
     for (int64_t u = 0; u < c.n_users; ++u)
         if (c.indptr[u + 1] < c.indptr[u]) throw py::value_error("indptr must be non-decreasing");
-    check_range(c.indices, nnz, n_items, "indices");
+    if (all_indices) check_range(c.indices, nnz, n_items, "indices");
     return c;
+}
+
+// The indices of CSR rows rows[0..n) (valid row ids) lie in [0, n_items).
+void check_rows(const fp::CsrView& c, const int32_t* rows, int64_t n, int64_t n_items) {
+    for (int64_t k = 0; k < n; ++k) {
+        const int64_t a = c.indptr[rows[k]];
+        check_range(c.indices + a, c.indptr[rows[k] + 1] - a, n_items, "indices (of a served user's or neighbour's row)");
+    }
 }
 
 fp::Moments checked_moments(const py::tuple& m, const fp::FactorParams& p) {
@@ -162,13 +173,14 @@ MFInput checked_mf(py::array P, py::array Q, py::array bu, py::array bi,
     return {factor_params(f, mu, f.rows_a, bias, 0.0f), r};
 }
 
-// MF's factors and user-major CSR ratings (one row of P per CSR row), checked against each other.
+// MF's factors and user-major CSR ratings (one row of P per CSR row), checked against each
+// other; the indices only of the rows a kernel reads are checked, by its caller (`check_rows`).
 CsrInput checked_mf_csr(py::array P, py::array Q, py::array bu, py::array bi, float mu, py::array indptr,
                         py::array indices, py::array values, bool bias) {
     const int64_t n_users = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     Factors f = checked_factors(P, Q, bu, bi, "P", n_users, bias);
     if (f.rows_a != n_users) throw py::value_error("P must have one row per user of the ratings");
-    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items);
+    fp::CsrView c = checked_csr(indptr, indices, &values, f.n_items, false);
     return {factor_params(f, mu, c.n_users, bias, 0.0f), c};
 }
 
@@ -415,6 +427,8 @@ template <class Kernel>
 py::tuple rvd_run(Kernel kernel, const CsrInput& in, py::array users, py::array neighbours, int epochs, float lr,
                   float forget, int top_k, int n_threads) {
     const fp::RvdQueries q = checked_queries(users, neighbours, in.c);
+    check_rows(in.c, q.users, q.n, in.p.n_items);  // the only rows the fine-tune reads
+    check_rows(in.c, q.neighbours, q.n * q.k, in.p.n_items);
     const fp::RvdConfig cfg = rvd_config(epochs, lr, forget, top_k);
     py::array_t<int32_t> items({q.n, static_cast<int64_t>(top_k)});
     py::array_t<float> scores({q.n, static_cast<int64_t>(top_k)});

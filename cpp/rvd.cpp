@@ -43,7 +43,7 @@ class Overlay {
         } else {
             row = rows_.data() + static_cast<size_t>(s) * width_;
             const int64_t lag = step - last_[s];
-            if (lag > 0) {
+            if (lag > 0 && keep_ != 1.0f) {  // no decay: the row is up to date
                 const float f = decay(lag);
                 for (int c = 0; c < width_; ++c) row[c] *= f;
             }
@@ -55,20 +55,26 @@ class Overlay {
     const float* read(int64_t r, int64_t step, float& factor) const {
         const int32_t s = slot_[r];
         if (s < 0) {
-            if (step != memo_step_) {
-                memo_step_ = step;
-                memo_factor_ = decay(step);
-            }
-            factor = memo_factor_;
+            factor = base_factor(step);
             return base_ + static_cast<size_t>(r) * width_;
         }
         factor = decay(step - last_[s]);
         return rows_.data() + static_cast<size_t>(s) * width_;
     }
+    // The factor that brings a row never written up to date at `step`.
+    float base_factor(int64_t step) const {
+        if (step != memo_step_) {
+            memo_step_ = step;
+            memo_factor_ = decay(step);
+        }
+        return memo_factor_;
+    }
     void end() {
         for (int64_t r : touched_) slot_[r] = -1;
         touched_.clear();
     }
+    // The rows holding copies, in the order they were first written.
+    const std::vector<int64_t>& touched() const { return touched_; }
 
   private:
     float decay(int64_t steps) const {
@@ -204,10 +210,18 @@ void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* us
                     int top_k, int32_t* out_items, float* out_scores) {
     const int d = S::dim(t.p.d);
     const int64_t m = t.p.n_items;
-    float f;
-    for (int64_t i = 0; i < m; ++i) {
-        const float* qi = t.Q.read(i, t.step, f);
+    // Every item from the base rows (one decay factor for all rows never written), then the
+    // written ones again from their copies: the same value per item as reading each through
+    // the overlay, without a lookup per item.
+    const auto score = [&](int64_t i, const float* qi, float f) {
         scores[i] = f * dot(user_vec, qi, d) + t.bias_now(S{}, u, static_cast<int32_t>(i));
+    };
+    const float unwritten = t.Q.base_factor(t.step);
+    for (int64_t i = 0; i < m; ++i) score(i, t.p.Q + static_cast<size_t>(i) * d, unwritten);
+    for (const int64_t i : t.Q.touched()) {
+        float f;
+        const float* qi = t.Q.read(i, t.step, f);
+        score(i, qi, f);
     }
     for (int64_t x = r.indptr[u]; x < r.indptr[u + 1]; ++x)
         scores[r.indices[x]] = -std::numeric_limits<float>::infinity();

@@ -143,6 +143,25 @@ def test_kernels_reject_user_and_neighbour_ids_out_of_range(kernel, bad):
             kernel(*params, 0.0, True, *csr, users, neighbours, 1, 0.1, 0.5, 3, 1)
 
 
+@pytest.mark.parametrize("kernel", [_core.mf_rvd_top_k, _core.nsvd_rvd_top_k], ids=["mf", "nsvd"])
+def test_kernels_reject_item_ids_out_of_range_in_the_rows_they_read(kernel):
+    factors, biases, (indptr, indices, values) = tiny_problem(4)
+    params = (factors(7 if kernel is _core.mf_rvd_top_k else 9), factors(9), biases(7), biases(9))
+    users, neighbours = np.array([0], dtype=np.int32), np.array([[0, 2]], dtype=np.int32)
+    for row in (0, 2):  # the served user's row, a neighbour's row
+        bad = indices.copy()
+        bad[indptr[row]] = 9
+        with pytest.raises(ValueError, match="outside"):
+            kernel(*params, 0.0, True, indptr, bad, values, users, neighbours, 1, 0.1, 0.5, 3, 1)
+    unread = indices.copy()
+    unread[indptr[4]] = 9  # user 4 is neither served nor a neighbour
+    if kernel is _core.mf_rvd_top_k:  # MF reads only the rows of the neighbourhood
+        kernel(*params, 0.0, True, indptr, unread, values, users, neighbours, 1, 0.1, 0.5, 3, 1)
+    else:  # NSVD's item prior counts every row
+        with pytest.raises(ValueError, match="outside"):
+            kernel(*params, 0.0, True, indptr, unread, values, users, neighbours, 1, 0.1, 0.5, 3, 1, 0.0)
+
+
 def test_a_user_outside_its_neighbourhood_with_a_long_profile_is_served():
     # The user's own rows are written when it is scored: the overlay must have room for them.
     rng = np.random.default_rng(0)

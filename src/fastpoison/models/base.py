@@ -305,6 +305,14 @@ class TrainableModel(ABC):
         self.n_items = train.n_items
         self.history, self.best_epoch, self.fit_notes, self.validation = [], -1, {}, None
 
+    def normalized_seen_values(self) -> np.ndarray:
+        """The seen ratings divided by the maximum rating (`RatingScale.normalize`), computed
+        once per seen array (serving one user at a time must not redo it for every call)."""
+        cached = getattr(self, "_normalized_seen", None)
+        if cached is None or cached[0] is not self.seen_values:
+            cached = self._normalized_seen = (self.seen_values, self.scale.normalize(self.seen_values))
+        return cached[1]
+
     def seen_ratings(self) -> RatingData:
         """The training ratings the model excludes from recommendations and fine-tunes read."""
         return RatingData(self.seen_indptr, self.seen_indices, self.seen_values, self.n_users, self.n_items,
@@ -701,7 +709,7 @@ class FactorModel(TrainableModel):
         """
         u, nb = self._checked_neighbours(users, neighbours)
         a, q, bu, bi = (self.params[n] for n in self.param_names)
-        values = self.scale.normalize(self.seen_values)
+        values = self.normalized_seen_values()
         items, scores = self._vicinal_kernel()(a, q, bu, bi, self.mu, self.config.bias, self.seen_indptr,
                                            self.seen_indices, values, u, nb, int(epochs), float(lr), float(forget),
                                            int(k), self.config.threads if threads is None else threads)

@@ -220,7 +220,7 @@ class AutoEncoderModel(TrainableModel):
         return data, l2
 
     def _after_fit(self) -> None:
-        values = self.scale.normalize(self.seen_values)
+        values = self.normalized_seen_values()
         self._input = (self.seen_indptr, self.seen_indices, self._input_values(values))
         self._optimizer, self._grads = None, {}
 
