@@ -447,14 +447,16 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
     p.add_argument("--patience", type=int,
-                   help="stop a fit after this many epochs without a lower validation MSE (ours; default 10 "
-                        "for MF and NSVD, 0 for the auto-encoders; 0 trains every epoch, as the papers and "
-                        "`reproduce` do)")
-    p.add_argument("--factors", type=int, help="MF/NSVD: latent dimension (default 128)")
+                   help="stop a fit after this many epochs without a lower validation loss (ours; default "
+                        "10 for the factor models MF, NSVD, BPR-MF and LightGCN, 0 for the auto-encoders; 0 "
+                        "trains every epoch, as the papers and `reproduce` do)")
+    p.add_argument("--factors", type=int,
+                   help="factor models: latent dimension (default 128 for MF/NSVD, 64 for BPR-MF/LightGCN)")
     p.add_argument("--hidden", type=int, help="AutoRec/CDAE: hidden units (default 500 / 50)")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--reg", type=float, help="L2 regularisation")
-    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam (the papers')")
+    p.add_argument("--optimizer", choices=["adam", "sgd"],
+                   help="default adam (the papers'; BPR-MF and LightGCN train with adam only)")
     p.add_argument("--bias", action="store_true", help="MF/NSVD: add user/item bias terms")
     p.add_argument("--item-reg", type=float, help="NSVD only: strength of the per-item prior on q_i (default 0, the plain model; 16 is ours)")
 
