@@ -80,7 +80,7 @@ class RVD:
                  canary: bool | None = None, dataset: str | None = None, seed: int = 0,
                  threads: int | None = None, progress: bool = False) -> None:
         needs = ("RVD needs a fitted factor model or auto-encoder with user embeddings and vicinal fine-tuning "
-                 "(MF, NSVD, AutoRec or CDAE)")
+                 "(MF, NSVD, BPR-MF, LightGCN, AutoRec or CDAE)")
         if not (isinstance(model, TrainableModel) and hasattr(model, "user_embeddings")
                 and hasattr(model, "vicinal_top_k")):
             raise ValueError(f"{needs}; model {getattr(model, 'name', type(model).__name__)!r} has neither")
