@@ -29,8 +29,7 @@ struct RowGrad {
     // Zero the slots in use and forget their rows.
     void clear() {
         std::fill_n(grad_.get(), rows.size() * static_cast<size_t>(dim), 0.0f);
-        for (const int32_t r : rows) slot[static_cast<size_t>(r)] = -1;
-        rows.clear();
+        forget_zeroed();
     }
 
     // Forget the rows in use, whose slots the caller has zeroed.

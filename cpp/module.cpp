@@ -123,7 +123,8 @@ fp::CsrView checked_csr(const py::array& indptr, const py::array& indices, const
 void check_rows(const fp::CsrView& c, const int32_t* rows, int64_t n, int64_t n_items) {
     for (int64_t k = 0; k < n; ++k) {
         const int64_t a = c.indptr[rows[k]];
-        check_range(c.indices + a, c.indptr[rows[k] + 1] - a, n_items, "indices (of a served user's or neighbour's row)");
+        check_range(c.indices + a, c.indptr[rows[k] + 1] - a, n_items,
+                    "indices (of a served user's or neighbour's row)");
     }
 }
 
