@@ -95,12 +95,13 @@ def test_auto_labels_keep_one_of_the_two_fits(train):
     settings = {"pretrain_epochs": 1, "epochs": 3, "pseudo_ratio": 0.5}
     auto = TCD(labels="auto", **settings).fit(factory, train, seed=2)
     notes = auto.fit_notes
-    assert set(notes) == {"labels", "valid_hr_agree", "valid_hr_in_range", "valid_pairs", "margin"}
+    assert set(notes) == {"labels", "labels_per_rating", "lowest_label_share", "valid_hr_agree", "valid_hr_in_range",
+                          "valid_pairs", "margin"}
     chosen = "agree" if notes["valid_hr_agree"] - notes["valid_hr_in_range"] > notes["margin"] else "in-range"
     assert notes["labels"] == chosen
     same = TCD(labels=chosen, **settings).fit(factory, train, seed=2)
     other = TCD(labels="in-range" if chosen == "agree" else "agree", **settings).fit(factory, train, seed=2)
-    assert same.fit_notes == {"labels": chosen}
+    assert same.fit_notes == {key: notes[key] for key in ("labels", "labels_per_rating", "lowest_label_share")}
     assert all(np.array_equal(auto.params[k], same.params[k]) for k in auto.params)
     assert not all(np.array_equal(auto.params[k], other.params[k]) for k in auto.params)
 
@@ -259,6 +260,30 @@ def test_pseudo_budget_caps_the_labels_per_rating(train):
             TCD(pseudo_budget=bad)
 
 
+def test_notes_say_how_many_labels_there_were_and_how_many_at_the_lowest_rating(train, monkeypatch):
+    import fastpoison.defenses.tcd as tcd_module
+
+    drawn = []
+
+    def recorded(*args, **kwargs):
+        labels = agreement_labels(*args, **kwargs)
+        drawn.append(labels[2])
+        return labels
+
+    monkeypatch.setattr(tcd_module, "agreement_labels", recorded)
+    factory = lambda **o: MF(factors=8, **o)  # noqa: E731
+    head = TCD(pretrain_epochs=1, epochs=3).fit(factory, train, seed=0)
+    assert len(drawn) == 3 * 2  # three models, two co-training epochs
+    fit_ratings = round(train.n_ratings * (1 - head.config.valid_fraction))
+    per_epoch = [sum(len(v) for v in drawn[e:e + 3]) / 3 / fit_ratings for e in (0, 3)]
+    lowest = sum(int(np.count_nonzero(v <= train.scale.low + 1e-4)) for v in drawn) / sum(len(v) for v in drawn)
+    notes = head.fit_notes
+    assert notes["labels_per_rating"] == pytest.approx(np.mean(per_epoch), rel=1e-3)
+    assert notes["lowest_label_share"] == pytest.approx(lowest, rel=1e-6)
+    assert 0 < lowest < 1
+    assert "labels_per_rating" not in TCD(pretrain_epochs=2, epochs=2).fit(factory, train, seed=0).fit_notes
+
+
 def test_bracketed_settings_reach_each_part():
     plan = get_defense("tcd[pseudo_budget=1]+rvd[k=7]", dataset="ml-1m", model="mf")
     assert plan.serving.k == 7 and plan.training.pseudo_budget == 1.0 and plan.training.pretrain_epochs == 2
@@ -293,7 +318,9 @@ def test_tcd_in_an_experiment():
                           targets="unpopular", seeds=2, model_options={"epochs": 3, "factors": 8})
     r = run_experiment(spec)
     assert len(r["hr_defense"]["values"]) == 2 and r["timings"]["defense_fit"] > 0
-    assert r["defense_notes"] == [{"labels": "agree"}] * 2  # the paper's labels on a paper dataset's twin
+    # the paper's labels on a paper dataset's twin, and what they were
+    assert [notes["labels"] for notes in r["defense_notes"]] == ["agree"] * 2
+    assert all(notes["labels_per_rating"] > 0 and 0 <= notes["lowest_label_share"] <= 1 for notes in r["defense_notes"])
     # each stage's fit per seed: the epoch it kept and the epochs it ran
     for stage in ("origin", "attack", "defense"):
         assert len(r["epochs"][stage]) == 2

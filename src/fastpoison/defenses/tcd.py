@@ -42,6 +42,18 @@ def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
     return labels[0][keep], labels[1][keep], labels[2][keep]
 
 
+def label_summary(head: TrainableModel) -> dict[str, float]:
+    """What the pseudo-labels of a co-training were, from the head's history: per model and
+    co-training epoch, ``labels_per_rating`` (labels per fitted training rating) and
+    ``lowest_label_share`` (the share at the scale's lowest rating). Empty without co-training."""
+    epochs = [r for r in head.history if "pseudo_per_rating" in r]
+    if not epochs:
+        return {}
+    labels = sum(r["pseudo_labels"] for r in epochs)
+    return {"labels_per_rating": float(np.mean([r["pseudo_per_rating"] for r in epochs])),
+            "lowest_label_share": sum(r.get("pseudo_lowest", 0.0) for r in epochs) / labels if labels else 0.0}
+
+
 @dataclass(frozen=True)
 class TCD(TrainingDefense):
     """Three models of one kind (from ``model_factory``, seeds derived from the fit seed) are
@@ -75,7 +87,8 @@ class TCD(TrainingDefense):
     and keeps the paper's labels only where their model ranks the held-out validation ratings
     better, by more than `SELECT_MARGIN_SE` standard errors of HR@`SELECT_HR_K`
     (`validation_hit_ratio`); it costs two fits. The fitted model's ``fit_notes`` say
-    which labels were kept and why.
+    which labels were kept and why, and what they were (`label_summary`: labels per training
+    rating, and the share at the lowest rating, which a flood of "unrated means disliked" shows).
 
     ``min_item_ratings`` (ours; 0, the paper's, labels every item) leaves out the pairs of
     items with fewer training ratings.
@@ -162,7 +175,7 @@ class TCD(TrainingDefense):
         """Model 0 co-trained with the ``labels`` setting (for ``auto``, the chosen ones)."""
         if self.labels != "auto":
             head = self._cotrain(model_factory, train, seed, progress, in_range=self.labels == "in-range")
-            head.fit_notes = {"labels": self.labels}
+            head.fit_notes = {"labels": self.labels, **label_summary(head)}
             return head
         paper = self._cotrain(model_factory, train, seed, progress, in_range=False)
         fit_part, valid = paper.split_validation(train, seed)
@@ -175,8 +188,8 @@ class TCD(TrainingDefense):
         pooled = (hr_paper + hr_ours) / 2
         margin = SELECT_MARGIN_SE * float(np.sqrt(2 * pooled * (1 - pooled) / max(1, n)))
         head = paper if hr_paper - hr_ours > margin else ours
-        head.fit_notes = {"labels": "agree" if head is paper else "in-range", "valid_hr_agree": hr_paper,
-                             "valid_hr_in_range": hr_ours, "valid_pairs": n, "margin": margin}
+        head.fit_notes = {"labels": "agree" if head is paper else "in-range", **label_summary(head),
+                          "valid_hr_agree": hr_paper, "valid_hr_in_range": hr_ours, "valid_pairs": n, "margin": margin}
         return head
 
     def _cotrain(self, model_factory: ModelFactory, train: RatingData, seed: int, progress: bool, *,
@@ -210,11 +223,15 @@ class TCD(TrainingDefense):
                     if liked is not None:
                         pseudo = _liked_only(pseudo, liked)
                     record["pseudo_labels"] += len(pseudo[0]) / 3
+                    record["pseudo_lowest"] = record.get("pseudo_lowest", 0.0) + float(
+                        np.count_nonzero(pseudo[2] <= train.scale.low + 1e-4)) / 3
                     data = fit_part.with_ratings(*pseudo)
                     del pseudo  # only the merged copy is needed while training
                 mse = model.train_epoch(data, epoch_seed(seeds[j], epoch))
                 if j == 0:
                     record["train_mse"] = mse
+            if epoch >= self.pretrain_epochs:
+                record["pseudo_per_rating"] = record["pseudo_labels"] / max(1, fit_part.n_ratings)
             if valid is not None:
                 record["valid_mse"] = head.validation_mse(valid)
                 if record["valid_mse"] < best_mse:
