@@ -281,8 +281,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                    "ratings (never trained on) that each option reached, by which it chose; canary_hr_*: the canary "
                    "items' HR@50 over up to 300 users without (plain) and with (defended) the defense, canary_lowered "
                    "/ canary_raised: the pairs it took out of / put into the top 50 (the canary check); "
-                   "labels_per_rating / lowest_label_share: TCD's pseudo-labels per training rating per model and "
-                   "co-training epoch, and their share at the scale's lowest rating")
+                   "labels_per_rating / lowest_label_share: TCD's pseudo-labels per fitted training rating (the "
+                   "ratings outside its validation hold-out) per model and co-training epoch, and their share at "
+                   "the scale's lowest rating")
     for seed, notes in enumerate(result["defense_notes"] or [], start=args.seed):
         _say(args, f"  {f'defense chose (seed {seed})':<26} " + ", ".join(
             f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in notes.items()))

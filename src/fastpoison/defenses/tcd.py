@@ -45,7 +45,8 @@ def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
 def label_summary(head: TrainableModel) -> dict[str, float]:
     """What the pseudo-labels of a co-training were, from the head's history: per model and
     co-training epoch, ``labels_per_rating`` (labels per fitted training rating) and
-    ``lowest_label_share`` (the share at the scale's lowest rating). Empty without co-training."""
+    ``lowest_label_share`` (the share at the scale's lowest rating; 0 on implicit-feedback victims,
+    which keep only "liked" labels). Empty without co-training."""
     epochs = [r for r in head.history if "pseudo_per_rating" in r]
     if not epochs:
         return {}
