@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 
 namespace fp {
 namespace {
@@ -10,15 +12,17 @@ namespace {
 constexpr int64_t kRowsPerTask = 64;  // rows a thread takes at a time (degrees vary widely)
 constexpr int64_t kNeighboursAhead = 4;  // neighbour rows prefetched ahead
 
-// For rows r in [lo, hi) of one side: s = sum over r's neighbours c of src[c];
-// out[r] += alpha * norm[r] * s, and dst[r] = norm[r]^2 * s unless dst is null.
+// For rows r = row(x), x in [lo, hi), of one side (row(x) = only[x], or x when `only` is
+// null): s = sum over r's neighbours c of src[c]; out[r] += alpha * norm[r] * s, and
+// dst[r] = norm[r]^2 * s unless dst is null.
 template <class S>
 FP_HOT void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* norm, const float* src, float* dst,
-                        float* out, float alpha, int d_runtime, int64_t lo, int64_t hi) {
+                        float* out, float alpha, int d_runtime, const int32_t* only, int64_t lo, int64_t hi) {
     const int d = S::dim(d_runtime);
     constexpr int kFixed = S::fixed_dim;
     std::vector<float> scratch(kFixed > 0 ? 0 : static_cast<size_t>(d));
-    for (int64_t r = lo; r < hi; ++r) {
+    for (int64_t x = lo; x < hi; ++x) {
+        const int64_t r = only == nullptr ? x : only[x];
         const int64_t a = ptr[r], b = ptr[r + 1];
         const float w = norm[r];
         float* o = out + static_cast<size_t>(r) * d;
@@ -55,20 +59,34 @@ FP_HOT void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* 
     }
 }
 
-// gather_rows over all `rows` rows of one side, in tasks of kRowsPerTask rows.
+// gather_rows over `rows` rows of one side (the first `rows`, or the rows listed in `only`),
+// in tasks of kRowsPerTask rows.
 void gather(const int64_t* ptr, const int32_t* nbr, const float* norm, const float* src, float* dst, float* out,
-            float alpha, int d, int64_t rows, int threads) {
+            float alpha, int d, const int32_t* only, int64_t rows, int threads) {
     const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
     dispatch_dim<false>(d, [&](auto s) {
         if (threads <= 1 || tasks <= 1) {
-            gather_rows(s, ptr, nbr, norm, src, dst, out, alpha, d, 0, rows);
+            gather_rows(s, ptr, nbr, norm, src, dst, out, alpha, d, only, 0, rows);
             return;
         }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (int64_t task = 0; task < tasks; ++task)
-            gather_rows(s, ptr, nbr, norm, src, dst, out, alpha, d, task * kRowsPerTask,
+            gather_rows(s, ptr, nbr, norm, src, dst, out, alpha, d, only, task * kRowsPerTask,
                         std::min(rows, (task + 1) * kRowsPerTask));
     });
+}
+
+// The distinct ids of the (ids, n) arrays in increasing order, using `mark` (all 0, left all 0).
+void distinct_sorted(std::initializer_list<std::pair<const int32_t*, int64_t>> arrays, std::vector<uint8_t>& mark,
+                     std::vector<int32_t>& out) {
+    out.clear();
+    for (const auto& [ids, n] : arrays)
+        for (int64_t k = 0; k < n; ++k) mark[static_cast<size_t>(ids[k])] = 1;
+    for (size_t r = 0; r < mark.size(); ++r)
+        if (mark[r] != 0) {
+            out.push_back(static_cast<int32_t>(r));
+            mark[r] = 0;
+        }
 }
 
 // The CSR of one side: `ptr` (rows + 1) and `nbr` from the pairs (from[k], to[k]), in input
@@ -101,7 +119,8 @@ Propagation::Propagation(const BipartiteGraph& g, int d, int layers, int n_threa
     : g_(g), d_(d), layers_(layers), threads_(n_threads),
       ping_(static_cast<size_t>(g.n_users + g.n_items) * d), pong_(ping_.size()) {}
 
-void Propagation::mean(const float* src_users, const float* src_items, float* out_users, float* out_items) {
+void Propagation::mean(const float* src_users, const float* src_items, float* out_users, float* out_items,
+                       const RowSubset* last) {
     const size_t d = static_cast<size_t>(d_), user_part = static_cast<size_t>(g_.n_users) * d;
     const float alpha = 1.0f / static_cast<float>(layers_ + 1);
     // Layer 0: out = alpha E_0, ping = D^-1/2 E_0.
@@ -115,23 +134,32 @@ void Propagation::mean(const float* src_users, const float* src_items, float* ou
     start(src_users, out_users, ping_.data(), g_.user_norm);
     start(src_items, out_items, ping_.data() + user_part, g_.item_norm);
     for (int l = 1; l <= layers_; ++l) {
-        float* next = l == layers_ ? nullptr : pong_.data();  // the last layer is only summed
+        const bool final_layer = l == layers_;
+        float* next = final_layer ? nullptr : pong_.data();  // the last layer is only summed
+        const bool subset = final_layer && last != nullptr;
         gather(g_.user_ptr.data(), g_.user_items.data(), g_.user_norm.data(), ping_.data() + user_part, next,
-               out_users, alpha, d_, g_.n_users, threads_);
+               out_users, alpha, d_, subset ? last->users.data() : nullptr,
+               subset ? static_cast<int64_t>(last->users.size()) : g_.n_users, threads_);
         gather(g_.item_ptr.data(), g_.item_users.data(), g_.item_norm.data(), ping_.data(),
-               next == nullptr ? nullptr : next + user_part, out_items, alpha, d_, g_.n_items, threads_);
+               next == nullptr ? nullptr : next + user_part, out_items, alpha, d_,
+               subset ? last->items.data() : nullptr,
+               subset ? static_cast<int64_t>(last->items.size()) : g_.n_items, threads_);
         ping_.swap(pong_);
     }
 }
 
 LightGcnLoss::LightGcnLoss(const BipartiteGraph& g, int d, int layers, int n_threads)
     : prop_(g, d, layers, n_threads), n_users_(g.n_users), d_(d),
-      f_(static_cast<size_t>(g.n_users + g.n_items) * d), g_(f_.size()) {}
+      f_(static_cast<size_t>(g.n_users + g.n_items) * d), g_(f_.size()),
+      user_mark_(static_cast<size_t>(g.n_users)), item_mark_(static_cast<size_t>(g.n_items)) {}
 
 double LightGcnLoss::loss_grad(const Embeddings& ego, const Triples& t, float reg, const Embeddings& grad) {
     const size_t d = static_cast<size_t>(d_), user_part = static_cast<size_t>(n_users_) * d;
     float *fu = f_.data(), *fi = f_.data() + user_part, *gu = g_.data(), *gi = g_.data() + user_part;
-    prop_.mean(ego.users, ego.items, fu, fi);
+    // Only the batch's rows of f are read: the last layer is summed for them alone.
+    distinct_sorted({{t.users, t.n}}, user_mark_, batch_rows_.users);
+    distinct_sorted({{t.pos, t.n}, {t.neg, t.n}}, item_mark_, batch_rows_.items);
+    prop_.mean(ego.users, ego.items, fu, fi, &batch_rows_);
     std::fill(g_.begin(), g_.end(), 0.0f);
     const float scale = t.n > 0 ? 1.0f / static_cast<float>(t.n) : 0.0f, rs = reg * scale;
     double loss = 0.0;

@@ -28,6 +28,11 @@ struct Embeddings {
     float* items;
 };
 
+// Rows of each side, each side's in increasing order.
+struct RowSubset {
+    std::vector<int32_t> users, items;
+};
+
 // Layer-mean propagation over a graph, with its scratch kept between calls.
 class Propagation {
 public:
@@ -36,7 +41,9 @@ public:
     // out = 1/(L+1) sum_{l=0..L} A_hat^l src (src and out must not overlap). A_hat is
     // symmetric, so the same map takes a gradient w.r.t. the propagated embeddings back to
     // one w.r.t. src. Rows are summed each by one thread: the same result for any thread count.
-    void mean(const float* src_users, const float* src_items, float* out_users, float* out_items);
+    // With `last`, only its rows are complete: the others of out lack the last layer's term.
+    void mean(const float* src_users, const float* src_items, float* out_users, float* out_items,
+              const RowSubset* last = nullptr);
 
 private:
     const BipartiteGraph& g_;
@@ -67,6 +74,8 @@ private:
     int64_t n_users_;
     int d_;
     std::vector<float> f_, g_;  // propagated embeddings and the gradient w.r.t. them, users' rows first
+    std::vector<uint8_t> user_mark_, item_mark_;  // all 0 between calls
+    RowSubset batch_rows_;  // the batch's users and items (positives and negatives)
 };
 
 // The mean loss of the triples (LightGcnLoss's sum / n plus the L2 term) and its gradient

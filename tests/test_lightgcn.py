@@ -51,13 +51,15 @@ def test_propagation_equals_the_dense_normalised_adjacency(d, layers):
     assert np.array_equal(U, U2) and np.array_equal(I, I2)
 
 
-@pytest.mark.parametrize("d, layers, reg", [(3, 1, 0.0), (8, 3, 0.3), (64, 3, 1e-4), (12, 2, 0.05)])
-def test_gradients_equal_float64_finite_differences(d, layers, reg, bpr_loss64, gradient_check):
+@pytest.mark.parametrize("d, layers, reg, batch", [(3, 1, 0.0, 15), (8, 3, 0.3, 15), (64, 3, 1e-4, 15),
+                                                   (12, 2, 0.05, 15), (8, 3, 0.3, 2)])
+def test_gradients_equal_float64_finite_differences(d, layers, reg, batch, bpr_loss64, gradient_check):
+    """A batch of 2 leaves most rows out of it (the last layer is summed for its rows alone)."""
     edge_users, edge_items = tiny_graph(d + layers)
     rng = np.random.default_rng(d)
     P = rng.normal(0, 0.5, (7, d)).astype(np.float32)
     Q = rng.normal(0, 0.5, (9, d)).astype(np.float32)
-    triples = tuple(rng.integers(0, m, 15).astype(np.int32) for m in (7, 9, 9))
+    triples = tuple(rng.integers(0, m, batch).astype(np.int32) for m in (7, 9, 9))
     loss, dP, dQ = _core.lightgcn_loss_grad(P, Q, edge_users, edge_items, *triples, layers, reg)
     P64, Q64 = P.astype(np.float64), Q.astype(np.float64)
     graph = (edge_users, edge_items)
