@@ -13,7 +13,7 @@ from fastpoison.data.datasets import load_dataset
 from fastpoison.data.registry import DEFAULT_NEIGHBOURS, paper_neighbours
 from fastpoison.defenses import RVD, exact_neighbours
 from fastpoison.defenses.neighbour_count import K_CANDIDATES, select_k
-from fastpoison.models import MF, NSVD
+from fastpoison.models import BPRMF, MF, NSVD, LightGCN
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +244,13 @@ def test_bad_users_and_models_raise(mf):
         RVD(MF(), k=3)
     with pytest.raises(ValueError, match="fitted factor model"):
         RVD(object(), k=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", [BPRMF, LightGCN])
+def test_our_squared_error_step_is_refused_for_ranking_models(train, cls):
+    model = cls(factors=8, epochs=1).fit(train, seed=0)
+    with pytest.raises(ValueError, match="squared error"):
+        RVD(model, k=3, step="sgd", exact=True)
 
 
 def test_large_neighbourhoods_do_not_collapse_the_model(train):

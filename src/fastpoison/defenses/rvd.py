@@ -38,6 +38,15 @@ def check_settings(step: str, epochs: int | None, lr: float | None, forget: floa
                          "model was trained")
 
 
+def sgd_step_refusal(model: type[TrainableModel] | TrainableModel, step: str | None) -> str | None:
+    """Why ``step`` cannot fine-tune ``model``: ``"sgd"`` (our squared-error fine-tune) for a
+    model that does not train on squared error (BPR-MF, LightGCN); None when it can."""
+    if step == "sgd" and not model.sgd_fine_tune:
+        return (f"rvd[step=sgd] fine-tunes by squared error, which {model.name} does not train on; "
+                f"use rvd (the paper's step: the model's own training)")
+    return None
+
+
 class RVD:
     """Serve recommendations with RVD on top of a trained model (MF, NSVD, AutoRec, CDAE).
 
@@ -95,6 +104,9 @@ class RVD:
         if k is not None and not 1 <= k <= n_users:
             raise ValueError(f"k must lie in [1, {n_users}] (the number of users), got {k}")
         check_settings(step, epochs, lr, forget)
+        refusal = sgd_step_refusal(model, step)
+        if refusal:
+            raise ValueError(refusal)
         if step == "model" and getattr(model.config, "item_reg", 0) > 0:
             warnings.warn("RVD's paper fine-tune trains NSVD's per-item prior (item_reg > 0) on the neighbourhood "
                           "alone, where it shrinks exactly the items the neighbours rated: on ML-100K it raised the "
@@ -222,10 +234,7 @@ class VicinalDefense(ServingDefense):
     @classmethod
     def refusal(cls, model: type[TrainableModel], settings: Mapping[str, Any]) -> str | None:
         """``step=sgd`` (our squared-error fine-tune) for a model that does not train on it."""
-        if settings.get("step") == "sgd" and not model.sgd_fine_tune:
-            return (f"rvd[step=sgd] fine-tunes by squared error, which {model.name} does not train on; "
-                    f"use rvd (the paper's step: the model's own training)")
-        return None
+        return sgd_step_refusal(model, settings.get("step"))
 
     def serve(self, model: TrainableModel, *, seed: int = 0, progress: bool = False) -> Recommend:
         return RVD(model, k=self.k, epochs=self.epochs, lr=self.lr, forget=self.forget, step=self.step,
