@@ -87,6 +87,12 @@ def test_missing_real_data_falls_back_loudly_or_fails_when_required(tmp_path, ca
     ["train", "--dataset", "synthetic:ml-100k", "--model", "mf"],
     ["train", "--dataset", "synthetic:ml-100k", "--model", "mf", "--item-reg", "3", "--out", "never.npz"],
     ["frobnicate"],
+    ["reproduce", "rvd-table7", "--seeds", "0"],  # would run nothing and print an empty table
+    ["run", "--dataset", "synthetic:ml-100k", "--seed", "-1"],
+    ["attack", "--dataset", "synthetic:ml-100k", "--attack", "random", "--seed", "-1", "--out", "never.tsv"],
+    ["recommend", "--model-file", "never.npz", "--dataset", "synthetic:ml-100k", "--batch", "0"],
+    ["recommend", "--model-file", "never.npz", "--dataset", "synthetic:ml-100k", "--n", "0"],
+    ["bench", "--dataset", "synthetic:ml-100k", "--workers", "0"],
 ])
 def test_bad_usage_exits_2_with_one_line(argv, capsys):
     assert main(argv) == 2

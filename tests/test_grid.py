@@ -232,6 +232,7 @@ def test_records_of_an_earlier_protocol_are_neither_resumed_nor_reported(local_r
     ('dataset = ["synthetic:filmtrust", "nosuchdata"]', "unknown dataset 'nosuchdata'"),
     ('dataset = "synthetic:filmtrust"\nhr_k = 2.5', "hr_k must be int"),
     ('dataset = "synthetic:filmtrust"\nknowledge = true', "knowledge must be float"),
+    ('dataset = "synthetic:filmtrust"\n[settings]\nseed = -1', "seed must be >= 0"),
 ])
 def test_a_grid_is_checked_whole_before_its_first_cell(tmp_path, capsys, body, message):
     from fastpoison.cli import main

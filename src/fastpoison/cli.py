@@ -439,6 +439,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
+def _integer_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``, else a usage error naming the option."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+COUNT = _integer_at_least(1)  # repeats, workers, list lengths, batch sizes
+SEED = _integer_at_least(0)  # numpy seeds are non-negative
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding datasets (else $FASTPOISON_DATA, else the user cache)")
     p.add_argument("--require-real", action="store_true", help="fail instead of using a synthetic twin")
@@ -483,8 +500,8 @@ def _experiment_args(p: argparse.ArgumentParser, targets: str = "random") -> Non
     p.add_argument("--k", type=_cut_offs, default=DEFAULT_KS, metavar="K,K,...",
                    help="cut-offs of HR, precision, recall and NDCG of the targets and of the test items, "
                         f"all from one top-K pass, under at_k in the JSON (default {','.join(map(str, DEFAULT_KS))})")
-    p.add_argument("--seeds", type=int, default=1, help="number of repeated runs")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--seeds", type=COUNT, default=1, help="number of repeated runs")
+    p.add_argument("--seed", type=SEED, default=0, help="first seed")
     _model_args(p)
 
 
@@ -503,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("synth", help="write a synthetic twin in the NCF layout")
     p.add_argument("dataset")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_data_synth)
     p = dsub.add_parser("fetch", help="download a public dataset into the cache (checksummed)")
@@ -518,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model and save it as .npz")
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True, choices=sorted(MODELS))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", required=True, help="model file (.npz)")
     _model_args(p)
     _common(p)
@@ -529,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one of {', '.join(sorted(ATTACKS))}, settings in brackets: pga[steps=50]")
     p.add_argument("--attack-option", action="append", metavar="KEY=VALUE",
                    help="a setting of the attack, e.g. steps=50 for pga (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", required=True, help="output TSV: user, item, rating in the dataset's ids and scale")
     _threat_args(p)
     _common(p)
@@ -554,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="grid file (TOML; see fastpoison.eval.grid)")
     p.add_argument("--out", help="record folder (one JSON per cell)")
     p.add_argument("--check", action="store_true", help="validate every cell of the grid and run none")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=COUNT, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", help="dask scheduler address (needs fastpoison[dask]); workers must see --out")
     p.add_argument("--resume", action="store_true", help="skip cells that already have a record")
     _common(p)
@@ -565,15 +582,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="the dataset the model was trained on (as given to train)")
     p.add_argument("--users", help="comma-separated user ids, as in the dataset's files (default: every user)")
     p.add_argument("--users-file", help="a file of user ids, one per line (added to --users)")
-    p.add_argument("--n", type=int, default=10, help="items per user (default 10)")
+    p.add_argument("--n", type=COUNT, default=10, help="items per user (default 10)")
     p.add_argument("--defense", help="a serving defense, e.g. rvd or 'rvd[k=100]' (k defaults as in run)")
     p.add_argument("--defense-option", action="append", metavar="KEY=VALUE", help="a setting of the defense")
     p.add_argument("--rvd-k", type=int, help="RVD's k (neighbours per served user)")
     p.add_argument("--format", choices=("jsonl", "tsv"), default="jsonl",
                    help="jsonl: one {user, items, scores} per line; tsv: user, rank, item, score (default jsonl)")
     p.add_argument("--out", help="write the lists here (default stdout)")
-    p.add_argument("--batch", type=int, default=1024, help="users per batch (default 1024)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the defense's random choices (default 0)")
+    p.add_argument("--batch", type=COUNT, default=1024, help="users per batch (default 1024)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the defense's random choices (default 0)")
     _common(p)
     p.set_defaults(func=cmd_recommend)
 
@@ -589,11 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="run a paper's table and print our numbers beside the published ones")
     p.add_argument("table", help=f"one of {', '.join(PAPER_TABLES)}")
     p.add_argument("--dataset", help="only this dataset of the table (an RVD table's appendix twin is used if needed)")
-    p.add_argument("--seeds", type=int, default=3, help="repeats per cell (default 3; the papers: 30)")
+    p.add_argument("--seeds", type=COUNT, default=3, help="repeats per cell (default 3; the papers: 30)")
     p.add_argument("--quick", action="store_true",
                    help="one seed (fewer training epochs change the results too much to be a preview)")
     p.add_argument("--out", help="record folder (default reproduce-results/TABLE-DATASET)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--workers", type=COUNT, default=2, help="worker processes (default 2)")
     p.add_argument("--resume", action="store_true", help="skip cells already in --out")
     _common(p)
     p.set_defaults(func=cmd_reproduce)
@@ -606,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated defenses, 'none' and variants such as tcd[pseudo_budget=1] allowed "
                         f"(default {','.join(STANDARD_DEFENSES)})")
     p.add_argument("--out", help="record folder (default bench-results/DATASET); reruns with --resume reuse it")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--workers", type=COUNT, default=2, help="worker processes (default 2)")
     p.add_argument("--resume", action="store_true", help="skip cells already in --out")
     _experiment_args(p, targets="unpopular")  # the papers' protocol
     _common(p)

@@ -100,6 +100,8 @@ class ExperimentSpec:
             raise ValueError(f"model {self.model}: {e}") from None
         if self.seeds < 1:
             raise ValueError("seeds must be >= 1")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.hr_k < 1:
             raise ValueError("hr_k must be >= 1")
         if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in self.ks):
