@@ -7,7 +7,8 @@ mini-batch (forward and back), Adam lr 1e-3 on the ego embeddings, L2 1e-4 on th
 rows:
 
 * fastpoison: `LightGCN`'s epoch (C++ row-parallel SpMM, dense Adam), median of ``--epochs``
-  epochs after one warm-up epoch;
+  epochs after one warm-up epoch; its forward sums the last layer only for the batch's rows
+  (the only ones the loss reads), where PyTorch propagates every row;
 * PyTorch, three ways: ``torch.sparse.mm`` with the normalised adjacency in COO (the
   straightforward, faithful implementation) and in CSR, both differentiated by autograd; and
   CSR with a backward that reuses the (symmetric) adjacency instead of autograd's transpose.
