@@ -11,14 +11,16 @@
 namespace fp {
 namespace {
 
-// Grid level of each score as a float (NaN where the score is not finite, or with
-// `g.in_range` outside the grid), branch-free so that the loop vectorises.
+// Grid level of each score as a float: NaN where the score is not finite or, as `g.ends`
+// says, has no level. Branch-free so that the loop vectorises.
 FP_HOT void levels_of(const float* x, int64_t m, const Grid& g, float* out) {
+    constexpr float widest = 32767.0f;  // the levels a RowPairs entry holds
     const float inv = 1.0f / g.step, top = static_cast<float>(g.levels - 1);
-    const bool clamp = !g.in_range;
+    const float lo = g.ends == Ends::extend ? -widest : 0.0f, hi = g.ends == Ends::extend ? widest : top;
+    const bool clamp = g.ends == Ends::clamp;
     for (int64_t i = 0; i < m; ++i) {
         const float k = std::floor((x[i] - g.low) * inv + 0.5f);
-        const float clamped = std::min(std::max(k, 0.0f), top);
+        const float clamped = std::min(std::max(k, lo), hi);
         const bool has_level = (x[i] - x[i] == 0.0f) && (clamp || k == clamped);
         out[i] = has_level ? clamped : std::numeric_limits<float>::quiet_NaN();
     }
@@ -29,13 +31,13 @@ FP_HOT void row_pairs(const ScorePair& s, const AgreementRule& rule, int64_t r, 
     levels_of(s.a + r * s.m, s.m, rule.grid, la);
     levels_of(s.b + r * s.m, s.m, rule.grid, lb);
     const int32_t user = s.users[r];
-    for (int64_t x = s.indptr[user]; x < s.indptr[user + 1]; ++x) la[s.indices[x]] = -1.0f;  // rated: never equal
+    for (int64_t x = s.indptr[user]; x < s.indptr[user + 1]; ++x) la[s.indices[x]] = std::numeric_limits<float>::quiet_NaN();  // rated: equal to nothing
     Rng rng = Rng::stream(rule.seed, static_cast<uint64_t>(user));
     for (int64_t i = 0; i < s.m; ++i) {
         if (!(la[i] == lb[i])) continue;
         if (rule.ratio < 1.0f && !(rng.uniform() < rule.ratio)) continue;
         out.items.push_back(static_cast<int32_t>(i));
-        out.levels.push_back(static_cast<uint8_t>(la[i]));
+        out.levels.push_back(static_cast<int16_t>(la[i]));
     }
 }
 

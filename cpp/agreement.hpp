@@ -6,13 +6,17 @@
 
 namespace fp {
 
-// The rating grid low, low + step, ..., low + (levels - 1) * step. With `in_range`, a score
-// more than half a step outside the grid has no level (it agrees with nothing) instead of the
-// nearest end's.
+// What a score more than half a step outside the grid projects to: `extend`, the level
+// beyond the ends it rounds to (low + k * step for any integer k, as the TCD code's
+// round(x * max) / max, so a score near 0 on a 1..max scale projects to 0); `clamp`, the
+// nearest end's level; `drop`, no level (it agrees with nothing).
+enum class Ends : uint8_t { extend, clamp, drop };
+
+// The rating grid low, low + step, ..., low + (levels - 1) * step, and its `ends`.
 struct Grid {
     float low, step;
     int levels;
-    bool in_range = false;
+    Ends ends = Ends::extend;
 };
 
 // Two models' scores for a block of users: rows r < rows (m items each, C order) belong to
@@ -25,8 +29,9 @@ struct ScorePair {
     const int32_t* indices;
 };
 
-// A pair (users[r], i) is kept when i is unrated, both scores are finite (and within the grid
-// if `grid.in_range`) and project to the same grid level, and a Bernoulli(ratio) draw from the user's own random stream (seeded by
+// A pair (users[r], i) is kept when i is unrated, both scores are finite and project to the
+// same level (`grid.ends` says how scores outside the grid project; with `extend`, levels
+// beyond +-32767 count as none), and a Bernoulli(ratio) draw from the user's own random stream (seeded by
 // seed and the user id, so independent of blocks and threads) accepts it.
 struct AgreementRule {
     Grid grid;
@@ -34,10 +39,10 @@ struct AgreementRule {
     uint64_t seed;
 };
 
-// Each row's kept pairs: item ids ascending and their grid levels.
+// Each row's kept pairs: item ids ascending and their levels k (the rating low + k * step).
 struct RowPairs {
     std::vector<int32_t> items;
-    std::vector<uint8_t> levels;
+    std::vector<int16_t> levels;
 };
 
 // The kept pairs of every row (OpenMP over rows). Grids of at most 256 levels.

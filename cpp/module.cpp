@@ -477,7 +477,7 @@ py::array_t<float> dot_pairs(py::array U, py::array V, py::array users, py::arra
 
 py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array users, py::array indptr,
                           py::array indices, float low, float step, int levels, float ratio, uint64_t seed,
-                          int n_threads, bool in_range) {
+                          int n_threads, const std::string& ends) {
     if (scores_a.ndim() != 2) throw py::value_error("scores must be 2-dimensional");
     const int64_t rows = scores_a.shape(0), m = scores_a.shape(1);
     const fp::CsrView c = checked_csr(indptr, indices, nullptr, m);
@@ -488,7 +488,11 @@ py::tuple agreement_pairs(py::array scores_a, py::array scores_b, py::array user
     if (!std::isfinite(low) || !(step > 0.0f) || !std::isfinite(step) || levels < 1 || levels > 256)
         throw py::value_error("the grid needs a finite low, step > 0 and 1 <= levels <= 256");
     if (!(ratio > 0.0f && ratio <= 1.0f)) throw py::value_error("ratio must lie in (0, 1]");
-    const fp::AgreementRule rule{fp::Grid{low, step, levels, in_range}, ratio, seed};
+    const fp::Ends grid_ends = ends == "extend" ? fp::Ends::extend
+                               : ends == "clamp" ? fp::Ends::clamp
+                               : ends == "drop"  ? fp::Ends::drop
+                                                 : throw py::value_error("ends must be extend, clamp or drop");
+    const fp::AgreementRule rule{fp::Grid{low, step, levels, grid_ends}, ratio, seed};
     std::vector<fp::RowPairs> kept;
     {
         py::gil_scoped_release nogil;
@@ -691,11 +695,12 @@ PYBIND11_MODULE(_core, m) {
           py::arg("users"), py::arg("items"), py::arg("n_threads"));
     m.def("agreement_pairs", &agreement_pairs,
           "TCD pseudo-labels of a user block: unrated pairs whose two scores project to the same level of "
-          "the grid low + step * k (k < levels), Bernoulli(ratio)-sampled per user stream; with in_range, "
-          "scores more than half a step outside the grid agree with nothing; returns (users, items, ratings).",
+          "the grid low + step * k (k < levels), Bernoulli(ratio)-sampled per user stream; a score more than "
+          "half a step outside the grid projects to the level it rounds to (ends='extend', the TCD code's), "
+          "the nearest end's ('clamp') or none ('drop'); returns (users, items, ratings).",
           py::arg("scores_a"), py::arg("scores_b"), py::arg("users"), py::arg("indptr"), py::arg("indices"),
           py::arg("low"), py::arg("step"), py::arg("levels"), py::arg("ratio"), py::arg("seed"),
-          py::arg("n_threads"), py::arg("in_range") = false);
+          py::arg("n_threads"), py::arg("ends") = "extend");
     m.def("sample_unrated_pairs", &sample_unrated_pairs,
           "Every user's unrated items, each kept with probability ratio (the user's own random stream "
           "of seed): (users, items) int32 by user, items ascending; O(rated + kept) work.",

@@ -28,22 +28,47 @@ def pair(train):
     return MF(factors=8, epochs=3).fit(train, seed=0), MF(factors=16, epochs=15).fit(train, seed=1)
 
 
-def dense_agreement(model_a, model_b, seen: RatingData):
-    """Every unrated pair whose two predictions snap to the same grid rating (dense numpy)."""
+def code_projection(ratings: np.ndarray, scale) -> np.ndarray:
+    """The TCD code's round(x * max) / max in rating units, halves rounded up: every whole
+    number of steps from the lowest rating, without clipping (float64)."""
+    return scale.low + scale.step * np.floor((np.asarray(ratings, np.float64) - scale.low) / scale.step + 0.5)
+
+
+def dense_agreement(model_a, model_b, seen: RatingData, project=code_projection):
+    """Every unrated pair whose two predictions project to the same rating (dense numpy)."""
     users = np.arange(seen.n_users, dtype=np.int32)
-    a, b = seen.scale.snap(model_a.predict(users)), seen.scale.snap(model_b.predict(users))
+    a, b = (project(m.predict(users), seen.scale) for m in (model_a, model_b))
     agree = (a == b) & (seen.csr.toarray() == 0)
     u, i = np.nonzero(agree)
-    return u, i, a[u, i]
+    return u, i, a[u, i].astype(np.float32)
 
 
-def test_agreement_equals_a_dense_reference(train, pair):
-    u, i, r = agreement_labels(*pair, train, ratio=1.0, seed=0, block_users=37)
-    ru, ri, rr = dense_agreement(*pair, train)
+@pytest.mark.parametrize("ends", ["extend", "clamp"])
+def test_agreement_equals_a_dense_reference(train, pair, ends):
+    u, i, r = agreement_labels(*pair, train, ratio=1.0, seed=0, block_users=37, ends=ends)
+    project = code_projection if ends == "extend" else lambda x, scale: scale.snap(x)
+    ru, ri, rr = dense_agreement(*pair, train, project)
     assert 0 < len(u) < train.n_users * train.n_items - train.n_ratings  # some agree, some do not
     np.testing.assert_array_equal(u, ru)
     np.testing.assert_array_equal(i, ri)
     np.testing.assert_array_equal(r, rr)
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.1], ids=["blocks", "sample-first"])
+def test_the_papers_projection_labels_predictions_near_zero_with_zero(train, pair, ratio):
+    """The TCD code's round(x * max) / max: two predictions near 0 agree on 0, below the
+    lowest rating; clipped to the scale they agree on the lowest rating instead."""
+    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=3)
+    cu, ci, cr = agreement_labels(*pair, train, ratio=ratio, seed=3, ends="clamp")
+    low, step = train.scale.low, train.scale.step
+    assert low == step  # a 1..max scale: the grid extended down by one step is 0
+    near_zero = [np.abs(m.predict_pairs(u, i)) < step / 2 for m in pair]
+    assert (near_zero[0] & near_zero[1]).sum() > 0 and np.all(r[near_zero[0] & near_zero[1]] == 0)
+    below = r < low
+    assert below.sum() > 0
+    clipped = dict(zip(zip(cu.tolist(), ci.tolist()), cr.tolist()))
+    assert all(clipped.get(p) == low for p in zip(u[below].tolist(), i[below].tolist()))
+    assert np.all(r[~below] >= low)
 
 
 @pytest.mark.parametrize("ratio", [1.0, 0.1], ids=["blocks", "sample-first"])
@@ -62,8 +87,8 @@ def test_min_item_ratings_keeps_the_labels_of_known_items(train, pair, ratio):
 @pytest.mark.parametrize("ratio", [1.0, 0.1], ids=["blocks", "sample-first"])
 def test_in_range_agreement_drops_predictions_outside_the_grid(train, pair, ratio):
     pair = (MF(factors=16, epochs=15).fit(train, seed=2), pair[1])  # both predict within the grid somewhere
-    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=3)
-    ku, ki, kr = agreement_labels(*pair, train, ratio=ratio, seed=3, in_range=True)
+    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=3, ends="clamp")
+    ku, ki, kr = agreement_labels(*pair, train, ratio=ratio, seed=3, ends="drop")
     scale = train.scale
     lo, hi = scale.low - scale.step / 2, scale.high + scale.step / 2
     inside = np.ones(len(u), dtype=bool)
@@ -156,7 +181,8 @@ def test_agreement_kernel_rejects_bad_input(train):
     s = np.zeros((2, train.n_items), dtype=np.float32)
     users = np.array([0, 1], dtype=np.int32)
     args = dict(indptr=train.indptr, indices=train.indices, low=0.5, step=0.5, levels=8, seed=0, n_threads=1)
-    for bad in ({"ratio": 0.0}, {"ratio": 1.5}, {"ratio": 1.0, "step": 0.0}, {"ratio": 1.0, "levels": 0}):
+    for bad in ({"ratio": 0.0}, {"ratio": 1.5}, {"ratio": 1.0, "step": 0.0}, {"ratio": 1.0, "levels": 0},
+                {"ratio": 1.0, "ends": "round"}):
         with pytest.raises(ValueError):
             _core.agreement_pairs(s, s, users, **{**args, **bad})
     with pytest.raises(ValueError, match="users"):

@@ -19,10 +19,13 @@ from ..models.validation import validation_hit_ratio
 from .base import DefenseContext, ModelFactory, TrainingDefense
 from .canary import Verdict, declined_message, judge, stage_canary
 
-#: Which unrated pairs become pseudo-labels: the paper's (every pair whose two projected
-#: predictions agree), ours (only predictions within the rating scale agree), or ours chosen
-#: by validation accuracy (`TCD`).
-LABELS = ("agree", "in-range", "auto")
+#: Which unrated pairs become pseudo-labels, as the projection of a prediction outside the
+#: rating scale (`models.agreement.ENDS`): the paper's (its code's ``round(x * max) / max``,
+#: which projects a prediction near 0 to 0, below the lowest rating), ours clipped to the
+#: scale's ends (fastpoison's default before it followed the code), ours with only
+#: predictions within the scale agreeing, or ours chosen by validation accuracy (`TCD`).
+LABEL_ENDS = {"agree": "extend", "clipped": "clamp", "in-range": "drop"}
+LABELS = (*LABEL_ENDS, "auto")
 #: ``labels="auto"`` ranks the held-out ratings by HR at this cut-off, and keeps the paper's
 #: labels only if they beat in-range labels by more than this many standard errors.
 SELECT_HR_K = 50
@@ -45,7 +48,7 @@ def _liked_only(labels: tuple[np.ndarray, np.ndarray, np.ndarray], liked: float
 def label_summary(head: TrainableModel) -> dict[str, float]:
     """What the pseudo-labels of a co-training were, from the head's history: per model and
     co-training epoch, ``labels_per_rating`` (labels per fitted training rating) and
-    ``lowest_label_share`` (the share at the scale's lowest rating; 0 on implicit-feedback victims,
+    ``lowest_label_share`` (the share at or below the scale's lowest rating; 0 on implicit-feedback victims,
     which keep only "liked" labels). Empty without co-training."""
     epochs = [r for r in head.history if "pseudo_per_rating" in r]
     if not epochs:
@@ -78,9 +81,13 @@ class TCD(TrainingDefense):
     `UNCALIBRATED_BUDGET` (ours) wherever the dataset's settings set no cap.
 
     ``labels`` says which agreeing pairs are labelled. ``"agree"`` is the paper's: the two
-    predictions projected onto the grid (out-of-scale predictions clipped to its ends) are
-    equal. ``"in-range"`` (ours) does not count two predictions below the lowest rating (or
-    above the highest) as agreement: that is what two models say of an item neither knows
+    predictions projected onto the grid are equal, where the projection is the TCD code's
+    ``round(x * max) / max`` (the paper's text says only "reasonable discrete ratings"), so a
+    prediction near 0 projects to 0, below the lowest rating, and that is its label.
+    ``"clipped"`` (ours; fastpoison's default before it followed the code) clips predictions
+    outside the scale to its ends, so every prediction below the lowest rating projects to it.
+    ``"in-range"`` (ours) does not count two predictions below the lowest rating (or above the
+    highest) as agreement: that is what two models say of an item neither knows
     (an unbiased factor model predicts about 0), and on long-tailed data such clipped
     agreement floods every rarely rated item with the lowest rating while the targets, on
     which the attacked models disagree, escape it, so they rise. ``"auto"`` (ours; the
@@ -155,7 +162,7 @@ class TCD(TrainingDefense):
         if not self.canary:
             return head
         verdict = self._canary_verdict(model_factory, train, seed, progress,
-                                       in_range=head.fit_notes["labels"] == "in-range")
+                                       ends=LABEL_ENDS[head.fit_notes["labels"]])
         notes = {**head.fit_notes, **verdict.notes()}
         if verdict.declined:
             warnings.warn(declined_message(self.name, verdict), stacklevel=2)
@@ -164,27 +171,27 @@ class TCD(TrainingDefense):
         return head
 
     def _canary_verdict(self, model_factory: ModelFactory, train: RatingData, seed: int, progress: bool, *,
-                        in_range: bool) -> Verdict:
-        """The canary's verdict on co-training with ``in_range`` labels (see ``canary``)."""
+                        ends: str) -> Verdict:
+        """The canary's verdict on co-training with the labels of ``ends`` (see ``canary``)."""
         canary = stage_canary(train, seed)
         plain = model_factory().fit(canary.data, seed=seed, progress=progress)
-        defended = self._cotrain(model_factory, canary.data, seed, progress, in_range=in_range)
+        defended = self._cotrain(model_factory, canary.data, seed, progress, ends=ends)
         return judge(canary.hits(plain.top_k), canary.hits(defended.top_k))
 
     def _fit_labels(self, model_factory: ModelFactory, train: RatingData, seed: int,
                     progress: bool) -> TrainableModel:
         """Model 0 co-trained with the ``labels`` setting (for ``auto``, the chosen ones)."""
         if self.labels != "auto":
-            head = self._cotrain(model_factory, train, seed, progress, in_range=self.labels == "in-range")
+            head = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS[self.labels])
             head.fit_notes = {"labels": self.labels, **label_summary(head)}
             return head
-        paper = self._cotrain(model_factory, train, seed, progress, in_range=False)
+        paper = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["agree"])
         fit_part, valid = paper.split_validation(train, seed)
         if valid is None:
             raise ValueError("TCD labels=auto chooses by validation accuracy: the model needs valid_fraction > 0")
         liked = default_threshold(train.scale)
         hr_paper, n = validation_hit_ratio(paper, fit_part, valid, k=SELECT_HR_K, liked=liked)
-        ours = self._cotrain(model_factory, train, seed, progress, in_range=True)
+        ours = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["in-range"])
         hr_ours, _ = validation_hit_ratio(ours, fit_part, valid, k=SELECT_HR_K, liked=liked)
         pooled = (hr_paper + hr_ours) / 2
         margin = SELECT_MARGIN_SE * float(np.sqrt(2 * pooled * (1 - pooled) / max(1, n)))
@@ -194,8 +201,8 @@ class TCD(TrainingDefense):
         return head
 
     def _cotrain(self, model_factory: ModelFactory, train: RatingData, seed: int, progress: bool, *,
-                 in_range: bool) -> TrainableModel:
-        """Algorithm 1 with agreement as ``in_range`` says; returns model 0 at its best epoch."""
+                 ends: str) -> TrainableModel:
+        """Algorithm 1 with agreement under the projection ``ends``; returns model 0 at its best epoch."""
         models = [model_factory() for _ in range(3)]
         if not all(isinstance(m, TrainableModel) for m in models):
             raise ValueError("TCD needs a factory of fastpoison models (mf, nsvd, autorec, cdae)")
@@ -220,7 +227,7 @@ class TCD(TrainingDefense):
                     pseudo = agreement_labels(models[(j + 1) % 3], models[(j + 2) % 3], train,
                                               ratio=ratio, seed=epoch_seed(seeds[3] + j, epoch),
                                               block_users=self.block_users, threads=head.config.threads,
-                                              min_item_ratings=self.min_item_ratings, in_range=in_range)
+                                              min_item_ratings=self.min_item_ratings, ends=ends)
                     if liked is not None:
                         pseudo = _liked_only(pseudo, liked)
                     record["pseudo_labels"] += len(pseudo[0]) / 3
