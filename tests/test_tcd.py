@@ -120,12 +120,12 @@ def test_auto_labels_keep_one_of_the_two_fits(train):
     settings = {"pretrain_epochs": 1, "epochs": 3, "pseudo_ratio": 0.5}
     auto = TCD(labels="auto", **settings).fit(factory, train, seed=2)
     notes = auto.fit_notes
-    assert set(notes) == {"labels", "labels_per_rating", "lowest_label_share", "valid_hr_agree", "valid_hr_in_range",
+    assert set(notes) == {"labels", "labels_per_rating", "lowest_label_share", "valid_hr_clipped", "valid_hr_in_range",
                           "valid_pairs", "margin"}
-    chosen = "agree" if notes["valid_hr_agree"] - notes["valid_hr_in_range"] > notes["margin"] else "in-range"
+    chosen = "clipped" if notes["valid_hr_clipped"] - notes["valid_hr_in_range"] > notes["margin"] else "in-range"
     assert notes["labels"] == chosen
     same = TCD(labels=chosen, **settings).fit(factory, train, seed=2)
-    other = TCD(labels="in-range" if chosen == "agree" else "agree", **settings).fit(factory, train, seed=2)
+    other = TCD(labels="in-range" if chosen == "clipped" else "clipped", **settings).fit(factory, train, seed=2)
     assert same.fit_notes == {key: notes[key] for key in ("labels", "labels_per_rating", "lowest_label_share")}
     assert all(np.array_equal(auto.params[k], same.params[k]) for k in auto.params)
     assert not all(np.array_equal(auto.params[k], other.params[k]) for k in auto.params)
@@ -358,4 +358,4 @@ def test_run_reports_what_auto_labels_chose(capsys):
     assert main(["run", "--dataset", "synthetic:sparse", "--attack", "average", "--defense", "tcd[epochs=3]",
                  "--targets", "unpopular", "--epochs", "3", "--factors", "8", "--quiet", "--json", "-"]) == 0
     notes = json.loads(capsys.readouterr().out)["defense_notes"]
-    assert len(notes) == 1 and notes[0]["labels"] in ("agree", "in-range") and notes[0]["valid_pairs"] > 0
+    assert len(notes) == 1 and notes[0]["labels"] in ("clipped", "in-range") and notes[0]["valid_pairs"] > 0

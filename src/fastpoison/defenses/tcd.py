@@ -23,10 +23,11 @@ from .canary import Verdict, declined_message, judge, stage_canary
 #: rating scale (`models.agreement.ENDS`): the paper's (its code's ``round(x * max) / max``,
 #: which projects a prediction near 0 to 0, below the lowest rating), ours clipped to the
 #: scale's ends (fastpoison's default before it followed the code), ours with only
-#: predictions within the scale agreeing, or ours chosen by validation accuracy (`TCD`).
+#: predictions within the scale agreeing, or one of the last two chosen by validation
+#: accuracy (`TCD`).
 LABEL_ENDS = {"agree": "extend", "clipped": "clamp", "in-range": "drop"}
 LABELS = (*LABEL_ENDS, "auto")
-#: ``labels="auto"`` ranks the held-out ratings by HR at this cut-off, and keeps the paper's
+#: ``labels="auto"`` ranks the held-out ratings by HR at this cut-off, and keeps clipped
 #: labels only if they beat in-range labels by more than this many standard errors.
 SELECT_HR_K = 50
 SELECT_MARGIN_SE = 2.0
@@ -91,10 +92,13 @@ class TCD(TrainingDefense):
     (an unbiased factor model predicts about 0), and on long-tailed data such clipped
     agreement floods every rarely rated item with the lowest rating while the targets, on
     which the attacked models disagree, escape it, so they rise. ``"auto"`` (ours; the
-    default outside the paper's datasets, `data.registry.tcd_settings`) co-trains both ways
-    and keeps the paper's labels only where their model ranks the held-out validation ratings
-    better, by more than `SELECT_MARGIN_SE` standard errors of HR@`SELECT_HR_K`
-    (`validation_hit_ratio`); it costs two fits. The fitted model's ``fit_notes`` say
+    default outside the paper's datasets, `data.registry.tcd_settings`) co-trains with clipped
+    and with in-range labels and keeps the clipped ones only where their model ranks the
+    held-out validation ratings better, by more than `SELECT_MARGIN_SE` standard errors of
+    HR@`SELECT_HR_K` (`validation_hit_ratio`); it costs two fits. (Clipped, not the paper's:
+    on a sparse set the flood of lowest-rating labels is what defends, and the paper's
+    projection, which splits it between 0 and the lowest rating, defends far less;
+    docs/papers.md.) The fitted model's ``fit_notes`` say
     which labels were kept and why, and what they were (`label_summary`: labels per training
     rating, and the share at the lowest rating, which a flood of "unrated means disliked" shows).
 
@@ -185,19 +189,20 @@ class TCD(TrainingDefense):
             head = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS[self.labels])
             head.fit_notes = {"labels": self.labels, **label_summary(head)}
             return head
-        paper = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["agree"])
-        fit_part, valid = paper.split_validation(train, seed)
+        clipped = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["clipped"])
+        fit_part, valid = clipped.split_validation(train, seed)
         if valid is None:
             raise ValueError("TCD labels=auto chooses by validation accuracy: the model needs valid_fraction > 0")
         liked = default_threshold(train.scale)
-        hr_paper, n = validation_hit_ratio(paper, fit_part, valid, k=SELECT_HR_K, liked=liked)
+        hr_clipped, n = validation_hit_ratio(clipped, fit_part, valid, k=SELECT_HR_K, liked=liked)
         ours = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["in-range"])
         hr_ours, _ = validation_hit_ratio(ours, fit_part, valid, k=SELECT_HR_K, liked=liked)
-        pooled = (hr_paper + hr_ours) / 2
+        pooled = (hr_clipped + hr_ours) / 2
         margin = SELECT_MARGIN_SE * float(np.sqrt(2 * pooled * (1 - pooled) / max(1, n)))
-        head = paper if hr_paper - hr_ours > margin else ours
-        head.fit_notes = {"labels": "agree" if head is paper else "in-range", **label_summary(head),
-                          "valid_hr_agree": hr_paper, "valid_hr_in_range": hr_ours, "valid_pairs": n, "margin": margin}
+        head = clipped if hr_clipped - hr_ours > margin else ours
+        head.fit_notes = {"labels": "clipped" if head is clipped else "in-range", **label_summary(head),
+                          "valid_hr_clipped": hr_clipped, "valid_hr_in_range": hr_ours, "valid_pairs": n,
+                          "margin": margin}
         return head
 
     def _cotrain(self, model_factory: ModelFactory, train: RatingData, seed: int, progress: bool, *,
