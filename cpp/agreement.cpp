@@ -31,7 +31,8 @@ FP_HOT void row_pairs(const ScorePair& s, const AgreementRule& rule, int64_t r, 
     levels_of(s.a + r * s.m, s.m, rule.grid, la);
     levels_of(s.b + r * s.m, s.m, rule.grid, lb);
     const int32_t user = s.users[r];
-    for (int64_t x = s.indptr[user]; x < s.indptr[user + 1]; ++x) la[s.indices[x]] = std::numeric_limits<float>::quiet_NaN();  // rated: equal to nothing
+    constexpr float rated = std::numeric_limits<float>::quiet_NaN();  // equal to nothing
+    for (int64_t x = s.indptr[user]; x < s.indptr[user + 1]; ++x) la[s.indices[x]] = rated;
     Rng rng = Rng::stream(rule.seed, static_cast<uint64_t>(user));
     for (int64_t i = 0; i < s.m; ++i) {
         if (!(la[i] == lb[i])) continue;
