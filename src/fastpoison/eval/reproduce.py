@@ -21,7 +21,7 @@ from .report import Cell, collect
 
 #: Our named extensions of a published defense, run and printed beside the paper's method
 #: (docs/papers.md): RVD's SGD fine-tune and whole-model shrink; TCD's agreement only within
-#: the rating scale (the choice `labels=auto` makes off the paper's datasets).
+#: the rating scale (one of the two `labels=auto` chooses between off the paper's datasets).
 EXTENSIONS: dict[str, tuple[str, ...]] = {"rvd": ("rvd[step=sgd]", "rvd[forget=0.1,step=sgd]"),
                                           "tcd": ("tcd[labels=in-range]",)}
 
