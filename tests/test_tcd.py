@@ -164,12 +164,13 @@ def test_unrated_pairs_are_drawn_at_the_ratio(train):
         _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, 0.0, 3)
 
 
-def test_sample_first_agreement_keeps_the_drawn_pairs_that_agree(train, pair):
+@pytest.mark.parametrize("ends", ["extend", "clamp"])
+def test_sample_first_agreement_keeps_the_drawn_pairs_that_agree(train, pair, ends):
     ratio = 0.05
     assert ratio < SAMPLE_FIRST_BELOW
-    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=9)
+    u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=9, ends=ends)
     drawn = _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, ratio, 9)
-    ru, ri, rr = dense_agreement(*pair, train)
+    ru, ri, rr = dense_agreement(*pair, train, code_projection if ends == "extend" else lambda x, sc: sc.snap(x))
     agreeing = dict(zip(zip(ru.tolist(), ri.tolist()), rr.tolist()))
     expected = [(a, b) for a, b in zip(*(x.tolist() for x in drawn)) if (a, b) in agreeing]
     assert 0 < len(expected) < len(drawn[0])
