@@ -34,6 +34,14 @@ def code_projection(ratings: np.ndarray, scale) -> np.ndarray:
     return scale.low + scale.step * np.floor((np.asarray(ratings, np.float64) - scale.low) / scale.step + 0.5)
 
 
+def clipped_projection(ratings: np.ndarray, scale) -> np.ndarray:
+    """The nearest rating of the scale (``labels=clipped``)."""
+    return scale.snap(ratings)
+
+
+PROJECTIONS = {"extend": code_projection, "clamp": clipped_projection}
+
+
 def dense_agreement(model_a, model_b, seen: RatingData, project=code_projection):
     """Every unrated pair whose two predictions project to the same rating (dense numpy)."""
     users = np.arange(seen.n_users, dtype=np.int32)
@@ -46,8 +54,7 @@ def dense_agreement(model_a, model_b, seen: RatingData, project=code_projection)
 @pytest.mark.parametrize("ends", ["extend", "clamp"])
 def test_agreement_equals_a_dense_reference(train, pair, ends):
     u, i, r = agreement_labels(*pair, train, ratio=1.0, seed=0, block_users=37, ends=ends)
-    project = code_projection if ends == "extend" else lambda x, scale: scale.snap(x)
-    ru, ri, rr = dense_agreement(*pair, train, project)
+    ru, ri, rr = dense_agreement(*pair, train, PROJECTIONS[ends])
     assert 0 < len(u) < train.n_users * train.n_items - train.n_ratings  # some agree, some do not
     np.testing.assert_array_equal(u, ru)
     np.testing.assert_array_equal(i, ri)
@@ -170,7 +177,7 @@ def test_sample_first_agreement_keeps_the_drawn_pairs_that_agree(train, pair, en
     assert ratio < SAMPLE_FIRST_BELOW
     u, i, r = agreement_labels(*pair, train, ratio=ratio, seed=9, ends=ends)
     drawn = _core.sample_unrated_pairs(train.indptr, train.indices, train.n_items, ratio, 9)
-    ru, ri, rr = dense_agreement(*pair, train, code_projection if ends == "extend" else lambda x, sc: sc.snap(x))
+    ru, ri, rr = dense_agreement(*pair, train, PROJECTIONS[ends])
     agreeing = dict(zip(zip(ru.tolist(), ri.tolist()), rr.tolist()))
     expected = [(a, b) for a, b in zip(*(x.tolist() for x in drawn)) if (a, b) in agreeing]
     assert 0 < len(expected) < len(drawn[0])
