@@ -100,7 +100,8 @@ class TCD(TrainingDefense):
     projection, which splits it between 0 and the lowest rating, defends far less;
     docs/papers.md.) The fitted model's ``fit_notes`` say
     which labels were kept and why, and what they were (`label_summary`: labels per training
-    rating, and the share at the lowest rating, which a flood of "unrated means disliked" shows).
+    rating, and the share at or below the lowest rating, which a flood of "unrated means
+    disliked" shows).
 
     ``min_item_ratings`` (ours; 0, the paper's, labels every item) leaves out the pairs of
     items with fewer training ratings.
@@ -195,13 +196,13 @@ class TCD(TrainingDefense):
             raise ValueError("TCD labels=auto chooses by validation accuracy: the model needs valid_fraction > 0")
         liked = default_threshold(train.scale)
         hr_clipped, n = validation_hit_ratio(clipped, fit_part, valid, k=SELECT_HR_K, liked=liked)
-        ours = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["in-range"])
-        hr_ours, _ = validation_hit_ratio(ours, fit_part, valid, k=SELECT_HR_K, liked=liked)
-        pooled = (hr_clipped + hr_ours) / 2
+        in_range = self._cotrain(model_factory, train, seed, progress, ends=LABEL_ENDS["in-range"])
+        hr_in_range, _ = validation_hit_ratio(in_range, fit_part, valid, k=SELECT_HR_K, liked=liked)
+        pooled = (hr_clipped + hr_in_range) / 2
         margin = SELECT_MARGIN_SE * float(np.sqrt(2 * pooled * (1 - pooled) / max(1, n)))
-        head = clipped if hr_clipped - hr_ours > margin else ours
+        head = clipped if hr_clipped - hr_in_range > margin else in_range
         head.fit_notes = {"labels": "clipped" if head is clipped else "in-range", **label_summary(head),
-                          "valid_hr_clipped": hr_clipped, "valid_hr_in_range": hr_ours, "valid_pairs": n,
+                          "valid_hr_clipped": hr_clipped, "valid_hr_in_range": hr_in_range, "valid_pairs": n,
                           "margin": margin}
         return head
 
