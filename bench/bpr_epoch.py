@@ -7,8 +7,9 @@ On the training interactions of ``--dataset`` (real ML-1M when ``--data-dir`` ha
 * implicit 0.7 (Cython, ``implicit.cpu.bpr``): its own SGD, one iteration = one epoch;
 * PyTorch: embeddings, Adam lr 1e-3, batches of 2,048, the same loss (``torch.set_num_threads(1)``).
 
-Each is timed over ``--epochs`` epochs after one warm-up epoch; medians per epoch, and the
-ratios to ours, are printed. implicit and torch are optional (``pip install ".[bench]"``);
+Each runs one warm-up epoch, then the three take turns, one epoch each, for ``--epochs``
+rounds; the median epoch of each, and the median over rounds of each round's ratio to ours
+(with its range), are printed. implicit and torch are optional (``pip install ".[bench]"``);
 a missing one is reported and skipped.
 
     python3 bench/bpr_epoch.py --dataset ml-1m --data-dir ../shared/data [--json out.json]
@@ -16,12 +17,9 @@ a missing one is reported and skipped.
 from __future__ import annotations
 
 import argparse
-import time
-from typing import Callable
-
 import numpy as np
 
-from _epochs import report_epochs
+from _epochs import Timer, interleaved, report_epochs, timer_of
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
 from fastpoison.models import BPRMF
@@ -29,34 +27,24 @@ from fastpoison.models import BPRMF
 FACTORS, BATCH, LR, REG = 64, 2048, 1e-3, 1e-4
 
 
-def timed_epochs(run_epoch: Callable[[int], None], epochs: int) -> list[float]:
-    """Seconds of each of ``epochs`` epochs, after one untimed warm-up."""
-    run_epoch(-1)
-    times = []
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        run_epoch(epoch)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def ours(train: RatingData, epochs: int) -> list[float]:
+def ours(train: RatingData) -> Timer:
     model = BPRMF(factors=FACTORS, lr=LR, reg=REG, batch_size=BATCH, threads=1)
     model.start(train, train, seed=0)
     model._prepare(train.normalized(), seed=0)
-    return timed_epochs(lambda epoch: model._run_epoch(epoch + 1), epochs)
+    epochs = iter(range(1 << 30))
+    return timer_of(lambda: model._run_epoch(next(epochs)))
 
 
-def with_implicit(train: RatingData, epochs: int) -> list[float]:
+def with_implicit(train: RatingData) -> Timer:
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
     interactions = train.csr.astype(np.float32)
     interactions.data[:] = 1.0
     model = BayesianPersonalizedRanking(factors=FACTORS, iterations=1, num_threads=1, random_state=0)
-    return timed_epochs(lambda epoch: model.fit(interactions, show_progress=False), epochs)
+    return timer_of(lambda: model.fit(interactions, show_progress=False))
 
 
-def with_torch(train: RatingData, epochs: int) -> list[float]:
+def with_torch(train: RatingData) -> Timer:
     import torch
 
     torch.set_num_threads(1)
@@ -69,7 +57,7 @@ def with_torch(train: RatingData, epochs: int) -> list[float]:
         torch.nn.init.xavier_uniform_(table.weight)
     optimizer = torch.optim.Adam([P.weight, Q.weight], lr=LR)
 
-    def epoch(_: int) -> None:
+    def epoch() -> None:
         order = torch.randperm(len(users))
         for start in range(0, len(order), BATCH):
             batch = order[start:start + BATCH]
@@ -83,26 +71,27 @@ def with_torch(train: RatingData, epochs: int) -> list[float]:
             loss.backward()
             optimizer.step()
 
-    return timed_epochs(epoch, epochs)
+    return timer_of(epoch)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="ml-1m")
     ap.add_argument("--data-dir")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5, help="timed epochs of each method, one per round")
     ap.add_argument("--json")
     args = ap.parse_args()
     ds = load_dataset(args.dataset, args.data_dir)
     train = ds.split.train
     print(f"{args.dataset} ({ds.data_source}): {train.n_users} users x {train.n_items} items, "
-          f"{train.n_ratings} interactions; d={FACTORS}, one thread, median of {args.epochs} epochs")
-    results: dict[str, list[float] | str] = {}
-    for name, run in (("fastpoison", ours), ("implicit", with_implicit), ("torch", with_torch)):
+          f"{train.n_ratings} interactions; d={FACTORS}, one thread, {args.epochs} interleaved rounds")
+    timers: dict[str, Timer | str] = {}
+    for name, make in (("fastpoison", ours), ("implicit", with_implicit), ("torch", with_torch)):
         try:
-            results[name] = run(train, args.epochs)
+            timers[name] = make(train)
         except ImportError as e:
-            results[name] = f"skipped: {e}"
+            timers[name] = f"skipped: {e}"
+    results = interleaved(timers, args.epochs)
     report_epochs(results, dataset=args.dataset, data_source=ds.data_source, n_interactions=train.n_ratings,
                   json_path=args.json)
 

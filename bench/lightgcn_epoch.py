@@ -6,16 +6,19 @@ of 2,048 interactions with one uniform negative each, full propagation over the 
 mini-batch (forward and back), Adam lr 1e-3 on the ego embeddings, L2 1e-4 on the batch's ego
 rows:
 
-* fastpoison: `LightGCN`'s epoch (C++ row-parallel SpMM, dense Adam), median of ``--epochs``
-  epochs after one warm-up epoch; its forward sums the last layer only for the batch's rows
+* fastpoison: `LightGCN`'s epoch (C++ row-parallel SpMM, dense Adam), timed whole after one
+  warm-up epoch; its forward sums the last layer only for the batch's rows
   (the only ones the loss reads), where PyTorch propagates every row;
 * PyTorch, three ways: ``torch.sparse.mm`` with the normalised adjacency in COO (the
   straightforward, faithful implementation) and in CSR, both differentiated by autograd; and
   CSR with a backward that reuses the (symmetric) adjacency instead of autograd's transpose.
   Each with ``torch.optim.Adam`` (``torch.set_num_threads(1)``; negatives uniform over all
-  items, not rejected when seen). Timed over ``--torch-batches`` mini-batches after two
-  warm-up ones, the median batch multiplied by the epoch's batch count (an extrapolated
-  epoch: a full one takes minutes).
+  items, not rejected when seen). After two warm-up mini-batches, each timing is
+  ``--torch-batches`` mini-batches scaled to the epoch's batch count (an extrapolated epoch:
+  a full one takes minutes).
+
+The four take turns, one timing each, for ``--epochs`` rounds; the median of each, and the
+median over rounds of each round's ratio to ours (with its range), are printed.
 
 torch is optional (``pip install ".[bench]"``); if missing it is reported and skipped.
 
@@ -29,7 +32,7 @@ import time
 
 import numpy as np
 
-from _epochs import report_epochs
+from _epochs import Timer, interleaved, report_epochs, timer_of
 from fastpoison.data.datasets import load_dataset
 from fastpoison.data.ratings import RatingData
 from fastpoison.models import LightGCN
@@ -37,26 +40,22 @@ from fastpoison.models import LightGCN
 FACTORS, LAYERS, BATCH, LR, REG = 64, 3, 2048, 1e-3, 1e-4
 
 
-def ours(train: RatingData, epochs: int) -> list[float]:
-    """Seconds of each of ``epochs`` epochs, after one untimed warm-up."""
+def ours(train: RatingData) -> Timer:
+    """A Timer of one epoch of ours (the warm-up epoch run)."""
     model = LightGCN(factors=FACTORS, layers=LAYERS, lr=LR, reg=REG, batch_size=BATCH, threads=1)
     model.start(train, train, seed=0)
     model._prepare(train.normalized(), seed=0)
-    times = []
-    for epoch in range(epochs + 1):
-        start = time.perf_counter()
-        model._run_epoch(epoch)
-        times.append(time.perf_counter() - start)
-    return times[1:]
+    epochs = iter(range(1 << 30))
+    return timer_of(lambda: model._run_epoch(next(epochs)))
 
 
 TORCH_VARIANTS = {"torch COO (extrapolated)": ("coo", False), "torch CSR (extrapolated)": ("csr", False),
                   "torch CSR, symmetric backward": ("csr", True)}
 
 
-def with_torch(train: RatingData, batches: int, layout: str, symmetric: bool) -> list[float]:
-    """Seconds of each of ``batches`` mini-batches (after two untimed ones), scaled to an
-    epoch: the adjacency in ``layout`` ("coo" or "csr"); with ``symmetric``, the propagation's
+def with_torch(train: RatingData, batches: int, layout: str, symmetric: bool) -> Timer:
+    """A Timer of ``batches`` mini-batches scaled to an epoch (two untimed ones run first):
+    the adjacency in ``layout`` ("coo" or "csr"); with ``symmetric``, the propagation's
     backward multiplies by the adjacency itself (it is symmetric) instead of autograd's."""
     import torch
 
@@ -106,19 +105,23 @@ def with_torch(train: RatingData, batches: int, layout: str, symmetric: bool) ->
         optimizer.step()
 
     per_epoch = math.ceil(len(users) / BATCH)
-    times = []
-    for b in range(batches + 2):
+    done = iter(range(1 << 30))
+    for _ in range(2):
+        step(next(done) % per_epoch)
+
+    def timed() -> float:
         start = time.perf_counter()
-        step(b % per_epoch)
-        times.append((time.perf_counter() - start) * per_epoch)
-    return times[2:]
+        for _ in range(batches):
+            step(next(done) % per_epoch)
+        return (time.perf_counter() - start) * per_epoch / batches
+    return timed
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="ml-1m")
     ap.add_argument("--data-dir")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5, help="timings of each method, one per round")
     ap.add_argument("--torch-batches", type=int, default=10)
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -126,12 +129,13 @@ def main() -> None:
     train = ds.split.train
     print(f"{args.dataset} ({ds.data_source}): {train.n_users} users x {train.n_items} items, "
           f"{train.n_ratings} interactions; d={FACTORS}, {LAYERS} layers, batch {BATCH}, one thread")
-    results: dict[str, list[float] | str] = {"fastpoison": ours(train, args.epochs)}
+    timers: dict[str, Timer | str] = {"fastpoison": ours(train)}
     for name, (layout, symmetric) in TORCH_VARIANTS.items():
         try:
-            results[name] = with_torch(train, args.torch_batches, layout, symmetric)
+            timers[name] = with_torch(train, args.torch_batches, layout, symmetric)
         except ImportError as e:
-            results[name] = f"skipped: {e}"
+            timers[name] = f"skipped: {e}"
+    results = interleaved(timers, args.epochs)
     report_epochs(results, dataset=args.dataset, data_source=ds.data_source, n_interactions=train.n_ratings,
                   json_path=args.json)
 
