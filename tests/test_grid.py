@@ -317,3 +317,18 @@ def test_report_holds_each_victim_against_popularity():
     text = to_markdown([victim, pop])
     assert "Clean test HR (every test user): mf 0.2000, popularity 0.3000: the victim ranks below popularity." in text
     assert to_markdown([victim]).count("Clean test HR") == 0  # no baseline in the records: no line
+
+
+def test_workers_give_warnings_in_the_commands_one_line_form(tmp_path, monkeypatch, capfd):
+    """A warning raised in a worker process (here: no real FilmTrust, so its twin is used)
+    reaches stderr as the command's one line, not Python's form with the source line."""
+    from fastpoison.cli import main
+
+    monkeypatch.delenv("FASTPOISON_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\ndataset = "filmtrust"\nmodel = "pop"\nattack = "none"\nseeds = 2\n')
+    assert main(["grid", str(grid), "--out", str(tmp_path / "out"), "--workers", "2", "--quiet"]) == 0
+    err = capfd.readouterr().err
+    assert "fastpoison: filmtrust: no real data found" in err
+    assert "SyntheticFallbackWarning" not in err and "load_dataset(" not in err

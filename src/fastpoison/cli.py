@@ -24,7 +24,7 @@ from .data.paths import data_roots
 from .data.registry import paper_hr_k
 from .data.targets import choose_targets
 from .defenses import DEFENSES, with_settings
-from .errors import FastPoisonError
+from .errors import FastPoisonError, one_line_warning
 from .jsonio import dumps
 from .eval.bench import STANDARD_ATTACKS, STANDARD_DEFENSES, accuracy_table, protocol, standard_grid, timing_table
 from .eval.experiment import DEFAULT_KS, STAGE_METRICS, STAGES, ExperimentSpec, run_experiment
@@ -631,13 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    print(f"fastpoison: {message}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastpoison`` command; returns the exit status."""
-    warnings.showwarning = _one_line_warnings  # type: ignore[assignment]
+    warnings.showwarning = one_line_warning  # type: ignore[assignment]
     try:
         load_plugins()
         args = build_parser().parse_args(argv)

@@ -1,5 +1,9 @@
-"""Exceptions shared by every stage of fastpoison."""
+"""Exceptions shared by every stage of fastpoison, and the one-line form its command gives
+warnings in."""
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 
 class FastPoisonError(Exception):
@@ -19,3 +23,9 @@ class DataError(FastPoisonError, ValueError):
         super().__init__(where + message)
         self.path = path
         self.line = line
+
+
+def one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A `warnings.showwarning` that prints ``fastpoison: MESSAGE`` on stderr, without the
+    source line Python's default adds (the command's form, in its worker processes too)."""
+    print(f"fastpoison: {message}", file=sys.stderr)

@@ -15,6 +15,7 @@ import multiprocessing
 import platform
 import time
 import traceback
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -24,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.datasets import load_dataset
+from ..errors import one_line_warning
 from ..plugins import load_plugins
 from .experiment import ExperimentSpec, run_experiment
 from .grid import clean_key, distinct, share_key
@@ -99,10 +101,18 @@ def _inline(tasks: list[list[dict[str, Any]]], folder: str) -> Iterable[list[tup
     return (run_task(t, folder) for t in tasks)
 
 
+def _warn_in_one_line() -> None:
+    """A worker's initializer: warnings in the command's one-line form."""
+    warnings.showwarning = one_line_warning  # type: ignore[assignment]
+
+
 def _processes(workers: int) -> Submit:
     def submit(tasks: list[list[dict[str, Any]]], folder: str) -> Iterable[list[tuple[str, bool]]]:
         context = multiprocessing.get_context("spawn")  # no fork after OpenMP threads started
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # Workers give warnings as the parent does when it is the command (one line each).
+        one_line = warnings.showwarning is one_line_warning
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                    initializer=_warn_in_one_line if one_line else None) as pool:
             futures = [pool.submit(run_task, t, folder) for t in tasks]
             for future in cf.as_completed(futures):
                 yield future.result()
