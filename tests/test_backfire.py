@@ -65,6 +65,8 @@ def specs() -> tuple[ExperimentSpec, ExperimentSpec]:
 def test_reasons():
     assert backfire.reasons(0.2, 0.1) == [] and backfire.reasons(0.2, 0.2) == []
     assert backfire.reasons(0.1, 0.2)[0].startswith("target HR 0.1000 attacked -> 0.2000")
+    # One hit in 73,000 pairs is a backfire too, and the line shows it rather than 0.0000 -> 0.0000.
+    assert backfire.reasons(0.0, 1.37e-5) == ["target HR 0.00000 attacked -> 0.00001 defended"]
     assert backfire.reasons(0.2, 0.1, -50.0, -80.0)[0].startswith("targets moved up 80 ranks")
     assert backfire.reasons(0.2, 0.1, -80.0, -50.0) == []
     assert backfire.reasons(0.2, 0.1, 300.0, 4.0) == []  # the attack demoted them; the defense promoted none

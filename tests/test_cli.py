@@ -208,6 +208,7 @@ def test_bench_runs_the_standard_grid_and_tabulates(tmp_path, capsys):
     text = capsys.readouterr().out
     assert summary["protocol"] in text.splitlines()[0]  # the header says which targets the bench promotes
     assert "| none | " in text and "| rvd | " in text and "ms per user" in text and "test HR clean" in text
+    assert "cell total: the cell's own wall time" in text  # why a total can be below its stages
     assert "Popularity's clean test HR: 0." in text and "below it: mf" in text  # 2-epoch victims rank worse
     assert main([*argv, "--resume"]) == 0 and json.loads((tmp_path / "bench.json").read_text())["skipped"] == 9
 

@@ -49,6 +49,15 @@ def cost_of_result(result: Mapping[str, Any]) -> list[str] | None:
     return accuracy_cost(before["mean"], defended["mean"])
 
 
+def _told_apart(a: float, b: float) -> tuple[str, str]:
+    """a and b to 4 decimals, or to as many more (up to 8) as it takes to tell them apart."""
+    for digits in range(4, 9):
+        shown = f"{a:.{digits}f}", f"{b:.{digits}f}"
+        if shown[0] != shown[1]:
+            break
+    return shown
+
+
 def reasons(hr_attack: float, hr_defense: float, shift_attack: float | None = None,
             shift_defense: float | None = None) -> list[str]:
     """Why a defended cell backfired (empty if it did not): mean target HR defended above
@@ -57,7 +66,8 @@ def reasons(hr_attack: float, hr_defense: float, shift_attack: float | None = No
     Missing or nan figures are not judged."""
     found = []
     if not (math.isnan(hr_attack) or math.isnan(hr_defense)) and hr_defense > hr_attack:
-        found.append(f"target HR {hr_attack:.4f} attacked -> {hr_defense:.4f} defended")
+        attacked, defended = _told_apart(hr_attack, hr_defense)
+        found.append(f"target HR {attacked} attacked -> {defended} defended")
     if (shift_attack is not None and shift_defense is not None and not math.isnan(shift_attack)
             and not math.isnan(shift_defense) and shift_defense < min(shift_attack, 0.0)):
         found.append(f"targets moved up {-shift_defense:.0f} ranks on average against the clean model, "

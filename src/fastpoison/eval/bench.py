@@ -64,15 +64,18 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 def timing_table(records: Iterable[dict[str, Any]]) -> str:
     """Markdown: per model, attack and defense, the mean over seeds of each stage's seconds
-    (the attack, the clean and the attacked fit, the defense's set-up, the evaluation), the
-    milliseconds per served user and the cell's total seconds (stages reused from another
-    cell of the grid cost nothing in its total)."""
+    (the attack, the clean and the attacked fit, the defense's set-up, the evaluations), the
+    milliseconds per served user and the cell's total seconds, under a line that says how
+    they add up (stages reused from another cell of the grid cost nothing in its total)."""
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record.get("error") is None and record.get("result"):
             spec = record["spec"]
             rows[(spec["model"], spec["attack"] or "none", defense_label(spec))].append(record["result"]["timings"])
-    lines = ["| model | attack | defense | attack s | fit s | attacked fit s | defense fit s | ms per user | evaluate s "
+    lines = ["Seconds of each stage, its own cost also where a cell reused it from another cell of the grid "
+             "(evaluate: the clean, attacked and defended evaluations); cell total: the cell's own wall time, in "
+             "which reused stages cost nothing, so it can be below the sum of its stages.", "",
+             "| model | attack | defense | attack s | fit s | attacked fit s | defense fit s | ms per user | evaluate s "
              "| cell total s |", "|---" * 10 + "|"]
     for (model, attack, defense), timings in sorted(rows.items()):
         t = {name: _mean(x.get(name) for x in timings) for name in TIMINGS}
