@@ -83,6 +83,10 @@ def test_cells_sharing_work_give_the_same_results_as_alone(tmp_path):
                              "seeds": 2}})
     assert [len(t) for t in plan_tasks(mixed, workers=2)] == [4, 4]  # per seed: both attacks share the clean fit
     assert [len(t) for t in plan_tasks(mixed, workers=3)] == [2, 2, 2, 2]  # split per attack to feed the workers
+    # One big group beside a one-cell baseline (the bench's popularity cell): split too, or a
+    # worker idles while the other runs every cell of the big group.
+    lopsided = [*expand({"grid": {"dataset": "synthetic:filmtrust", "model": "pop"}}), *(c for c in mixed if c.seed == 0)]
+    assert [len(t) for t in plan_tasks(lopsided, workers=2)] == [1, 2, 2]
     shared: dict = {}
     together = [run_experiment(c, shared=shared) for c in cells]
     assert len([k for k in shared if k[0] == "clean"]) == 1 and len([k for k in shared if k[0] == "attacked"]) == 1

@@ -83,13 +83,14 @@ def _forget_attack(shared: dict[Any, Any]) -> None:
 
 
 def plan_tasks(cells: Sequence[ExperimentSpec], workers: int = 1) -> list[list[ExperimentSpec]]:
-    """Cells grouped by `clean_key` (or by `share_key` when that gives fewer groups than
-    ``workers``), groups in order of first appearance."""
+    """Cells grouped by `clean_key`, or by `share_key` when a `clean_key` group holds more than
+    a worker's share of the cells (so that, say, one big group beside a one-cell baseline does
+    not leave a worker idle); groups in order of first appearance."""
     for grouping in (clean_key, share_key):
         groups: dict[tuple[Any, ...], list[ExperimentSpec]] = defaultdict(list)
         for cell in cells:
             groups[grouping(cell)].append(cell)
-        if len(groups) >= workers:
+        if max(map(len, groups.values()), default=0) * workers <= len(cells):
             break
     return list(groups.values())
 
