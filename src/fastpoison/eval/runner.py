@@ -3,7 +3,8 @@
 Cells of one dataset, model and seed form one task, run in one process with a shared memo:
 one clean training per task, and one poisoned set and one attacked training per attack
 (cells run attack by attack, and an attack's work is dropped when the next one starts).
-When that leaves fewer tasks than workers, tasks are split per attack instead. Each cell's record is written by the process that ran it, atomically, as soon as
+When one such task holds more than a worker's share of the cells, tasks are split per attack
+instead. Each cell's record is written by the process that ran it, atomically, as soon as
 it is done, so a killed grid loses at most the cells in flight; ``resume`` skips cells that
 already have a record without an error. A cell that raises records its error and the grid
 goes on.
