@@ -17,6 +17,7 @@ a missing one is reported and skipped.
 from __future__ import annotations
 
 import argparse
+
 import numpy as np
 
 from _epochs import Timer, interleaved, report_epochs, timer_of
