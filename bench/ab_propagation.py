@@ -23,9 +23,14 @@ import numpy as np
 from fastpoison.data.datasets import load_dataset
 
 
-def load_build(path: str) -> ModuleType:
-    """The ``_core`` extension at ``path``, loaded beside any other."""
-    spec = importlib.util.spec_from_file_location("_core", path)
+def load_build(path: str, slot: int) -> ModuleType:
+    """The ``_core`` extension at ``path``, loaded beside the others as ``build<slot>._core``.
+
+    Each build needs a name of its own: Python hands back the module already loaded under a
+    name, whatever the file, so two builds both loaded as ``_core`` would both run the first.
+    The last part of the name stays ``_core``, which names the extension's init function.
+    """
+    spec = importlib.util.spec_from_file_location(f"build{slot}._core", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"not an extension module: {path}")
     module = importlib.util.module_from_spec(spec)
@@ -40,7 +45,9 @@ def main() -> None:
     ap.add_argument("--data-dir")
     ap.add_argument("--rounds", type=int, default=30)
     args = ap.parse_args()
-    builds = {path: load_build(path) for path in args.builds}
+    if len(set(args.builds)) != len(args.builds):
+        raise SystemExit("give each build once")
+    builds = {path: load_build(path, slot) for slot, path in enumerate(args.builds)}
     train = load_dataset(args.dataset, args.data_dir).split.train
     users, items, _ = train.coo()
     users, items = np.asarray(users, np.int32), np.asarray(items, np.int32)

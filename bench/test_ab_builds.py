@@ -1,0 +1,22 @@
+"""bench/ab_propagation.py loads each build it compares as a module of its own."""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from fastpoison import _core
+
+_spec = importlib.util.spec_from_file_location("_ab_propagation", Path(__file__).with_name("ab_propagation.py"))
+_ab = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_ab)
+
+
+def test_two_builds_load_as_two_modules(tmp_path):
+    paths = []
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+        paths.append(shutil.copy(_core.__file__, tmp_path / name / Path(_core.__file__).name))
+    old, new = (_ab.load_build(path, slot) for slot, path in enumerate(paths))
+    assert old is not new and old.__file__ != new.__file__
+    assert old.lightgcn_propagate is not new.lightgcn_propagate
