@@ -186,6 +186,43 @@ def test_topk_agrees_with_numpy_sort():
         assert got.tolist() == want.tolist()
 
 
+def _top_k_reference(row: np.ndarray, k: int) -> list[int]:
+    """The k best scored items of a row (ties: lower id), -1 padded: numpy's sort."""
+    scored = np.flatnonzero(row > -np.inf)  # NaN and -inf never rank
+    order = scored[np.lexsort((scored, -row[scored]))][:k]
+    return order.tolist() + [-1] * (k - len(order))
+
+
+@pytest.mark.parametrize("k", [1, 50, 500, 625])
+@pytest.mark.parametrize("rows_of", ["normal", "ties", "ascending", "masked", "nan"])
+def test_topk_of_wide_rows_agrees_with_numpy_sort(k, rows_of):
+    # Rows of 5,000 items take the sampled-threshold path (and the heap when it misjudges).
+    rng = np.random.default_rng(k)
+    scores = rng.standard_normal((6, 5000)).astype(np.float32)
+    if rows_of == "ties":
+        scores = rng.integers(0, 40, scores.shape).astype(np.float32)
+    elif rows_of == "ascending":
+        scores = np.sort(scores, axis=1)
+    elif rows_of == "masked":
+        scores[rng.random(scores.shape) < np.array([0.0, 0.5, 0.9, 0.99, 0.999, 1.0])[:, None]] = -np.inf
+    elif rows_of == "nan":
+        scores[rng.random(scores.shape) < 0.3] = np.nan
+    items, top = _core.topk_rows(scores, k, 2)
+    for row, got, got_scores in zip(scores, items, top):
+        want = _top_k_reference(row, k)
+        assert got.tolist() == want
+        assert got_scores.tolist() == [row[i] if i >= 0 else -np.inf for i in want]
+
+
+def test_topk_is_exact_when_the_sampled_threshold_is_too_high():
+    # Every 4th score (the sampled ones, at this width) is large: fewer than k reach the threshold.
+    scores = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+    scores[:, ::4] += 100.0
+    items, _ = _core.topk_rows(scores, 300, 1)
+    for row, got in zip(scores, items):
+        assert got.tolist() == _top_k_reference(row, 300)
+
+
 @pytest.mark.parametrize("mutate, message", [
     (lambda a: a.update(users=a["users"].astype(np.int64)), "users must have dtype int32"),
     (lambda a: a.update(P=a["P"].astype(np.float64)), "P must have dtype float32"),
