@@ -16,7 +16,7 @@ constexpr int64_t kNeighboursAhead = 4;  // neighbour rows prefetched ahead
 // null): s = sum over r's neighbours c of src[c]; out[r] += alpha * norm[r] * s, and
 // dst[r] = norm[r]^2 * s unless dst is null.
 template <class S>
-FP_HOT void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* norm, const float* src, float* dst,
+FP_HOT_WIDE void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* norm, const float* src, float* dst,
                         float* out, float alpha, int d_runtime, const int32_t* only, int64_t lo, int64_t hi) {
     const int d = S::dim(d_runtime);
     constexpr int kFixed = S::fixed_dim;
@@ -28,10 +28,10 @@ FP_HOT void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* 
         float* o = out + static_cast<size_t>(r) * d;
         float* t = dst == nullptr ? nullptr : dst + static_cast<size_t>(r) * d;
         if constexpr (kFixed > 0) {
-            static_assert(kFixed % 8 == 0, "fixed sizes are whole vectors");
-            vec8 acc[kFixed / 8];
-#pragma GCC unroll 16
-            for (int v = 0; v < kFixed / 8; ++v) acc[v] = vec8{};
+            static_assert(kFixed % 16 == 0, "fixed sizes are whole vectors");
+            vec16 acc[kFixed / 16];
+#pragma GCC unroll 8
+            for (int v = 0; v < kFixed / 16; ++v) acc[v] = vec16{};
             for (int64_t k = a; k < b; ++k) {
                 if (k + kNeighboursAhead < b) {
                     const float* ahead = src + static_cast<size_t>(nbr[k + kNeighboursAhead]) * kFixed;
@@ -39,14 +39,14 @@ FP_HOT void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* 
                     for (int f = 0; f < kFixed; f += 16) __builtin_prefetch(ahead + f, 0, 3);
                 }
                 const float* x = src + static_cast<size_t>(nbr[k]) * kFixed;
-#pragma GCC unroll 16
-                for (int v = 0; v < kFixed / 8; ++v) acc[v] += load8(x + 8 * v);
+#pragma GCC unroll 8
+                for (int v = 0; v < kFixed / 16; ++v) acc[v] += load16(x + 16 * v);
             }
-            const vec8 wo = splat8(alpha * w), wd = splat8(w * w);
-#pragma GCC unroll 16
-            for (int v = 0; v < kFixed / 8; ++v) {
-                store8(o + 8 * v, load8(o + 8 * v) + wo * acc[v]);
-                if (t != nullptr) store8(t + 8 * v, wd * acc[v]);
+            const vec16 wo = splat16(alpha * w), wd = splat16(w * w);
+#pragma GCC unroll 8
+            for (int v = 0; v < kFixed / 16; ++v) {
+                store16(o + 16 * v, load16(o + 16 * v) + wo * acc[v]);
+                if (t != nullptr) store16(t + 16 * v, wd * acc[v]);
             }
         } else {
             float* s = scratch.data();

@@ -7,6 +7,7 @@
 
 #include "adam.hpp"
 #include "bpr_triples.hpp"
+#include "huge_pages.hpp"
 
 namespace fp {
 
@@ -48,7 +49,7 @@ public:
 private:
     const BipartiteGraph& g_;
     int d_, layers_, threads_;
-    std::vector<float> ping_, pong_;  // D^-1/2 E_l, users' rows then items'
+    HugePageFloats ping_, pong_;  // D^-1/2 E_l, users' rows then items' (read at random: huge pages)
 };
 
 // A batch of triples (users[k], pos[k], neg[k]), k < n.

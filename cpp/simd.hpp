@@ -20,6 +20,14 @@ FP_INLINE vec8 load8(const float* p) { return *reinterpret_cast<const vec8*>(p);
 FP_INLINE void store8(float* p, vec8 v) { *reinterpret_cast<vec8*>(p) = v; }
 FP_INLINE vec8 splat8(float x) { return vec8{x, x, x, x, x, x, x, x}; }
 
+// Sixteen floats: one register in an FP_HOT_WIDE function's AVX-512 clone, two or four in
+// the others (the same arithmetic lane by lane, so the same results).
+typedef float vec16 __attribute__((vector_size(64), aligned(4)));
+
+FP_INLINE vec16 load16(const float* p) { return *reinterpret_cast<const vec16*>(p); }
+FP_INLINE void store16(float* p, vec16 v) { *reinterpret_cast<vec16*>(p) = v; }
+FP_INLINE vec16 splat16(float x) { return vec16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+
 // a . b with four independent accumulators (the add chain, not the FMA unit, is the limit).
 FP_INLINE float dot(const float* a, const float* b, int d) {
     vec8 s0{}, s1{}, s2{}, s3{};
