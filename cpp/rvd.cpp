@@ -31,7 +31,7 @@ class Overlay {
         memo_step_ = -1;
     }
     // Row r brought up to date at `step`; the caller applies step's own decay in its update.
-    float* write(int64_t r, int64_t step) {
+    FP_INLINE float* write(int64_t r, int64_t step) {
         int32_t& s = slot_[r];
         float* row;
         if (s < 0) {
@@ -52,7 +52,7 @@ class Overlay {
         return row;
     }
     // The stored row and the factor that brings it up to date at `step`.
-    const float* read(int64_t r, int64_t step, float& factor) const {
+    FP_INLINE const float* read(int64_t r, int64_t step, float& factor) const {
         const int32_t s = slot_[r];
         if (s < 0) {
             factor = base_factor(step);
@@ -62,7 +62,7 @@ class Overlay {
         return rows_.data() + static_cast<size_t>(s) * width_;
     }
     // The factor that brings a row never written up to date at `step`.
-    float base_factor(int64_t step) const {
+    FP_INLINE float base_factor(int64_t step) const {
         if (step != memo_step_) {
             memo_step_ = step;
             memo_factor_ = decay(step);
@@ -77,7 +77,7 @@ class Overlay {
     const std::vector<int64_t>& touched() const { return touched_; }
 
   private:
-    float decay(int64_t steps) const {
+    FP_INLINE float decay(int64_t steps) const {
         return steps <= 0 || keep_ == 1.0f ? 1.0f : static_cast<float>(std::pow(static_cast<double>(keep_), steps));
     }
 
@@ -123,15 +123,15 @@ struct Tuned {
         Bi.end();
     }
 
-    float* a(int64_t r) { return A.write(r, step); }
-    float* q(int32_t i) { return Q.write(i, step); }
-    float* bu(int64_t u) { return Bu.write(u, step); }
-    float* bi(int32_t i) { return Bi.write(i, step); }
+    FP_INLINE float* a(int64_t r) { return A.write(r, step); }
+    FP_INLINE float* q(int32_t i) { return Q.write(i, step); }
+    FP_INLINE float* bu(int64_t u) { return Bu.write(u, step); }
+    FP_INLINE float* bi(int32_t i) { return Bi.write(i, step); }
     float mu() const { return p.mu; }
 
     // The up-to-date bias terms without copying rows (for scoring every item).
     template <class S>
-    float bias_now(S, int64_t u, int32_t i) const {
+    FP_INLINE float bias_now(S, int64_t u, int32_t i) const {
         if constexpr (S::bias) {
             float fu, fi;
             const float b = Bu.read(u, step, fu)[0], c = Bi.read(i, step, fi)[0];
@@ -163,14 +163,14 @@ class MfTune {
     static int64_t steps_per_pass(int64_t ratings, int /*k*/) { return ratings; }
 
     template <class S>
-    void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
+    FP_INLINE void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
         double sse = 0.0;  // not reported
         for (int64_t x = r.indptr[v]; x < r.indptr[v + 1]; ++x, ++t.step)
             mf_sgd_step(S{}, std::false_type{}, t, shrink, pl_, v, r.indices[x], r.values[x], S::dim(t.p.d), sse);
     }
 
     template <class S>
-    const float* user(S, Tuned& t, const CsrView& /*r*/, int64_t u) { return t.a(u); }
+    FP_INLINE const float* user(S, Tuned& t, const CsrView& /*r*/, int64_t u) { return t.a(u); }
 
   private:
     const Objective squared_error_{};
@@ -186,7 +186,7 @@ class NsvdTune {
     static int64_t steps_per_pass(int64_t /*ratings*/, int k) { return k; }
 
     template <class S>
-    void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
+    FP_INLINE void pass(S, Tuned& t, const ForgetShrink& shrink, const CsrView& r, int64_t v) {
         if (r.indptr[v] == r.indptr[v + 1]) return;
         double sse = 0.0;  // not reported
         nsvd_sgd_step(S{}, t, shrink, r, v, pu_.data(), g_.data(), S::dim(t.p.d), sse);
@@ -194,7 +194,7 @@ class NsvdTune {
     }
 
     template <class S>
-    const float* user(S, Tuned& t, const CsrView& r, int64_t u) {
+    FP_INLINE const float* user(S, Tuned& t, const CsrView& r, int64_t u) {
         std::fill(pu_.begin(), pu_.end(), 0.0f);
         implicit_user(r, u, S::dim(t.p.d), pu_.data(), [&](int32_t j) { return t.a(j); });
         return pu_.data();
@@ -206,7 +206,7 @@ class NsvdTune {
 
 // Scores every item for user u from its tuned vector, masks u's rated items and writes the top_k.
 template <class S>
-void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* user_vec, float* scores,
+FP_INLINE void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* user_vec, float* scores,
                     int top_k, int32_t* out_items, float* out_scores) {
     const int d = S::dim(t.p.d);
     const int64_t m = t.p.n_items;
@@ -228,6 +228,25 @@ void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* us
     topk_rows(scores, 1, m, top_k, out_items, out_scores, 1);
 }
 
+// One user's fine-tune on its k neighbours `nb` and its top_k (serve's work per user), compiled
+// per ISA: the overlay's copies and the model's steps inline into each clone.
+template <class Model, class S>
+FP_HOT void serve_user(S, Tuned& t, Model& model, const CsrView& r, int64_t u, const int32_t* nb, int k,
+                       const RvdConfig& cfg, const float* prior, float* scores, int32_t* out_items,
+                       float* out_scores) {
+    int64_t ratings = 0;
+    for (int j = 0; j < k; ++j) ratings += r.indptr[nb[j] + 1] - r.indptr[nb[j]];
+    const int64_t steps = static_cast<int64_t>(cfg.epochs) * Model::steps_per_pass(ratings, k);
+    const float keep = steps > 0 ? static_cast<float>(std::pow(static_cast<double>(cfg.forget), 1.0 / steps)) : 1.0f;
+    const ForgetShrink shrink{cfg.lr, keep, prior};
+    // The user need not be one of its neighbours: room for its own rows too.
+    t.begin(k + 1, std::min<int64_t>(t.p.n_items, ratings + r.indptr[u + 1] - r.indptr[u]), keep);
+    for (int e = 0; e < cfg.epochs; ++e)
+        for (int j = 0; j < k; ++j) model.pass(S{}, t, shrink, r, nb[j]);
+    tuned_top_k(S{}, t, r, u, model.user(S{}, t, r, u), scores, cfg.top_k, out_items, out_scores);
+    t.end();
+}
+
 // mf_rvd_top_k / nsvd_rvd_top_k of rvd.hpp for the model kind `Model` (MfTune or NsvdTune) at
 // shape S; `prior` as in ForgetShrink.
 template <class Model, class S>
@@ -239,23 +258,9 @@ void serve(S, const FactorParams& base, const CsrView& r, const RvdQueries& q, c
         Model model(S::dim(base.d));
         std::vector<float> scores(static_cast<size_t>(base.n_items));
 #pragma omp for schedule(dynamic, 4)
-        for (int64_t n = 0; n < q.n; ++n) {
-            const int32_t* nb = q.neighbours + n * q.k;
-            const int64_t u = q.users[n];
-            int64_t ratings = 0;
-            for (int j = 0; j < q.k; ++j) ratings += r.indptr[nb[j] + 1] - r.indptr[nb[j]];
-            const int64_t steps = static_cast<int64_t>(cfg.epochs) * Model::steps_per_pass(ratings, q.k);
-            const float keep =
-                steps > 0 ? static_cast<float>(std::pow(static_cast<double>(cfg.forget), 1.0 / steps)) : 1.0f;
-            const ForgetShrink shrink{cfg.lr, keep, prior};
-            // The user need not be one of its neighbours: room for its own rows too.
-            t.begin(q.k + 1, std::min<int64_t>(base.n_items, ratings + r.indptr[u + 1] - r.indptr[u]), keep);
-            for (int e = 0; e < cfg.epochs; ++e)
-                for (int j = 0; j < q.k; ++j) model.pass(S{}, t, shrink, r, nb[j]);
-            tuned_top_k(S{}, t, r, u, model.user(S{}, t, r, u), scores.data(), cfg.top_k,
-                           out_items + n * cfg.top_k, out_scores + n * cfg.top_k);
-            t.end();
-        }
+        for (int64_t n = 0; n < q.n; ++n)
+            serve_user(S{}, t, model, r, q.users[n], q.neighbours + n * q.k, q.k, cfg, prior, scores.data(),
+                       out_items + n * cfg.top_k, out_scores + n * cfg.top_k);
     }
 }
 
