@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import platform
 import time
 import traceback
@@ -23,6 +24,7 @@ from importlib.metadata import version
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..data.datasets import load_dataset
@@ -103,18 +105,32 @@ def _inline(tasks: list[list[dict[str, Any]]], folder: str) -> Iterable[list[tup
     return (run_task(t, folder) for t in tasks)
 
 
-def _warn_in_one_line() -> None:
-    """A worker's initializer: warnings in the command's one-line form."""
-    warnings.showwarning = one_line_warning  # type: ignore[assignment]
+def blas_threads_per_worker(workers: int) -> int:
+    """BLAS threads for each of ``workers`` local processes: their share of the cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _start_worker(one_line: bool, blas_threads: int) -> None:
+    """A worker's initializer: BLAS on ``blas_threads`` threads, and warnings in the command's
+    one-line form when ``one_line``."""
+    threadpool_limits(blas_threads, user_api="blas")
+    if one_line:
+        warnings.showwarning = one_line_warning  # type: ignore[assignment]
+
+
+def worker_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """``workers`` spawned processes (no fork after OpenMP threads started), each with its
+    share of the cores for BLAS: with BLAS's default of every core in every worker, two
+    workers' matrix products oversubscribe the cores and RVD's paper step, for one, runs at
+    half speed. Warnings come in the command's one-line form when the parent gives them so."""
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_start_worker,
+                                  initargs=(warnings.showwarning is one_line_warning, blas_threads_per_worker(workers)))
 
 
 def _processes(workers: int) -> Submit:
     def submit(tasks: list[list[dict[str, Any]]], folder: str) -> Iterable[list[tuple[str, bool]]]:
-        context = multiprocessing.get_context("spawn")  # no fork after OpenMP threads started
-        # Workers give warnings as the parent does when it is the command (one line each).
-        one_line = warnings.showwarning is one_line_warning
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                    initializer=_warn_in_one_line if one_line else None) as pool:
+        with worker_pool(workers) as pool:
             futures = [pool.submit(run_task, t, folder) for t in tasks]
             for future in cf.as_completed(futures):
                 yield future.result()
