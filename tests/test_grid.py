@@ -342,12 +342,14 @@ def test_workers_give_warnings_in_the_commands_one_line_form(tmp_path, monkeypat
 def test_workers_share_the_cores_for_blas():
     """Each local worker's BLAS runs on its share of the cores, not on all of them (two
     workers' products would oversubscribe the cores)."""
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     from fastpoison.eval.runner import blas_threads_per_worker, worker_pool
 
     assert blas_threads_per_worker(2) == max(1, (os.cpu_count() or 1) // 2)
     assert blas_threads_per_worker(10 ** 6) == 1
+    with threadpool_limits(1, user_api="blas"):  # as OPENBLAS_NUM_THREADS=1 would
+        assert blas_threads_per_worker(1) == 1
     with worker_pool(2) as pool:
         pools = pool.submit(threadpool_info).result()
     assert {p["num_threads"] for p in pools if p["user_api"] == "blas"} == {blas_threads_per_worker(2)}

@@ -24,7 +24,7 @@ from importlib.metadata import version
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 from tqdm.auto import tqdm
 
 from ..data.datasets import load_dataset
@@ -106,8 +106,11 @@ def _inline(tasks: list[list[dict[str, Any]]], folder: str) -> Iterable[list[tup
 
 
 def blas_threads_per_worker(workers: int) -> int:
-    """BLAS threads for each of ``workers`` local processes: their share of the cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    """BLAS threads for each of ``workers`` local processes: their share of the cores, and
+    no more than this process's BLAS uses (so ``OPENBLAS_NUM_THREADS=1`` holds in workers)."""
+    share = max(1, (os.cpu_count() or 1) // workers)
+    ours = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return min([share, *ours])
 
 
 def _start_worker(one_line: bool, blas_threads: int) -> None:
