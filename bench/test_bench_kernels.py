@@ -46,7 +46,7 @@ from _data import load_ratings  # noqa: E402
 from fastpoison import _core  # noqa: E402
 from fastpoison.defenses import RVD  # noqa: E402
 from fastpoison.data.registry import paper_neighbours  # noqa: E402
-from fastpoison.models import CDAE, MF, AutoRec  # noqa: E402
+from fastpoison.models import CDAE, MF, AutoRec, LightGCN  # noqa: E402
 from fastpoison.models.buffers import aligned_zeros  # noqa: E402
 from fastpoison.models.mf import xavier  # noqa: E402
 from fastpoison.models.scoring import SeenItems, score_top_k  # noqa: E402
@@ -124,6 +124,20 @@ def test_lightgcn_batch_grad(benchmark, ml1m_graph):
     P, Q, users, items, triples = ml1m_graph
     benchmark.pedantic(_core.lightgcn_loss_grad, args=(P, Q, users, items, *triples, 3, 1e-4), rounds=ROUNDS,
                        warmup_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def ml100k_lightgcn():
+    return LightGCN(epochs=2, patience=0, threads=THREADS).fit(load_ratings("synthetic:ml-100k"), seed=0)
+
+
+def test_lightgcn_rvd_paper_one_user(benchmark, ml100k_lightgcn):
+    """RVD's paper step on LightGCN for one user: 40 epochs of LightGCN's own training on
+    the subgraph of 20 neighbours (its propagation buffers are built afresh every epoch)."""
+    model = ml100k_lightgcn
+    neighbours = np.random.default_rng(0).permutation(model.n_users)[None, :20].astype(np.int32)
+    benchmark.pedantic(model.vicinal_fit_top_k, args=(np.array([0], np.int32), neighbours, 50),
+                       kwargs={"epochs": 40}, rounds=ROUNDS, warmup_rounds=1)
 
 
 @pytest.fixture(scope="module")
