@@ -38,8 +38,8 @@ FP_INLINE void adam_update(Grad* __restrict g, float* __restrict p, float* __res
 
 // Adam on the touched rows [lo, hi) of `g`; with `Consume`, each slot is zeroed as it is read.
 template <bool Consume>
-FP_HOT_WIDE void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1, float beta2, float step, float eps,
-                      int64_t lo, int64_t hi) {
+FP_HOT_WIDE void adam_rows(RowGrad& g, float* param, float* m, float* v, float beta1, float beta2, float step,
+                           float eps, int64_t lo, int64_t hi) {
     const int d = g.dim;
     constexpr int64_t kAhead = 4;  // rows ahead whose parameters and moments are prefetched
     for (int64_t k = lo; k < hi; ++k) {
@@ -55,8 +55,8 @@ FP_HOT_WIDE void adam_rows(RowGrad& g, float* param, float* m, float* v, float b
     }
 }
 
-FP_HOT_WIDE void adam_block(const float* g, float* param, float* m, float* v, float beta1, float beta2, float step,
-                       float eps, int64_t lo, int64_t hi) {
+FP_HOT_WIDE void adam_block(const float* g, float* param, float* m, float* v, float beta1, float beta2,
+                            float step, float eps, int64_t lo, int64_t hi) {
     adam_update<false>(g + lo, param + lo, m + lo, v + lo, hi - lo, beta1, beta2, step, eps);
 }
 

@@ -14,8 +14,8 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(__AVX2__)
 #define FP_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-// Plus an AVX-512 clone, for loops written in 16-float vectors (vec16) whose cost is the
-// number of vector instructions, which 512-bit cores halve.
+// Plus an AVX-512 clone, for loops written 16 floats wide (vec16, or `omp simd simdlen(16)`)
+// whose cost is the number of vector instructions, which 512-bit cores halve.
 #define FP_HOT_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FP_HOT
