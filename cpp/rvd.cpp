@@ -207,7 +207,7 @@ class NsvdTune {
 // Scores every item for user u from its tuned vector, masks u's rated items and writes the top_k.
 template <class S>
 FP_INLINE void tuned_top_k(S, const Tuned& t, const CsrView& r, int64_t u, const float* user_vec, float* scores,
-                    int top_k, int32_t* out_items, float* out_scores) {
+                           int top_k, int32_t* out_items, float* out_scores) {
     const int d = S::dim(t.p.d);
     const int64_t m = t.p.n_items;
     // Every item from the base rows (one decay factor for all rows never written), then the
