@@ -16,8 +16,9 @@ constexpr int64_t kNeighboursAhead = 4;  // neighbour rows prefetched ahead
 // null): s = sum over r's neighbours c of src[c]; out[r] += alpha * norm[r] * s, and
 // dst[r] = norm[r]^2 * s unless dst is null.
 template <class S>
-FP_HOT_WIDE void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* norm, const float* src, float* dst,
-                        float* out, float alpha, int d_runtime, const int32_t* only, int64_t lo, int64_t hi) {
+FP_HOT_WIDE void gather_rows(S, const int64_t* ptr, const int32_t* nbr, const float* norm, const float* src,
+                             float* dst, float* out, float alpha, int d_runtime, const int32_t* only, int64_t lo,
+                             int64_t hi) {
     const int d = S::dim(d_runtime);
     constexpr int kFixed = S::fixed_dim;
     std::vector<float> scratch(kFixed > 0 ? 0 : static_cast<size_t>(d));
