@@ -58,6 +58,18 @@ def output_error(a, t, out_sigmoid, log_loss):
 
 
 @njit(cache=True, fastmath=True, nogil=True)
+def output_delta(a, t, out_sigmoid, log_loss):
+    """``d loss / d a`` of `output_error` alone, for steps that need no loss (no log1p)."""
+    if log_loss:
+        e = math.exp(-abs(a))
+        return (1.0 if a >= 0 else e) / (1.0 + e) - t
+    if out_sigmoid:
+        y = _sigmoid(a)
+        return 2.0 * (y - t) * y * (1.0 - y)
+    return 2.0 * (a - t)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
 def loss_grad(rows, users, in_ptr, in_idx, in_val, t_ptr, t_idx, t_val, E, b, D, c, U, out_sigmoid, log_loss,
               gE, gb, gD, gc, gU):
     """Data loss of a batch, its gradients *added* to ``gE, gb, gD, gc, gU``.

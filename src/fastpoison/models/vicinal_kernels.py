@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dae_kernels import output_error
+from .dae_kernels import output_delta
 
 
 class Overlay(NamedTuple):
@@ -79,13 +79,12 @@ def _own_row(rows, own, base, items, i):
 
 @njit(cache=True, fastmath=True, nogil=True)
 def _decode(targets, Z, dZ, ov, base, s, step, out_sigmoid, log_loss):
-    """Output errors of every target at scale ``s`` (loss as `loss_grad`'s, returned as
-    float64); adds ``delta * D[i] / s`` to ``dZ``'s rows, then moves each target item's
-    decoder row and bias by ``-step`` times their gradient."""
+    """Output errors of every target at scale ``s`` (the derivative of `loss_grad`'s loss);
+    adds ``delta * D[i] / s`` to ``dZ``'s rows, then moves each target item's decoder row and
+    bias by ``-step`` times their gradient."""
     ptr, rows, vals = targets
     h = Z.shape[1]
     deltas = np.empty(rows.shape[0], np.float32)
-    loss = 0.0
     for i in range(ptr.shape[0] - 1):
         if ptr[i] == ptr[i + 1]:
             continue
@@ -93,9 +92,7 @@ def _decode(targets, Z, dZ, ov, base, s, step, out_sigmoid, log_loss):
         gc = np.float32(0.0)
         for j in range(ptr[i], ptr[i + 1]):
             z, dz = Z[rows[j]], dZ[rows[j]]
-            err, delta = output_error(s * (_dot(d, z) + ov.c[i]), vals[j], out_sigmoid, log_loss)
-            loss += err
-            e = deltas[j] = delta
+            e = deltas[j] = output_delta(s * (_dot(d, z) + ov.c[i]), vals[j], out_sigmoid, log_loss)
             gc += e
             for k in range(h):
                 dz[k] += e * d[k]
@@ -104,7 +101,6 @@ def _decode(targets, Z, dZ, ov, base, s, step, out_sigmoid, log_loss):
             z, e = Z[rows[j]], step * deltas[j]
             for k in range(h):
                 d[k] -= e * z[k]
-    return loss
 
 
 @njit(cache=True, fastmath=True, nogil=True)
@@ -157,12 +153,11 @@ def vicinal_step(targets, inputs, users, Z, next_inputs, next_users, next_pre, o
     """One full-batch SGD step of the overlay at scale ``s`` on a batch (item-major
     ``targets`` and ``inputs``, row ``r``'s local user ``users[r]``, hidden layer ``Z``);
     ``step`` is ``lr`` over the scale after the step. Sets ``next_pre`` as `input_sums`.
-    Returns the data loss."""
+    Computes no loss (the fine-tune needs none)."""
     dZ = np.zeros_like(Z)
-    loss = _decode(targets, Z, dZ, ov, base, s, step, out_sigmoid, log_loss)
+    _decode(targets, Z, dZ, ov, base, s, step, out_sigmoid, log_loss)
     _hidden_error(Z, dZ, users, ov, s, step)
     input_sums(inputs, dZ, next_inputs, next_users, next_pre, ov, base, step)
-    return loss
 
 
 @njit(cache=True, fastmath=True, nogil=True)
