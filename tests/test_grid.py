@@ -82,11 +82,22 @@ def test_cells_sharing_work_give_the_same_results_as_alone(tmp_path):
     mixed = expand({"grid": {"dataset": "synthetic:filmtrust", "attack": ["random", "average"], "defense": ["none", "rvd"],
                              "seeds": 2}})
     assert [len(t) for t in plan_tasks(mixed, workers=2)] == [4, 4]  # per seed: both attacks share the clean fit
-    assert [len(t) for t in plan_tasks(mixed, workers=3)] == [2, 2, 2, 2]  # split per attack to feed the workers
+    # Split per attack to feed the workers, then one attack's cells halved: 3 cells' time on
+    # the busiest worker instead of 4.
+    assert [len(t) for t in plan_tasks(mixed, workers=3)] == [2, 2, 2, 1, 1]
     # One big group beside a one-cell baseline (the bench's popularity cell): split too, or a
     # worker idles while the other runs every cell of the big group.
     lopsided = [*expand({"grid": {"dataset": "synthetic:filmtrust", "model": "pop"}}), *(c for c in mixed if c.seed == 0)]
-    assert [len(t) for t in plan_tasks(lopsided, workers=2)] == [1, 2, 2]
+    assert [len(t) for t in plan_tasks(lopsided, workers=2)] == [2, 2, 1]
+    # The standard bench's shape: five attacks of four defenses and the popularity cell. Five
+    # tasks of 4 on two workers put 12 cells on one; halving one attack makes it 11.
+    bench = [*expand({"grid": {"dataset": "synthetic:filmtrust", "model": "pop"}}),
+             *expand({"grid": {"dataset": "synthetic:filmtrust", "attack": ["random", "average", "pga", "mixrand", "aush"],
+                               "defense": ["none", "rvd", "ltsmf", "tcd"]}})]
+    tasks = plan_tasks(bench, workers=2)
+    assert [len(t) for t in tasks] == [4, 4, 4, 4, 2, 2, 1]
+    assert sorted(c.key() for t in tasks for c in t) == sorted(c.key() for c in bench)
+    assert tasks[4][0].attack == tasks[5][0].attack  # the halves of one attack's cells
     shared: dict = {}
     together = [run_experiment(c, shared=shared) for c in cells]
     assert len([k for k in shared if k[0] == "clean"]) == 1 and len([k for k in shared if k[0] == "attacked"]) == 1

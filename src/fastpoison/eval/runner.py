@@ -88,14 +88,32 @@ def _forget_attack(shared: dict[Any, Any]) -> None:
 def plan_tasks(cells: Sequence[ExperimentSpec], workers: int = 1) -> list[list[ExperimentSpec]]:
     """Cells grouped by `clean_key`, or by `share_key` when a `clean_key` group holds more than
     a worker's share of the cells (so that, say, one big group beside a one-cell baseline does
-    not leave a worker idle); groups in order of first appearance."""
+    not leave a worker idle); then, with several workers, the largest group halved while that
+    shortens the schedule (`longest_first_span`, each cell counted alike; a half repeats the
+    stages its group shared). Largest first, ties in order of first appearance."""
     for grouping in (clean_key, share_key):
         groups: dict[tuple[Any, ...], list[ExperimentSpec]] = defaultdict(list)
         for cell in cells:
             groups[grouping(cell)].append(cell)
         if max(map(len, groups.values()), default=0) * workers <= len(cells):
             break
-    return list(groups.values())
+    tasks = sorted(groups.values(), key=len, reverse=True)
+    while workers > 1 and tasks and len(tasks[0]) > 1:
+        half = (len(tasks[0]) + 1) // 2
+        halved = sorted([tasks[0][:half], tasks[0][half:], *tasks[1:]], key=len, reverse=True)
+        if longest_first_span([len(t) for t in halved], workers) >= longest_first_span([len(t) for t in tasks], workers):
+            break
+        tasks = halved
+    return tasks
+
+
+def longest_first_span(sizes: Sequence[int], workers: int) -> int:
+    """The load of the busiest of ``workers`` when each task, largest first, goes to the least
+    loaded one (as a pool hands tasks to whichever worker is free)."""
+    loads = [0] * workers
+    for size in sorted(sizes, reverse=True):
+        loads[loads.index(min(loads))] += size
+    return max(loads)
 
 
 Submit = Callable[[list[list[dict[str, Any]]], str], Iterable[list[tuple[str, bool]]]]
