@@ -16,7 +16,7 @@ data. Prints one markdown row per fit, epochs counted from 1.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,11 +32,14 @@ from fastpoison.models import make_model
 ENDS_LABELS = {ends: labels for labels, ends in LABEL_ENDS.items()}
 
 
+@dataclass(frozen=True)
 class RecordingTCD(TCD):
     """TCD that keeps the validation curve of every co-training it runs, in ``curves``:
-    ``(name, history, epoch patience counts from)``."""
+    ``(name, history, epoch patience counts from)``; a co-training on more users than
+    ``cell_users`` is the canary's."""
 
-    curves: list[tuple[str, list[dict[str, float]], int]]
+    cell_users: int = 0
+    curves: list[tuple[str, list[dict[str, float]], int]] = field(default_factory=list, compare=False)
 
     def _cotrain(self, model_factory: Any, train: Any, seed: int, progress: bool, *, ends: str) -> Any:
         head = super()._cotrain(model_factory, train, seed, progress, ends=ends)
@@ -70,9 +73,7 @@ def full_fits(cell: str, data_dir: str | None, seed: int) -> list[tuple[str, lis
     if "tcd" not in what:
         fitted = make_model(model, ds.name, patience=0).fit(train, seed=seed)
         return [("plain", fitted.history, 0)]
-    tcd = RecordingTCD(**asdict(TCD.for_dataset(ds.name, train.n_users * train.n_items)))
-    object.__setattr__(tcd, "curves", [])
-    object.__setattr__(tcd, "cell_users", train.n_users)
+    tcd = RecordingTCD(**asdict(TCD.for_dataset(ds.name, train.n_users * train.n_items)), cell_users=train.n_users)
     tcd.fit(lambda **o: make_model(model, ds.name, patience=0, **o), train, seed=seed)
     return tcd.curves
 

@@ -128,7 +128,8 @@ def main() -> None:
     register_defense(BlockDenseTCD)
     defenses = ["tcd"] + [f"tcd-block-dense[lr_scale={s},tile_items={t.split('x')[1]},tile_users={t.split('x')[0]}]"
                           for t in args.tiles.split(",") for s in args.lr_scales.split(",")]
-    print(f"{args.dataset}, MF, {args.attack}, 5 unpopular targets, seeds 0-{args.seeds - 1}")
+    print(f"{args.dataset}, MF, {args.attack}, 5 unpopular targets, seeds 0-{args.seeds - 1}; target HR@50 over the "
+          "real users who have not rated the target, test HR@50 over every test user")
     print("| defense | target HR@50 attacked -> defended | test HR@50 attacked -> defended | defense fit s "
           "(x the attacked plain fit) |")
     print("|---|---|---|---|")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from fastpoison.data.datasets import load_dataset
@@ -9,6 +10,7 @@ from fastpoison.models import make_model
 
 _spec = importlib.util.spec_from_file_location("early_stopping", Path(__file__).with_name("early_stopping.py"))
 early_stopping = importlib.util.module_from_spec(_spec)
+sys.modules["early_stopping"] = early_stopping  # its dataclass looks its module up there
 _spec.loader.exec_module(early_stopping)
 
 
@@ -25,9 +27,7 @@ def test_a_patience_stops_where_the_full_curve_says():
 
 def test_tcd_records_each_co_training_by_its_labels_and_data():
     train = load_dataset("synthetic:filmtrust").split.train
-    tcd = early_stopping.RecordingTCD(epochs=3, pretrain_epochs=1, labels="auto", canary=True)
-    object.__setattr__(tcd, "curves", [])
-    object.__setattr__(tcd, "cell_users", train.n_users)
+    tcd = early_stopping.RecordingTCD(epochs=3, pretrain_epochs=1, labels="auto", canary=True, cell_users=train.n_users)
     tcd.fit(lambda **o: make_model("mf", factors=4, patience=0, **o), train, seed=0)
     names = [name for name, _, _ in tcd.curves]
     assert names[:2] == ["clipped labels, data", "in-range labels, data"]
