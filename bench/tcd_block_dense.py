@@ -55,6 +55,8 @@ class BlockDenseTCD(TCD):
         ratio = self.sampling_ratio(train, fit_part.n_ratings)
         for model, model_seed in zip(models, seeds):
             model.start(train, fit_part, model_seed)
+        # Gradient buffers of each model's P and Q, allocated once: adam_step zeroes the rows it used.
+        grads = [(np.zeros_like(m.params["P"]), np.zeros_like(m.params["Q"])) for m in models]
         seen_csr, fit_csr, high = as_csr(train), as_csr(fit_part.normalized()), np.float32(train.scale.high)
         tile_items = self.tile_items or train.n_items
         best, best_mse = None, np.inf
@@ -74,7 +76,7 @@ class BlockDenseTCD(TCD):
                     u0, i0 = tiles[t]
                     users = np.sort(user_order[u0:u0 + self.tile_users]).astype(np.int32)
                     items = np.sort(item_order[i0:i0 + tile_items]).astype(np.int32)
-                    self._tile_steps(models, seen_csr, fit_csr, users, items, ratio, high, rng)
+                    self._tile_steps(models, grads, seen_csr, fit_csr, users, items, ratio, high, rng)
             head.history.append({"epoch": float(epoch), "valid_mse": head.validation_mse(valid)})
             if head.history[-1]["valid_mse"] < best_mse:
                 best_mse, head.best_epoch, best = head.history[-1]["valid_mse"], epoch, head.snapshot()
@@ -85,10 +87,12 @@ class BlockDenseTCD(TCD):
         return head
 
     @staticmethod
-    def _tile_steps(models: list[TrainableModel], seen_csr: sp.csr_array, fit_csr: sp.csr_array, users: np.ndarray,
-                    items: np.ndarray, ratio: float, high: np.float32, rng: np.random.Generator) -> None:
-        """One lazy-Adam step of each model on the tile ``users`` x ``items`` (``seen_csr``: the
-        training ratings; ``fit_csr``: those fitted, normalised)."""
+    def _tile_steps(models: list[TrainableModel], grads: list[tuple[np.ndarray, np.ndarray]], seen_csr: sp.csr_array,
+                    fit_csr: sp.csr_array, users: np.ndarray, items: np.ndarray, ratio: float, high: np.float32,
+                    rng: np.random.Generator) -> None:
+        """One lazy-Adam step of each model on the tile ``users`` x ``items`` (``grads``: each
+        model's zeroed gradient buffers of P and Q; ``seen_csr``: the training ratings;
+        ``fit_csr``: those fitted, normalised)."""
         seen = seen_csr[users][:, items].toarray() != 0
         fit_tile = fit_csr[users][:, items]
         fitted = np.zeros(seen.shape, dtype=bool)
@@ -96,7 +100,7 @@ class BlockDenseTCD(TCD):
         values = fit_tile.toarray()
         scores = [m.params["P"][users] @ m.params["Q"][items].T for m in models]
         levels = [np.floor(s * high + np.float32(0.5)) for s in scores]  # the code's round(x * max)
-        for j, model in enumerate(models):
+        for j, (model, (grad_p, grad_q)) in enumerate(zip(models, grads)):
             a, b = levels[(j + 1) % 3], levels[(j + 2) % 3]
             agree = (a == b) & ~seen
             if ratio < 1:
@@ -109,7 +113,6 @@ class BlockDenseTCD(TCD):
             Pu, Qi = P[users], Q[items]
             error = np.where(pairs, (scores[j] - np.where(fitted, values, a / high)) * np.float32(2.0 / n), 0)
             l2 = np.float32(2.0 * model.config.reg / (n * P.shape[1]))  # as the mini-batch kernel: per pair
-            grad_p, grad_q = np.zeros_like(P), np.zeros_like(Q)
             grad_p[users] = error @ Qi + l2 * pairs.sum(1, dtype=np.float32)[:, None] * Pu
             per_item = pairs.sum(0, dtype=np.float32)
             grad_q[items] = error.T @ Pu + l2 * per_item[:, None] * Qi
