@@ -112,16 +112,25 @@ inline std::vector<float> item_prior(const CsrView& r, int64_t n_items, float la
 }
 
 // NSVD's p_u = |N(u)|^-1/2 sum_{j in N(u)} y_j into `out`, with y_j = y_row(j); returns
-// |N(u)|^-1/2, or 0 (and `out` untouched) for a user without ratings.
-template <class RowOf>
-FP_INLINE float implicit_user(const CsrView& r, int64_t u, int d, float* out, RowOf&& y_row) {
+// |N(u)|^-1/2, or 0 (and `out` untouched) for a user without ratings. `visit(k)` is called
+// before the rating at CSR position k is summed (a caller prefetches rows ahead there).
+template <class RowOf, class Visit>
+FP_INLINE float implicit_user(const CsrView& r, int64_t u, int d, float* out, RowOf&& y_row, Visit&& visit) {
     const int64_t a = r.indptr[u], b = r.indptr[u + 1];
     if (a == b) return 0.0f;
     std::fill(out, out + d, 0.0f);
-    for (int64_t k = a; k < b; ++k) scale_add(out, y_row(r.indices[k]), d, 1.0f, 1.0f);
+    for (int64_t k = a; k < b; ++k) {
+        visit(k);
+        scale_add(out, y_row(r.indices[k]), d, 1.0f, 1.0f);
+    }
     const float norm = 1.0f / std::sqrt(static_cast<float>(b - a));
     scale_add(out, out, d, norm, 0.0f);
     return norm;
+}
+
+template <class RowOf>
+FP_INLINE float implicit_user(const CsrView& r, int64_t u, int d, float* out, RowOf&& y_row) {
+    return implicit_user(r, u, d, out, y_row, [](int64_t) {});
 }
 
 // out[k] = U[users[k]] . V[items[k]] for k < n (rows of d floats), parallel over pairs.

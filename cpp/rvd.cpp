@@ -61,6 +61,12 @@ class Overlay {
         factor = decay(step - last_[s]);
         return rows_.data() + static_cast<size_t>(s) * width_;
     }
+    // Hints that row r is wanted soon: its copy if it has one, else the base row.
+    FP_INLINE void prefetch(int64_t r) const {
+        const int32_t s = slot_[r];
+        prefetch_row(s < 0 ? base_ + static_cast<size_t>(r) * width_ : rows_.data() + static_cast<size_t>(s) * width_,
+                     width_);
+    }
     // The factor that brings a row never written up to date at `step`.
     FP_INLINE float base_factor(int64_t step) const {
         if (step != memo_step_) {
@@ -128,6 +134,8 @@ struct Tuned {
     FP_INLINE float* bu(int64_t u) { return Bu.write(u, step); }
     FP_INLINE float* bi(int32_t i) { return Bi.write(i, step); }
     float mu() const { return p.mu; }
+    FP_INLINE void prefetch_a(int64_t r) const { A.prefetch(r); }
+    FP_INLINE void prefetch_q(int32_t i) const { Q.prefetch(i); }
 
     // The up-to-date bias terms without copying rows (for scoring every item).
     template <class S>

@@ -5,6 +5,7 @@
 // Rows: float* a(int64_t r), q(int32_t i) (rows of A and Q), bu(int64_t u), bi(int32_t i) (bias
 //   entries, only called with biases) and float mu(). Each returns the up-to-date entry, writable
 //   in place and valid until the step ends; calling it twice within a step is harmless.
+//   prefetch_a(r), prefetch_q(i): hints that those rows are wanted soon (no effect on results).
 // Shrink: float lr; float keep() (factor rows of A and MF's Q), item_keep(int32_t i) (NSVD's q_i,
 //   which also carries the per-item prior) and bias(float b, float e) (b after a step on the error
 //   e = r - r_hat). Each caller keeps its own floating-point expressions here.
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common.hpp"
 #include "factor_models.hpp"
 #include "objective.hpp"
 #include "simd.hpp"
@@ -29,6 +31,8 @@ struct DirectRows {
     FP_INLINE float* bu(int64_t u) const { return p.bu + u; }
     FP_INLINE float* bi(int32_t i) const { return p.bi + i; }
     FP_INLINE float mu() const { return p.mu; }
+    FP_INLINE void prefetch_a(int64_t r) const { prefetch_row(a(r), d); }
+    FP_INLINE void prefetch_q(int32_t i) const { prefetch_row(q(i), d); }
 };
 
 // Training's per-rating L2 `reg`: factor rows shrink by 1 - lr reg, NSVD's q_i by
@@ -90,6 +94,10 @@ FP_INLINE void mf_sgd_step(S, Robust, Rows& rows, const Shrink& shrink, PairLoss
     }
 }
 
+// nsvd_sgd_step prefetches, while p_u is summed, the y_j this many ratings ahead and each
+// rating's q_i (the loop over the ratings that follows reads those q_i).
+constexpr int64_t kNsvdAhead = 16;
+
 // One SGD step of NSVD on all of user u's ratings (Paterek's user-wise step): p_u is built once
 // from the y_j, j in N(u); each rating steps the biases and q_i, and its error times q_i (before
 // the q_i step) is summed into g; finally every y_j moves by lr |N(u)|^-1/2 g. `pu`, `g`: scratch
@@ -97,9 +105,13 @@ FP_INLINE void mf_sgd_step(S, Robust, Rows& rows, const Shrink& shrink, PairLoss
 template <class S, class Rows, class Shrink>
 FP_INLINE void nsvd_sgd_step(S, Rows& rows, const Shrink& shrink, const CsrView& r, int64_t u, float* pu, float* g,
                              int d, double& sse) {
-    const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return rows.a(j); });
-    if (norm == 0.0f) return;
     const int64_t a = r.indptr[u], b = r.indptr[u + 1];
+    for (int64_t x = a; x < std::min(b, a + kNsvdAhead); ++x) rows.prefetch_a(r.indices[x]);
+    const float norm = implicit_user(r, u, d, pu, [&](int32_t j) { return rows.a(j); }, [&](int64_t x) {
+        if (x + kNsvdAhead < b) rows.prefetch_a(r.indices[x + kNsvdAhead]);
+        rows.prefetch_q(r.indices[x]);
+    });
+    if (norm == 0.0f) return;
     const float lr = shrink.lr;
     std::fill(g, g + d, 0.0f);
     for (int64_t x = a; x < b; ++x) {
