@@ -15,7 +15,8 @@
 * RVD serving one user of ``synthetic:yelp`` (MF d=64 trained 2 epochs, k=100 neighbours,
   5 fine-tune epochs): hnswlib query + overlay fine-tune + scoring + top-50, per call; and
   the same as the RVD paper (``step="model"``: the model's own 40 Adam epochs on a copy of
-  the rows involved).
+  the rows involved); and NSVD (d=64, trained 2 epochs) at the RVD paper's k=900 for it on
+  Yelp, 5 fine-tune epochs on the overlay.
   Masking and top-K run on one thread; the score product is numpy's BLAS with its default
   thread count (``OPENBLAS_NUM_THREADS=1`` for a strictly single-threaded figure);
 * TCD's agreement kernel on a Yelp-shaped block of 512 users x 25,602 items: both models'
@@ -46,7 +47,7 @@ from _data import load_ratings  # noqa: E402
 from fastpoison import _core  # noqa: E402
 from fastpoison.defenses import RVD  # noqa: E402
 from fastpoison.data.registry import paper_neighbours  # noqa: E402
-from fastpoison.models import CDAE, MF, AutoRec, LightGCN  # noqa: E402
+from fastpoison.models import CDAE, MF, NSVD, AutoRec, LightGCN  # noqa: E402
 from fastpoison.models.buffers import aligned_zeros  # noqa: E402
 from fastpoison.models.mf import xavier  # noqa: E402
 from fastpoison.models.scoring import SeenItems, score_top_k  # noqa: E402
@@ -202,6 +203,14 @@ def test_rvd_paper_one_user_yelp(benchmark, yelp_rvd):
     users = iter(np.random.default_rng(0).permutation(paper.model.n_users).astype(np.int32))
     benchmark.pedantic(lambda: paper.recommend(np.array([next(users)], dtype=np.int32), 50),
                        rounds=20, warmup_rounds=2)
+
+
+def test_nsvd_rvd_one_user_yelp(benchmark, yelp_ratings):
+    model = NSVD(factors=D, epochs=2, threads=THREADS).fit(yelp_ratings, seed=0)
+    rvd = RVD(model, k=paper_neighbours("yelp", model.name), epochs=5, step="sgd", threads=THREADS)
+    users = iter(np.random.default_rng(0).permutation(model.n_users).astype(np.int32))
+    benchmark.pedantic(lambda: rvd.recommend(np.array([next(users)], dtype=np.int32), 50), rounds=100,
+                       warmup_rounds=5)
 
 
 def test_tcd_agreement_yelp_block(benchmark):
