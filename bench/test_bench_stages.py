@@ -6,11 +6,17 @@ thread, on the ML-100K twin (``synthetic:ml-100k``, MF with the papers' settings
   knowledge 0.4);
 * serving every real user through RVD (k = 12) and fitting TCD with ``pseudo_budget=1``;
 * TCD's sample-first agreement on the Yelp twin at the ratio ``pseudo_budget=1`` implies
-  (``extra_info["pairs_per_s"]``: user-item pairs covered per second).
+  (``extra_info["pairs_per_s"]``: user-item pairs covered per second);
+* TCD's cost as a multiple of one plain training: the plain MF fit and the TCD fit (its
+  dataset settings) on the ML-1M twin at ``pseudo_budget=4`` (the budget that defends on
+  ML-100K), and on the Yelp twin at its default settings; the multiple is the ratio of the
+  two medians. The Yelp TCD fit takes minutes, so it runs only with ``--benchmark-enable``.
 
     PYTHONPATH=src python3 -m pytest bench/test_bench_stages.py --benchmark-enable --benchmark-only
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -70,3 +76,31 @@ def test_tcd_sampled_agreement_yelp(benchmark):
     assert 0 < len(out[0]) <= 1.1 * train.n_ratings
     if benchmark.stats:  # None under --benchmark-disable
         benchmark.extra_info["pairs_per_s"] = train.n_users * train.n_items / benchmark.stats.stats.median
+
+
+@pytest.fixture(scope="module", params=["synthetic:ml-1m", "synthetic:yelp"])
+def twin(request):
+    ds = load_dataset(request.param)
+    return ds, ds.split.train
+
+
+def tcd_for(ds, train) -> TCD:
+    """TCD as the cost figures run it: the dataset's settings, at budget 4 on the ML-1M twin."""
+    tcd = TCD.for_dataset(ds.name, train.n_users * train.n_items)
+    return dataclasses.replace(tcd, pseudo_budget=4.0) if ds.name == "ml-1m" else tcd
+
+
+def test_plain_fit_twin(benchmark, twin):
+    ds, train = twin
+    benchmark.pedantic(lambda: make_model("mf", ds.name).fit(train, seed=0), rounds=3, warmup_rounds=0)
+
+
+def test_tcd_fit_twin(benchmark, twin):
+    ds, train = twin
+    if benchmark.disabled and ds.name != "ml-1m":
+        pytest.skip("TCD's default fit on the Yelp twin takes minutes: it runs with --benchmark-enable")
+    tcd = tcd_for(ds, train)
+    model = benchmark.pedantic(lambda: tcd.fit(lambda **o: make_model("mf", ds.name, **o), train, seed=0),
+                               rounds=1, warmup_rounds=0)
+    # co-trained on pseudo-labels, unless the canary check declined TCD and the plain fit serves
+    assert any(h.get("pseudo_labels", 0) > 0 for h in model.history) or model.fit_notes.get("canary") == "declined"
