@@ -156,20 +156,8 @@ def adam_rows(p, g, m, v, rows, lr_t, beta1, beta2, eps):
 
 
 @njit(cache=True, nogil=True)
-def _contains(sorted_row, x):
-    lo, hi = 0, sorted_row.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_row[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < sorted_row.shape[0] and sorted_row[lo] == x
-
-
-@njit(cache=True, nogil=True)
 def corrupt_and_sample(users, indptr, indices, n_items, corruption, negative_ratio, seed):
-    """CDAE's batch for ``users`` (rows of the item-sorted CSR ``indptr, indices``).
+    """CDAE's batch for ``users`` (rows of the CSR ``indptr, indices``).
 
     Input: each rated item kept with probability ``1 - corruption``, valued ``1 / (1 - corruption)``.
     Target: every rated item (1) and ``round(negative_ratio * n_rated)`` items drawn uniformly
@@ -192,11 +180,13 @@ def corrupt_and_sample(users, indptr, indices, n_items, corruption, negative_rat
     t_idx = np.empty(n_pos + n_neg, np.int32)
     t_val = np.empty(n_pos + n_neg, np.float32)
     kept_value = 1.0 / (1.0 - corruption)
+    rated = np.zeros(n_items, np.bool_)  # the current user's items (a binary search was 3x slower)
     a = 0
     t = 0
     for r in range(n):
         row = indices[indptr[users[r]]:indptr[users[r] + 1]]
         for x in row:
+            rated[x] = True
             if np.random.random() >= corruption:
                 in_idx[a] = x
                 in_val[a] = kept_value
@@ -207,11 +197,13 @@ def corrupt_and_sample(users, indptr, indices, n_items, corruption, negative_rat
         if row.shape[0] < n_items:
             for _ in range(int(negative_ratio * row.shape[0] + 0.5)):
                 x = np.random.randint(0, n_items)
-                while _contains(row, x):
+                while rated[x]:
                     x = np.random.randint(0, n_items)
                 t_idx[t] = x
                 t_val[t] = 0.0
                 t += 1
+        for x in row:
+            rated[x] = False
         in_ptr[r + 1] = a
         t_ptr[r + 1] = t
     return in_ptr, in_idx[:a], in_val[:a], t_ptr, t_idx[:t], t_val[:t]
