@@ -4,8 +4,8 @@
 The fine-tuned weights are an `Overlay` on the base model's: every weight is stored divided
 by the scale ``s``, the product of the ``keep`` shrinks applied so far, so a step's shrink of
 *all* weights is one scalar update and a row no step has updated equals its base row. Such
-a row is copied into the overlay the first time a step reads it (``*_own`` flags say which
-rows the overlay holds). The touched items have local ids ``0..n-1``, ``items`` their
+a row is copied into the overlay the first time a step reads it, by a pass over the step's
+items before its arithmetic (`_own_rows`; ``*_own`` flags say which rows the overlay holds). The touched items have local ids ``0..n-1``, ``items`` their
 global ids.
 
 Batches come item-major (`item_major`): item ``i``'s entries are ``ptr[i]:ptr[i + 1]`` of
