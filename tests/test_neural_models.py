@@ -285,3 +285,24 @@ def test_cli_trains_and_serves_the_neural_models(tmp_path):
 def test_cli_rejects_what_does_not_apply_to_neural_models(tmp_path, capsys, argv, message):
     status, _ = run_cli(tmp_path, "run", "--dataset", "synthetic:filmtrust", "--epochs", "1", *argv)
     assert status == 2 and message in capsys.readouterr().err
+
+
+def test_cdae_batch_negatives_are_unrated_and_seeded(small):
+    """CDAE's batch: the inputs are the rated items kept, the targets every rated item (1) and
+    round(ratio x rated) unrated items (0), the same user twice included; same seed, same batch."""
+    from fastpoison.models.dae_kernels import corrupt_and_sample
+    users = np.array([3, 0, 3, 59], dtype=np.int32)
+    ptr, idx = small.indptr, small.indices.astype(np.int32)
+    batch = corrupt_and_sample(users, ptr, idx, small.n_items, 0.5, 2.0, 11)
+    in_ptr, in_idx, _, t_ptr, t_idx, t_val = batch
+    for r, u in enumerate(users):
+        rated = set(idx[ptr[u]:ptr[u + 1]].tolist())
+        inputs = set(in_idx[in_ptr[r]:in_ptr[r + 1]].tolist())
+        targets, values = t_idx[t_ptr[r]:t_ptr[r + 1]], t_val[t_ptr[r]:t_ptr[r + 1]]
+        assert inputs <= rated
+        assert set(targets[values == 1].tolist()) == rated
+        negatives = targets[values == 0]
+        assert len(negatives) == int(2.0 * len(rated) + 0.5)
+        assert not rated & set(negatives.tolist())
+    again = corrupt_and_sample(users, ptr, idx, small.n_items, 0.5, 2.0, 11)
+    assert all(np.array_equal(a, b) for a, b in zip(batch, again))

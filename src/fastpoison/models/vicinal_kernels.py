@@ -5,8 +5,8 @@ The fine-tuned weights are an `Overlay` on the base model's: every weight is sto
 by the scale ``s``, the product of the ``keep`` shrinks applied so far, so a step's shrink of
 *all* weights is one scalar update and a row no step has updated equals its base row. Such
 a row is copied into the overlay the first time a step reads it, by a pass over the step's
-items before its arithmetic (`_own_rows`; ``*_own`` flags say which rows the overlay holds). The touched items have local ids ``0..n-1``, ``items`` their
-global ids.
+items before its arithmetic (`_own_rows`; ``*_own`` flags say which rows the overlay
+holds). The touched items have local ids ``0..n-1``, ``items`` their global ids.
 
 Batches come item-major (`item_major`): item ``i``'s entries are ``ptr[i]:ptr[i + 1]`` of
 ``(rows, vals)``, ``rows`` being batch rows. A step then reads and writes each of its items'
